@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,17 @@ import { TernionError } from '@ternion/contracts';
 /** The raw addon. Each lib/ module declares the typed slice of it that it uses. */
 export type NativeAddon = Record<string, unknown>;
 
-const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+// dist/lib/native.js when built, lib/native.ts under vitest: walk up to the folder holding binding.gyp.
+function findPackageRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(path.join(dir, 'binding.gyp'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+    dir = parent;
+  }
+  return dir;
+}
+const packageRoot = findPackageRoot();
 
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);

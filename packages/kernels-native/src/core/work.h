@@ -14,6 +14,12 @@
 namespace ternion {
 
 using Work = std::function<void()>;
+
+// Recording: between recordBegin() and recordEnd(), the plain `name(...)` functions validate their arguments
+// and append their Work to a Program instead of running it. Program.run() / Program.runAsync() then execute
+// the whole sequence in one call (one N-API crossing, one hop off the JS thread for a full forward pass).
+// A program can be replayed: Work must capture pointers and shapes, and read per-step values (token ids,
+// positions, block tables, sequence lengths) from their buffers when it runs, not when it is recorded.
 using PrepareFn = Work (*)(const Napi::CallbackInfo& info);
 
 void export_kernel(Napi::Env env, Napi::Object exports, const char* name, PrepareFn prepare);

@@ -1,0 +1,34 @@
+import { native } from './native.js';
+
+/** A recorded sequence of kernel calls, replayable as one native call. */
+export interface Program {
+  /** Number of recorded kernel calls. */
+  readonly length: number;
+  /** Runs every recorded call on this thread. */
+  run(): void;
+  /** Runs every recorded call on a libuv worker thread; the JS event loop keeps serving meanwhile. */
+  runAsync(): Promise<void>;
+}
+
+interface ProgramNative {
+  recordBegin(): void;
+  recordEnd(): Program;
+  recordAbort(): void;
+}
+const n = native as unknown as ProgramNative;
+
+/**
+ * Records the kernel calls `body` makes (they are validated now, executed later) into a Program. A forward
+ * pass recorded once can be replayed each step: kernels read token ids, positions and block tables from
+ * their buffers when they run, so only buffer contents change between runs.
+ */
+export function recordProgram(body: () => void): Program {
+  n.recordBegin();
+  try {
+    body();
+  } catch (e) {
+    n.recordAbort();
+    throw e;
+  }
+  return n.recordEnd();
+}

@@ -1,0 +1,78 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  cpuFeatures,
+  forEachIsa,
+  getThreads,
+  kernelInfo,
+  measureReadBandwidth,
+  mmapFile,
+  recordProgram,
+  setIsa,
+  setThreads,
+} from '../lib/index.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+const initialThreads = getThreads();
+afterAll(() => setThreads(initialThreads));
+
+describe('runtime', () => {
+  it('reports CPU features consistent with the chosen ISA', () => {
+    const f = cpuFeatures();
+    const info = kernelInfo();
+    expect(info.supportedIsas[0]).toBe('generic');
+    expect(info.supportedIsas.at(-1)).toBe(info.bestIsa);
+    if (info.bestIsa === 'avx512') expect(f.avx512f && f.avx512bw && f.avx512vnni && f.osZmm).toBe(true);
+    if (info.bestIsa !== 'generic') expect(f.avx2 && f.fma && f.osYmm).toBe(true);
+    expect(f.physicalCores).toBeGreaterThanOrEqual(1);
+  });
+
+  it('forces lower ISA levels and refuses unknown ones', () => {
+    forEachIsa((isa) => expect(kernelInfo().isa).toBe(isa));
+    expect(() => setIsa('sse' as never)).toThrow(TypeError);
+    const best = kernelInfo().bestIsa;
+    if (best !== 'avx512') expect(() => setIsa('avx512')).toThrow(RangeError);
+    expect(kernelInfo().isa).toBe(best);
+  });
+
+  it('resizes the thread pool and validates the count', () => {
+    setThreads(3);
+    expect(getThreads()).toBe(3);
+    setThreads(1);
+    expect(getThreads()).toBe(1);
+    expect(() => setThreads(0)).toThrow(RangeError);
+    expect(() => setThreads(1.5)).toThrow(TypeError);
+    setThreads(initialThreads);
+  });
+
+  it('measures read bandwidth with every thread count', () => {
+    const buf = new Uint8Array(8 << 20);
+    for (const t of [1, 2]) {
+      setThreads(t);
+      const bw = measureReadBandwidth(buf, 3);
+      expect(bw.bytes).toBe(buf.length);
+      expect(bw.bytesPerSecond).toBeGreaterThan(1e8);
+    }
+  });
+
+  it('maps a file copy-on-write', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ternion-'));
+    const file = path.join(dir, 'x.bin');
+    writeFileSync(file, Buffer.from([1, 2, 3, 4, 5]));
+    const ab = mmapFile(file);
+    const bytes = new Uint8Array(ab);
+    expect([...bytes]).toEqual([1, 2, 3, 4, 5]);
+    bytes[0] = 9; // private mapping: the file is unchanged
+    expect([...new Uint8Array(mmapFile(file))]).toEqual([1, 2, 3, 4, 5]);
+    expect(() => mmapFile(path.join(dir, 'missing.bin'))).toThrow(/cannot open/);
+    expect(() => mmapFile(dir)).toThrow(/not a regular file/);
+  });
+
+  it('records an empty program and runs it sync and async', async () => {
+    const p = recordProgram(() => {});
+    expect(p.length).toBe(0);
+    p.run();
+    await p.runAsync();
+  });
+});
