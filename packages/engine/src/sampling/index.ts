@@ -1,0 +1,3 @@
+export * from './options.js';
+export { Rng } from './rng.js';
+export { argmax, Sampler } from './sampler.js';

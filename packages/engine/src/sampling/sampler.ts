@@ -1,0 +1,228 @@
+import { asToken, type Token } from '@ternion/contracts';
+import { Rng } from './rng.js';
+import type { SampledToken, SamplingOptions, TokenLogprob } from './options.js';
+
+/**
+ * Turns one row of logits into a token. The order follows llama.cpp's default chain: logit bias → penalties
+ * → (greedy | top-k → top-p → min-p → temperature → draw). Scratch buffers are allocated once per vocab size.
+ */
+export class Sampler {
+  private readonly rng: Rng;
+  private readonly opts: Required<Omit<SamplingOptions, 'logitBias' | 'seed'>>;
+  private readonly bias: [number, number][];
+  // (vocab) working copy of the logits, and candidate ids
+  private work: Float32Array;
+  private ids: Int32Array;
+
+  constructor(
+    readonly vocabSize: number,
+    options: SamplingOptions = {},
+  ) {
+    this.opts = {
+      temperature: options.temperature ?? 0,
+      topK: options.topK ?? 0,
+      topP: options.topP ?? 1,
+      minP: options.minP ?? 0,
+      repeatPenalty: options.repeatPenalty ?? 1,
+      frequencyPenalty: options.frequencyPenalty ?? 0,
+      presencePenalty: options.presencePenalty ?? 0,
+      penaltyLastN: options.penaltyLastN ?? 64,
+      topLogprobs: options.topLogprobs ?? 0,
+    };
+    validate(this.opts, vocabSize);
+    this.bias = normalizeBias(options.logitBias, vocabSize);
+    this.rng = new Rng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.work = new Float32Array(vocabSize);
+    this.ids = new Int32Array(vocabSize);
+  }
+
+  /** Samples from `logits` (vocab) given the tokens so far (`history`, for penalties). */
+  sample(logits: Float32Array, history: ArrayLike<number>): SampledToken {
+    const o = this.opts;
+    const v = this.vocabSize;
+    if (logits.length < v) throw new RangeError(`Sampler: logits has ${logits.length} entries, vocab is ${v}`);
+    const x = this.work;
+    x.set(logits.subarray(0, v));
+    for (const [id, b] of this.bias) x[id] = (x[id] ?? 0) + b;
+    this.applyPenalties(x, history);
+
+    let chosen: number;
+    if (o.temperature <= 0) {
+      chosen = argmax(x);
+    } else {
+      chosen = this.draw(x);
+    }
+    if (!Number.isFinite(x[chosen] ?? Number.NaN)) {
+      // Every token banned (all -Infinity): fall back to the raw argmax rather than emit garbage.
+      chosen = argmax(logits.subarray(0, v));
+    }
+    const logZ = logSumExp(x);
+    const result: SampledToken = { token: asToken(chosen), logprob: (x[chosen] ?? 0) - logZ };
+    if (o.topLogprobs > 0) result.topLogprobs = topN(x, o.topLogprobs, logZ);
+    return result;
+  }
+
+  private applyPenalties(x: Float32Array, history: ArrayLike<number>): void {
+    const o = this.opts;
+    if (o.repeatPenalty === 1 && o.frequencyPenalty === 0 && o.presencePenalty === 0) return;
+    const n = history.length;
+    const start = o.penaltyLastN < 0 ? 0 : Math.max(0, n - o.penaltyLastN);
+    const counts = new Map<number, number>();
+    for (let i = start; i < n; i++) {
+      const t = history[i]!;
+      counts.set(t, (counts.get(t) ?? 0) + 1);
+    }
+    for (const [t, c] of counts) {
+      if (t < 0 || t >= this.vocabSize) continue;
+      let l = x[t]!;
+      if (o.repeatPenalty !== 1) l = l > 0 ? l / o.repeatPenalty : l * o.repeatPenalty;
+      l -= c * o.frequencyPenalty + o.presencePenalty;
+      x[t] = l;
+    }
+  }
+
+  private draw(x: Float32Array): number {
+    const o = this.opts;
+    const v = this.vocabSize;
+    const ids = this.ids;
+    const maxLogit = x[argmax(x)]!;
+    let count: number;
+    if (o.topK > 0) {
+      count = selectTop(x, ids, Math.min(o.topK, v));
+    } else if (o.topP < 1) {
+      // top-p needs candidates in order. Tokens more than 30 nats below the best carry < 1e-13 of the mass
+      // each, so they cannot change which set reaches p; sorting only the rest keeps a 128k vocab cheap.
+      count = 0;
+      for (let i = 0; i < v; i++) if (x[i]! >= maxLogit - 30) ids[count++] = i;
+      sortByLogitDesc(x, ids, count);
+    } else {
+      // No truncation by rank: every token is a candidate, no sort needed.
+      count = 0;
+      for (let i = 0; i < v; i++) if (x[i]! > Number.NEGATIVE_INFINITY) ids[count++] = i;
+    }
+    // probabilities at temperature 1 decide top-p / min-p (llama.cpp applies temperature afterwards)
+    if (o.topP < 1) {
+      let sum = 0;
+      for (let i = 0; i < count; i++) sum += Math.exp(x[ids[i]!]! - maxLogit);
+      let acc = 0;
+      for (let i = 0; i < count; i++) {
+        acc += Math.exp(x[ids[i]!]! - maxLogit) / sum;
+        if (acc >= o.topP) {
+          count = i + 1;
+          break;
+        }
+      }
+    }
+    if (o.minP > 0) {
+      // keep p_i ≥ minP · p_max, i.e. logit_i ≥ maxLogit + ln(minP)
+      const threshold = maxLogit + Math.log(o.minP);
+      let kept = 0;
+      for (let i = 0; i < count; i++) if (x[ids[i]!]! >= threshold) ids[kept++] = ids[i]!;
+      count = kept;
+    }
+    // temperature, then one draw
+    let total = 0;
+    for (let i = 0; i < count; i++) total += Math.exp((x[ids[i]!]! - maxLogit) / o.temperature);
+    let r = this.rng.nextFloat() * total;
+    for (let i = 0; i < count; i++) {
+      r -= Math.exp((x[ids[i]!]! - maxLogit) / o.temperature);
+      if (r < 0) return ids[i]!;
+    }
+    return ids[count - 1]!;
+  }
+}
+
+function validate(o: Required<Omit<SamplingOptions, 'logitBias' | 'seed'>>, vocabSize: number): void {
+  const check = (ok: boolean, name: string, expected: string, value: number): void => {
+    if (!ok) throw new RangeError(`sampling option ${name}: expected ${expected}, got ${value}`);
+  };
+  check(Number.isInteger(vocabSize) && vocabSize > 0, 'vocabSize', 'a positive integer', vocabSize);
+  check(Number.isFinite(o.temperature) && o.temperature >= 0, 'temperature', 'a number ≥ 0', o.temperature);
+  check(Number.isInteger(o.topK) && o.topK >= 0, 'topK', 'an integer ≥ 0', o.topK);
+  check(o.topP > 0 && o.topP <= 1, 'topP', 'a number in (0, 1]', o.topP);
+  check(o.minP >= 0 && o.minP <= 1, 'minP', 'a number in [0, 1]', o.minP);
+  check(Number.isFinite(o.repeatPenalty) && o.repeatPenalty > 0, 'repeatPenalty', 'a number > 0', o.repeatPenalty);
+  check(Number.isFinite(o.frequencyPenalty), 'frequencyPenalty', 'a finite number', o.frequencyPenalty);
+  check(Number.isFinite(o.presencePenalty), 'presencePenalty', 'a finite number', o.presencePenalty);
+  check(Number.isInteger(o.penaltyLastN) && o.penaltyLastN >= -1, 'penaltyLastN', 'an integer ≥ -1', o.penaltyLastN);
+  check(Number.isInteger(o.topLogprobs) && o.topLogprobs >= 0 && o.topLogprobs <= 100, 'topLogprobs', 'an integer in [0, 100]', o.topLogprobs);
+}
+
+function normalizeBias(
+  bias: SamplingOptions['logitBias'],
+  vocabSize: number,
+): [number, number][] {
+  if (bias === undefined) return [];
+  const entries: [number, number][] =
+    bias instanceof Map ? [...bias.entries()] : Object.entries(bias).map(([k, b]) => [Number(k), b]);
+  for (const [id, b] of entries) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) {
+      throw new RangeError(`sampling option logitBias: token id ${id} is not in [0, ${vocabSize})`);
+    }
+    if (typeof b !== 'number' || Number.isNaN(b)) {
+      throw new RangeError(`sampling option logitBias: bias of token ${id} must be a number, got ${b}`);
+    }
+  }
+  return entries;
+}
+
+export function argmax(x: ArrayLike<number>): number {
+  let best = 0;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v > bestValue) {
+      bestValue = v;
+      best = i;
+    }
+  }
+  return best;
+}
+
+function logSumExp(x: Float32Array): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) if (x[i]! > m) m = x[i]!;
+  if (!Number.isFinite(m)) return m;
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += Math.exp(x[i]! - m);
+  return m + Math.log(s);
+}
+
+/** Sorts ids[0..count) by x descending (ties by id, so the order is deterministic). */
+function sortByLogitDesc(x: Float32Array, ids: Int32Array, count: number): void {
+  const sorted = Array.from(ids.subarray(0, count)).sort((a, b) => x[b]! - x[a]! || a - b);
+  ids.set(sorted);
+}
+
+/** Fills ids[0..k) with the indices of the k largest values of x, sorted descending; returns k. */
+function selectTop(x: Float32Array, ids: Int32Array, k: number): number {
+  const v = x.length;
+  if (k >= v) {
+    for (let i = 0; i < v; i++) ids[i] = i;
+    sortByLogitDesc(x, ids, v);
+    return v;
+  }
+  // A sorted window of the best k so far: O(V + k·log k) for the small k samplers use.
+  const top: number[] = [];
+  for (let i = 0; i < v; i++) {
+    const val = x[i]!;
+    if (top.length === k && val <= x[top[k - 1]!]!) continue;
+    let lo = 0;
+    let hi = top.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (x[top[mid]!]! >= val) lo = mid + 1;
+      else hi = mid;
+    }
+    top.splice(lo, 0, i);
+    if (top.length > k) top.pop();
+  }
+  ids.set(top);
+  return top.length;
+}
+
+function topN(x: Float32Array, n: number, logZ: number): TokenLogprob[] {
+  const ids = new Int32Array(x.length);
+  const count = selectTop(x, ids, Math.min(n, x.length));
+  return Array.from(ids.subarray(0, count), (id) => ({ token: asToken(id), logprob: x[id]! - logZ }));
+}
