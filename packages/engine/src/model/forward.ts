@@ -1,0 +1,233 @@
+import type { ModelConfig } from '@ternion/contracts';
+import {
+  add,
+  allocQuantizedActivations,
+  embeddingGather,
+  kvWrite,
+  matmulF16,
+  matmulF32,
+  matmulI8,
+  matmulQ8_0,
+  pagedAttention,
+  type Program,
+  type QuantizedActivations,
+  quantizeActivations,
+  recordProgram,
+  relu2Mul,
+  rmsNorm,
+  rope,
+  siluMul,
+  ternaryMatmul,
+} from '@ternion/kernels-native';
+import type { DenseMatrix, ModelWeights } from './weights.js';
+
+export interface ForwardPassOptions {
+  /** Most tokens in one forward pass (prefill chunk + decode tokens). */
+  maxBatchTokens: number;
+  /** Most rows of logits one pass returns. */
+  maxLogits: number;
+  /** Most sequences with a block table. */
+  maxSeqs: number;
+  /** KV blocks in the arena and tokens per block. */
+  numBlocks: number;
+  blockSize: number;
+  /** Block-table width: ceil(context length / blockSize). */
+  maxBlocksPerSeq: number;
+}
+
+/**
+ * The BitNet b1.58 forward pass over one batch of tokens from one or more sequences (Ma et al., "The Era
+ * of 1-bit LLMs", 2024; Wang et al., "BitNet", 2023): each projection is a BitLinear — RMSNorm'd input,
+ * int8 absmax activations, ternary weights — and attention reads K/V through paged block tables.
+ *
+ * Every buffer is allocated here, once. A pass is recorded as a native Program per (tokens, logits) shape and
+ * replayed: the caller writes token ids, positions, slots and block tables into the input buffers and calls
+ * run(); the whole pass executes off the JS thread in one native call.
+ */
+export class ForwardPass {
+  // ---- inputs, written by the caller before run() ----
+  readonly tokens: Int32Array; // (maxBatchTokens) token id of batch entry i
+  readonly positions: Int32Array; // (maxBatchTokens) absolute position of entry i in its sequence
+  readonly slots: Int32Array; // (maxBatchTokens) KV slot entry i writes (block·blockSize + pos % blockSize)
+  readonly tokenSeq: Int32Array; // (maxBatchTokens) row of blockTables that entry i attends through
+  readonly logitRows: Int32Array; // (maxLogits) batch entries whose logits are wanted, in output order
+  readonly blockTables: Int32Array; // (maxSeqs, maxBlocksPerSeq)
+  // ---- output ----
+  readonly logits: Float32Array; // (maxLogits, n_vocab)
+
+  // ---- activations ----
+  private readonly x: Float32Array; // (maxBatchTokens, n_embd) residual stream
+  private readonly xn: Float32Array; // (maxBatchTokens, n_embd) normalised input of a sub-layer
+  private readonly q: Float32Array; // (maxBatchTokens, n_head·head_dim)
+  private readonly k: Float32Array; // (maxBatchTokens, n_head_kv·head_dim)
+  private readonly v: Float32Array; // (maxBatchTokens, n_head_kv·head_dim)
+  private readonly attn: Float32Array; // (maxBatchTokens, n_head·head_dim)
+  private readonly proj: Float32Array; // (maxBatchTokens, n_embd) output of attn_output / ffn_down
+  private readonly gate: Float32Array; // (maxBatchTokens, n_ff)
+  private readonly up: Float32Array; // (maxBatchTokens, n_ff)
+  private readonly xLogits: Float32Array; // (maxLogits, n_embd) final hidden states of the wanted rows
+  private readonly qEmbd: QuantizedActivations; // int8 (maxBatchTokens, n_embd)
+  private readonly qAttn: QuantizedActivations; // int8 (maxBatchTokens, n_head·head_dim)
+  private readonly qFf: QuantizedActivations; // int8 (maxBatchTokens, n_ff)
+
+  // ---- KV arena: per layer (numBlocks, blockSize, n_head_kv, head_dim) f16 ----
+  readonly kCache: Uint16Array[];
+  readonly vCache: Uint16Array[];
+
+  private readonly programs = new Map<string, Program>();
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly weights: ModelWeights,
+    readonly options: ForwardPassOptions,
+  ) {
+    const T = options.maxBatchTokens;
+    const L = options.maxLogits;
+    const d = config.embeddingLength;
+    const qDim = config.headCount * config.headDim;
+    const kvDim = config.headCountKv * config.headDim;
+    const ff = config.feedForwardLength;
+    const mode = config.activationQuantization;
+    this.tokens = new Int32Array(T);
+    this.positions = new Int32Array(T);
+    this.slots = new Int32Array(T);
+    this.tokenSeq = new Int32Array(T);
+    this.logitRows = new Int32Array(L);
+    this.blockTables = new Int32Array(options.maxSeqs * options.maxBlocksPerSeq);
+    this.logits = new Float32Array(L * config.vocabSize);
+    this.x = new Float32Array(T * d);
+    this.xn = new Float32Array(T * d);
+    this.q = new Float32Array(T * qDim);
+    this.k = new Float32Array(T * kvDim);
+    this.v = new Float32Array(T * kvDim);
+    this.attn = new Float32Array(T * qDim);
+    this.proj = new Float32Array(T * d);
+    this.gate = new Float32Array(T * ff);
+    this.up = new Float32Array(T * ff);
+    this.xLogits = new Float32Array(L * d);
+    this.qEmbd = allocQuantizedActivations(T, d, mode);
+    this.qAttn = allocQuantizedActivations(T, qDim, mode);
+    this.qFf = allocQuantizedActivations(T, ff, mode);
+    const kvPerLayer = options.numBlocks * options.blockSize * kvDim;
+    this.kCache = Array.from({ length: config.blockCount }, () => new Uint16Array(kvPerLayer));
+    this.vCache = Array.from({ length: config.blockCount }, () => new Uint16Array(kvPerLayer));
+  }
+
+  /** Bytes held by the KV arena. */
+  get kvBytes(): number {
+    return this.kCache.reduce((s, a) => s + a.byteLength, 0) * 2;
+  }
+
+  /** Runs the pass over batch entries [0, numTokens) and fills logits rows [0, numLogits). */
+  async run(numTokens: number, numLogits: number): Promise<void> {
+    await this.program(numTokens, numLogits).runAsync();
+  }
+
+  /** The same, on the calling thread (tests and tiny models). */
+  runSync(numTokens: number, numLogits: number): void {
+    this.program(numTokens, numLogits).run();
+  }
+
+  private program(numTokens: number, numLogits: number): Program {
+    if (!Number.isInteger(numTokens) || numTokens < 1 || numTokens > this.options.maxBatchTokens) {
+      throw new RangeError(`forward: numTokens ${numTokens} is outside [1, ${this.options.maxBatchTokens}]`);
+    }
+    if (!Number.isInteger(numLogits) || numLogits < 0 || numLogits > this.options.maxLogits) {
+      throw new RangeError(`forward: numLogits ${numLogits} is outside [0, ${this.options.maxLogits}]`);
+    }
+    const key = `${numTokens}:${numLogits}`;
+    let p = this.programs.get(key);
+    if (p === undefined) {
+      if (this.programs.size >= 64) this.programs.delete(this.programs.keys().next().value!);
+      p = recordProgram(() => this.record(numTokens, numLogits));
+      this.programs.set(key, p);
+    }
+    return p;
+  }
+
+  /** The forward pass, as it reads in the paper. Every call below is recorded, not run. */
+  private record(n: number, nLogits: number): void {
+    const c = this.config;
+    const w = this.weights;
+    const o = this.options;
+    const d = c.embeddingLength;
+    const qDim = c.headCount * c.headDim;
+    const ff = c.feedForwardLength;
+    const eps = c.rmsNormEps;
+    const neox = c.ropeType === 'neox';
+    const attnScale = 1 / Math.sqrt(c.headDim);
+    const ffnAct = c.ffnActivation === 'relu2' ? relu2Mul : siluMul;
+
+    // x = token_embd[tokens]
+    gatherRows(w.tokenEmbd, this.tokens, n, this.x);
+
+    for (let l = 0; l < c.blockCount; l++) {
+      const L = w.layers[l]!;
+      // ---- attention: x += W_o · sub_norm(Attn(RoPE(W_q·n), RoPE(W_k·n), W_v·n)), n = attn_norm(x) ----
+      rmsNorm(this.x, L.attnNorm, n, d, eps, this.xn);
+      quantizeActivations(this.xn, n, this.qEmbd);
+      ternaryMatmul(L.wq, this.qEmbd, n, this.q);
+      ternaryMatmul(L.wk, this.qEmbd, n, this.k);
+      ternaryMatmul(L.wv, this.qEmbd, n, this.v);
+      rope(this.q, this.positions, n, c.headCount, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
+      rope(this.k, this.positions, n, c.headCountKv, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
+      kvWrite(this.kCache[l]!, this.vCache[l]!, o.numBlocks, o.blockSize, c.headCountKv, c.headDim, this.k, this.v, this.slots, n);
+      pagedAttention(
+        this.q,
+        this.kCache[l]!,
+        this.vCache[l]!,
+        o.numBlocks,
+        o.blockSize,
+        c.headCount,
+        c.headCountKv,
+        c.headDim,
+        this.blockTables,
+        o.maxBlocksPerSeq,
+        this.tokenSeq,
+        this.positions,
+        n,
+        attnScale,
+        this.attn,
+      );
+      rmsNorm(this.attn, L.attnSubNorm, n, qDim, eps, this.attn);
+      quantizeActivations(this.attn, n, this.qAttn);
+      ternaryMatmul(L.wo, this.qAttn, n, this.proj);
+      add(this.x, this.proj, this.x, n * d);
+
+      // ---- FFN: x += W_down · sub_norm(act(W_gate·m) ⊙ W_up·m), m = ffn_norm(x) ----
+      rmsNorm(this.x, L.ffnNorm, n, d, eps, this.xn);
+      quantizeActivations(this.xn, n, this.qEmbd);
+      ternaryMatmul(L.wGate, this.qEmbd, n, this.gate);
+      ternaryMatmul(L.wUp, this.qEmbd, n, this.up);
+      ffnAct(this.gate, this.up, this.gate, n * ff);
+      rmsNorm(this.gate, L.ffnSubNorm, n, ff, eps, this.gate);
+      quantizeActivations(this.gate, n, this.qFf);
+      ternaryMatmul(L.wDown, this.qFf, n, this.proj);
+      add(this.x, this.proj, this.x, n * d);
+    }
+
+    if (nLogits === 0) return;
+    // logits = output · output_norm(x[logitRows])
+    embeddingGather(this.x, 'f32', n, d, this.logitRows, nLogits, this.xLogits);
+    rmsNorm(this.xLogits, w.outputNorm, nLogits, d, eps, this.xLogits);
+    denseMatmul(w.output, this.xLogits, nLogits, this.logits);
+  }
+}
+
+function gatherRows(m: DenseMatrix, ids: Int32Array, n: number, out: Float32Array): void {
+  if (m.kind === 'i8') throw new Error('an int8 copy is only made of the output matrix');
+  embeddingGather(m.data, m.kind, m.rows, m.cols, ids, n, out);
+}
+
+function denseMatmul(m: DenseMatrix, x: Float32Array, n: number, y: Float32Array): void {
+  switch (m.kind) {
+    case 'f32':
+      return matmulF32(m.data, x, n, m.rows, m.cols, y);
+    case 'f16':
+      return matmulF16(m.data, x, n, m.rows, m.cols, y);
+    case 'q8_0':
+      return matmulQ8_0(m.data, x, n, m.rows, m.cols, y);
+    case 'i8':
+      return matmulI8(m.data, m.scales, x, n, m.rows, m.cols, y);
+  }
+}

@@ -1,0 +1,166 @@
+import { type SeqId, TernionError, type Token } from '@ternion/contracts';
+import type { Context } from './context.js';
+import { Sampler } from './sampling/sampler.js';
+import type { SamplingOptions, TokenLogprob } from './sampling/options.js';
+import { StopMatcher } from './stop-matcher.js';
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate (default 256). */
+  maxTokens?: number;
+  /** Stop when the text contains one of these; the stop string is not returned. */
+  stop?: readonly string[];
+  /** Stop on end-of-generation tokens (default true). */
+  stopOnEog?: boolean;
+  /** Tokenize a string input with special-token parsing (default false). */
+  parseSpecial?: boolean;
+  signal?: AbortSignal;
+}
+
+export type FinishReason = 'stop' | 'length' | 'abort';
+
+export interface GenerationChunk {
+  /** The sampled token. */
+  token: Token;
+  /** New text completed by this token (may be '' while a UTF-8 character or a possible stop string is pending). */
+  text: string;
+  logprob: number;
+  topLogprobs?: TokenLogprob[];
+}
+
+export interface GenerationResult {
+  text: string;
+  tokens: Token[];
+  finishReason: FinishReason;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/**
+ * One stream of tokens with its own KV cache. `generate` continues the sequence: the input is appended to
+ * what was evaluated before (the first input gets BOS when the model wants it).
+ */
+export class Sequence {
+  /** Tokens whose K/V are in the cache. */
+  private evaluated: Token[] = [];
+  /** A sampled token not yet evaluated (the last one of the previous generation). */
+  private pending: Token[] = [];
+  private busy = false;
+  private disposed = false;
+
+  constructor(
+    readonly context: Context,
+    readonly id: SeqId,
+  ) {}
+
+  /** Every token of the sequence so far. */
+  get tokens(): readonly Token[] {
+    return [...this.evaluated, ...this.pending];
+  }
+
+  get numEvaluated(): number {
+    return this.evaluated.length;
+  }
+
+  /** Streams generated tokens with their text. Returns the whole result when done. */
+  async *generate(
+    input: string | readonly Token[],
+    options: GenerateOptions = {},
+  ): AsyncGenerator<GenerationChunk, GenerationResult, undefined> {
+    this.assertLive();
+    if (this.busy) throw new TernionError('INVALID_ARGUMENT', `sequence ${this.id}: already generating`);
+    const model = this.context.model;
+    const maxTokens = options.maxTokens ?? 256;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) {
+      throw new RangeError(`generate: maxTokens must be an integer ≥ 0, got ${maxTokens}`);
+    }
+    const sampler = new Sampler(model.config.vocabSize, options);
+    const stop = new StopMatcher(options.stop ?? []);
+    const stopOnEog = options.stopOnEog ?? true;
+    const prompt =
+      typeof input === 'string'
+        ? model.tokenize(input, { addBos: this.evaluated.length === 0 && this.pending.length === 0, parseSpecial: options.parseSpecial ?? false })
+        : [...input];
+    if (prompt.length === 0 && this.pending.length === 0) {
+      throw new TernionError('INVALID_ARGUMENT', 'generate: the input is empty and nothing precedes it');
+    }
+    this.busy = true;
+    const detok = model.createDetokenizer();
+    const generated: Token[] = [];
+    let text = '';
+    let finishReason: FinishReason = 'length';
+    // Tokens to evaluate next. Whatever is left here when generation ends (the last sampled token, or the
+    // prompt of an aborted call) becomes `pending` and is evaluated first by the next call.
+    let toEval: Token[] = [...this.pending, ...prompt];
+    this.pending = [];
+    try {
+      while (generated.length < maxTokens) {
+        if (options.signal?.aborted) {
+          finishReason = 'abort';
+          break;
+        }
+        const rows = await this.context.evaluate(this.id, toEval, this.evaluated.length, 'last');
+        this.evaluated.push(...toEval);
+        toEval = [];
+        const s = sampler.sample(rows[0]!, this.evaluated);
+        generated.push(s.token);
+        if (stopOnEog && model.isEog(s.token)) {
+          this.pending = [s.token];
+          finishReason = 'stop';
+          break;
+        }
+        const piece = stop.push(detok.push(s.token));
+        text += piece.text;
+        const chunk: GenerationChunk = { token: s.token, text: piece.text, logprob: s.logprob };
+        if (s.topLogprobs) chunk.topLogprobs = s.topLogprobs;
+        if (piece.stopped) {
+          this.pending = [s.token];
+          finishReason = 'stop';
+          yield chunk;
+          break;
+        }
+        yield chunk;
+        toEval = [s.token];
+      }
+      if (finishReason !== 'stop') {
+        const tail = stop.flush(detok.flush());
+        text += tail;
+        if (tail) yield { token: generated.at(-1)!, text: tail, logprob: 0 };
+      }
+    } finally {
+      if (toEval.length > 0) this.pending = toEval;
+      this.busy = false;
+    }
+    return { text, tokens: generated, finishReason, promptTokens: prompt.length, completionTokens: generated.length };
+  }
+
+  /** Generates and collects the whole text. */
+  async complete(input: string | readonly Token[], options: GenerateOptions = {}): Promise<GenerationResult> {
+    const it = this.generate(input, options);
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return r.value;
+    }
+  }
+
+  /** Forgets everything: frees the KV blocks and starts empty. */
+  clearHistory(): void {
+    this.assertLive();
+    this.context.kv.free(this.id);
+    this.evaluated = [];
+    this.pending = [];
+  }
+
+  private assertLive(): void {
+    if (this.disposed || this.context.isDisposed) throw new TernionError('DISPOSED', `sequence ${this.id}: used after dispose()`);
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.context.releaseSequence(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.dispose();
+  }
+}
