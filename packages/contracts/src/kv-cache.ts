@@ -47,7 +47,10 @@ export interface KvCacheManager {
    * replaced by a fresh one and the copy is returned. `null` (and no change) when no block is free.
    */
   prepareAppend(seq: SeqId): readonly BlockCopy[] | null;
-  /** Ensures `seq` has slots for `numTokens` tokens in total; false (and no change) if blocks ran out. */
+  /**
+   * Ensures `seq` has slots for `numTokens` tokens in total (creating `seq` if it is not live); false (and no
+   * change) if blocks ran out.
+   */
   allocateSlots(seq: SeqId, numTokens: number): boolean;
   /** Writes the slots of positions `fromPos .. fromPos + count - 1` into `out[outOffset ..]`. */
   slotsFor(seq: SeqId, fromPos: number, count: number, out: Int32Array, outOffset?: number): void;
@@ -64,5 +67,6 @@ export interface KvCacheManager {
   fork(parent: SeqId, child: SeqId): void;
   /** Drops tokens from position `numTokens` on (rollback); frees blocks past the new end. */
   truncate(seq: SeqId, numTokens: number): void;
+  /** Releases the blocks of `seq`; a no-op if it is not live. */
   free(seq: SeqId): void;
 }

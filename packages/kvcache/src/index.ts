@@ -2,9 +2,5 @@ export { type BlockHasher, hashBlockTokens, ROOT_HASH_HI, ROOT_HASH_LO } from '.
 export { BlockPool, type BlockPoolOptions } from './block-pool.js';
 export { FreeBlockQueue } from './free-block-queue.js';
 export { blocksForBudget, type KvBudget, type KvDtype, type KvShape, kvBytesPerToken } from './kv-budget.js';
-export {
-  type CachedPrefix,
-  PagedKvCacheManager,
-  type PagedKvCacheManagerOptions,
-} from './paged-kv-cache-manager.js';
+export { type CachedPrefix, KvCacheManager, type KvCacheManagerOptions } from './kv-cache-manager.js';
 export { PrefixCacheIndex } from './prefix-cache-index.js';

@@ -2,7 +2,7 @@ import {
   asBlockId,
   type BlockCopy,
   type BlockId,
-  type KvCacheManager,
+  type KvCacheManager as KvCacheManagerContract,
   type SeqId,
   TernionError,
 } from '@ternion/contracts';
@@ -11,7 +11,7 @@ import { BlockPool } from './block-pool.js';
 import { checkInt, checkInt32Array, checkTokens } from './check-args.js';
 import { SequenceState } from './sequence-state.js';
 
-export interface PagedKvCacheManagerOptions {
+export interface KvCacheManagerOptions {
   /** Blocks in the arena (see `blocksForBudget`). */
   numBlocks: number;
   /** Tokens per block. */
@@ -40,7 +40,7 @@ const MAX_TOKENS = 0x7fffffff;
  * to positions a step newly allocated, so the one block that can be both shared and written is the last,
  * partially filled one: `prepareAppend` gives the sequence a private copy of it first.
  */
-export class PagedKvCacheManager implements KvCacheManager {
+export class KvCacheManager implements KvCacheManagerContract {
   readonly pool: BlockPool;
   readonly blockSize: number;
   readonly numBlocks: number;
@@ -52,9 +52,9 @@ export class PagedKvCacheManager implements KvCacheManager {
   private queries = 0;
   private hits = 0;
 
-  constructor(options: PagedKvCacheManagerOptions) {
+  constructor(options: KvCacheManagerOptions) {
     if (typeof options !== 'object' || options === null) {
-      throw new TypeError('PagedKvCacheManager: options must be an object { numBlocks, blockSize }');
+      throw new TypeError('KvCacheManager: options must be an object { numBlocks, blockSize }');
     }
     this.pool = new BlockPool({ numBlocks: options.numBlocks, blockSize: options.blockSize });
     this.blockSize = this.pool.blockSize;
@@ -159,9 +159,11 @@ export class PagedKvCacheManager implements KvCacheManager {
     return NO_COPIES;
   }
 
+  /** Creates `seq` (empty) if it is not live yet. */
   allocateSlots(seq: SeqId, numTokens: number): boolean {
-    const state = this.state(seq, 'seq');
     checkInt(numTokens, 'numTokens', 0, MAX_TOKENS);
+    if (!this.seqs.has(seq)) this.addSequence(seq);
+    const state = this.state(seq, 'seq');
     if (numTokens <= state.numTokens) return true;
     if (state.numTokens % this.blockSize !== 0) {
       const tail = state.blocks[Math.floor(state.numTokens / this.blockSize)]!;
@@ -264,7 +266,10 @@ export class PagedKvCacheManager implements KvCacheManager {
     state.uncommitFrom(Math.floor(numTokens / this.blockSize));
   }
 
+  /** Releases every block of `seq`; a no-op if `seq` is not live (so it can be called more than once). */
   free(seq: SeqId): void {
+    this.checkSeqId(seq, 'seq');
+    if (!this.seqs.has(seq)) return;
     this.truncate(seq, 0);
     this.seqs.delete(seq);
   }
