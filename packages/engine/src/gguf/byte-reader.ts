@@ -79,7 +79,7 @@ export class ByteReader {
     const length = this.u64(`${what} length`);
     if (length > BigInt(this.remaining)) {
       throw this.invalid(
-        `${what} at offset ${start} claims ${length} bytes, but only ${this.remaining} bytes remain in the file`,
+        `${what} at offset ${start} claims ${length} bytes, but only ${this.remaining} bytes remain (truncated or corrupt file)`,
       );
     }
     const n = Number(length);

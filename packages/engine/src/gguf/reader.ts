@@ -62,13 +62,13 @@ export function parseGguf(bytes: Uint8Array, name = '<buffer>'): GgufFile {
   if (nTensors * MIN_TENSOR_INFO_BYTES > r.remaining) {
     throw r.invalid(
       `n_tensors is ${nTensors}, but the ${r.remaining} bytes after the header hold at most ` +
-        `${Math.floor(r.remaining / MIN_TENSOR_INFO_BYTES)} tensor infos`,
+        `${Math.floor(r.remaining / MIN_TENSOR_INFO_BYTES)} tensor infos (truncated or corrupt file)`,
     );
   }
   if (nKv * MIN_KV_BYTES > r.remaining - nTensors * MIN_TENSOR_INFO_BYTES) {
     throw r.invalid(
       `n_kv is ${nKv}, but the ${r.remaining} bytes after the header hold at most ` +
-        `${Math.floor((r.remaining - nTensors * MIN_TENSOR_INFO_BYTES) / MIN_KV_BYTES)} key/value pairs`,
+        `${Math.floor((r.remaining - nTensors * MIN_TENSOR_INFO_BYTES) / MIN_KV_BYTES)} key/value pairs (truncated or corrupt file)`,
     );
   }
 
