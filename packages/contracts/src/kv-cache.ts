@@ -40,7 +40,10 @@ export interface KvCacheManager {
   addSequence(seq: SeqId, promptTokens?: ArrayLike<number>): number;
   /** Token positions `seq` holds slots for. */
   numTokens(seq: SeqId): number;
-  /** Free blocks `allocateSlots(seq, numTokens)` would need, counting a copy-on-write block if one is due. */
+  /**
+   * Free blocks `prepareAppend(seq)` plus `allocateSlots(seq, numTokens)` would need (a sequence that is
+   * not live counts as empty).
+   */
   blocksNeeded(seq: SeqId, numTokens: number): number;
   /**
    * Makes the block the next token of `seq` goes into private: a shared, partially filled last block is

@@ -133,9 +133,12 @@ export class KvCacheManager implements KvCacheManagerContract {
     return state.numTokens;
   }
 
+  /** A sequence that is not live counts as empty (allocateSlots would create it). */
   blocksNeeded(seq: SeqId, numTokens: number): number {
-    const state = this.state(seq, 'seq');
+    this.checkSeqId(seq, 'seq');
     checkInt(numTokens, 'numTokens', 0, MAX_TOKENS);
+    const state = this.seqs.get(seq);
+    if (state === undefined) return Math.ceil(numTokens / this.blockSize);
     if (numTokens <= state.numTokens) return 0;
     const grow = Math.ceil(numTokens / this.blockSize) - state.blocks.length;
     return grow + (this.sharedTail(state) === -1 ? 0 : 1);
