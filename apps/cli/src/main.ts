@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
 import { registerInfo } from './commands/info.js';
 import { registerRun } from './commands/run.js';
+import { registerSynth } from './commands/synth.js';
 
 export function buildProgram(): Command {
   const program = new Command('ternion')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerInfo(program);
   registerBench(program);
+  registerSynth(program);
   return program;
 }
 

@@ -15,3 +15,4 @@ export {
   type GenerationResult,
   Sequence,
 } from './sequence.js';
+export * from './synth/index.js';
