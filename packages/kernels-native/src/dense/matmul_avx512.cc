@@ -1,0 +1,199 @@
+// AVX-512 dense matmuls. Register tile: 4 weight rows × up to 4 activation rows (16 zmm accumulators, 16
+// floats of k per step), masked loads for the k tail. Weight rows are walked in blocks of 16 that stay in L2
+// while every 4-row slab of X passes over them (and the slab stays in L1 across the block's 4 sub-tiles), so
+// W is read from DRAM once per call whatever n is; n = 1 degenerates to a streaming GEMV.
+// The int8 kernel uses vpdpbusd (u8 × s8) with activations offset by +128 to make them unsigned and a Σw
+// correction (the trick llama.cpp's AVX-512 VNNI q8 dot products rely on), so integer sums are exact.
+#include <immintrin.h>
+
+// GCC 12 reports its own _mm512_undefined_* placeholders inside vcvtph2ps/vpmovsxbd as uninitialised.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <cstring>
+
+#include "dense/dense_kernels.h"
+
+namespace ternion {
+namespace avx512 {
+
+constexpr int kTileRows = 4;   // weight rows per register tile
+constexpr int kTileX = 4;      // activation rows per register tile
+constexpr int64_t kBlock = 16;  // weight rows kept hot in L2 while all of X passes over them
+
+static inline __mmask16 tail_mask16(int64_t len) { return static_cast<__mmask16>((1u << len) - 1u); }
+
+// Weight loaders: 16 consecutive weights of row `row` starting at column c0, widened to f32.
+struct F32Rows {
+  const float* w;
+  int64_t k;
+  __m512 load(int64_t row, int64_t c0) const { return _mm512_loadu_ps(w + row * k + c0); }
+  __m512 load_tail(int64_t row, int64_t c0, __mmask16 mask) const {
+    return _mm512_maskz_loadu_ps(mask, w + row * k + c0);
+  }
+};
+
+struct F16Rows {
+  const uint16_t* w;
+  int64_t k;
+  __m512 load(int64_t row, int64_t c0) const {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + row * k + c0)));
+  }
+  __m512 load_tail(int64_t row, int64_t c0, __mmask16 mask) const {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, w + row * k + c0));
+  }
+};
+
+// Q8_0: c0 is a multiple of 16, so a load is one half of a 32-weight block; d · q like the reference.
+struct Q8_0Rows {
+  const uint8_t* w;
+  int64_t row_bytes;
+  __m512 load(int64_t row, int64_t c0) const {
+    const uint8_t* block = w + row * row_bytes + (c0 / kQ8_0BlockElems) * kQ8_0BlockBytes;
+    uint16_t d_bits;
+    std::memcpy(&d_bits, block, 2);
+    const __m512 d = _mm512_set1_ps(_cvtsh_ss(d_bits));
+    const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + (c0 & 16)));
+    return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q)));
+  }
+  __m512 load_tail(int64_t row, int64_t c0, __mmask16) const { return load(row, c0); }  // k % 32 == 0
+};
+
+// y[r, j + c] for r < R activation rows (x, y already offset to the first one), c < C weight rows.
+template <int R, int C, typename Rows>
+static inline void float_tile(const Rows& rows, const float* x, float* y, int64_t m, int64_t k, int64_t j) {
+  __m512 acc[R][C];
+  for (int r = 0; r < R; r++)
+    for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+  int64_t c0 = 0;
+  for (; c0 + 16 <= k; c0 += 16) {
+    __m512 wv[C];
+    for (int c = 0; c < C; c++) wv[c] = rows.load(j + c, c0);
+    for (int r = 0; r < R; r++) {
+      const __m512 xv = _mm512_loadu_ps(x + r * k + c0);
+      for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv[c], xv, acc[r][c]);
+    }
+  }
+  if (c0 < k) {
+    const __mmask16 mask = tail_mask16(k - c0);
+    __m512 wv[C];
+    for (int c = 0; c < C; c++) wv[c] = rows.load_tail(j + c, c0, mask);
+    for (int r = 0; r < R; r++) {
+      const __m512 xv = _mm512_maskz_loadu_ps(mask, x + r * k + c0);
+      for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv[c], xv, acc[r][c]);
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int c = 0; c < C; c++) y[r * m + j + c] = _mm512_reduce_add_ps(acc[r][c]);
+}
+
+template <int C, typename Rows>
+static inline void float_column(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
+                                int64_t i0, int64_t j) {
+  switch (n - i0) {
+    case 1:
+      return float_tile<1, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+    case 2:
+      return float_tile<2, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+    case 3:
+      return float_tile<3, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+    default:
+      return float_tile<4, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+  }
+}
+
+template <typename Rows>
+static inline void float_matmul(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
+                                int64_t j0, int64_t j1) {
+  for (int64_t jb = j0; jb < j1; jb += kBlock) {
+    const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
+    for (int64_t i = 0; i < n; i += kTileX) {
+      int64_t j = jb;
+      for (; j + kTileRows <= je; j += kTileRows) float_column<kTileRows>(rows, x, y, n, m, k, i, j);
+      for (; j < je; j++) float_column<1>(rows, x, y, n, m, k, i, j);
+    }
+  }
+}
+
+// Int8: 64 weights per step; acc += (x + 128) · w, corr += 1 · w, so Σ x·w = acc − 128 · corr.
+template <int R, int C>
+static inline void i8_tile(const int8_t* w, const float* w_scales, const int8_t* xq, const float* x_scales, float* y,
+                           int64_t m, int64_t k, int64_t j) {
+  __m512i acc[R][C];
+  __m512i corr[C];
+  for (int c = 0; c < C; c++) {
+    corr[c] = _mm512_setzero_si512();
+    for (int r = 0; r < R; r++) acc[r][c] = _mm512_setzero_si512();
+  }
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __m512i offset = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t c0 = 0; c0 < k; c0 += 64) {
+    // Zero-filled lanes past k contribute 0 to both sums (their weight is 0).
+    const __mmask64 mask = k - c0 >= 64 ? ~__mmask64{0} : (__mmask64{1} << (k - c0)) - 1;
+    __m512i wv[C];
+    for (int c = 0; c < C; c++) {
+      wv[c] = _mm512_maskz_loadu_epi8(mask, w + (j + c) * k + c0);
+      corr[c] = _mm512_dpbusd_epi32(corr[c], ones, wv[c]);
+    }
+    for (int r = 0; r < R; r++) {
+      const __m512i xu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, xq + r * k + c0), offset);
+      for (int c = 0; c < C; c++) acc[r][c] = _mm512_dpbusd_epi32(acc[r][c], xu, wv[c]);
+    }
+  }
+  for (int c = 0; c < C; c++) {
+    // The offset sum may wrap int32 for large k; the true Σ x·w fits, so wrap-around arithmetic recovers it.
+    const uint32_t wsum = static_cast<uint32_t>(_mm512_reduce_add_epi32(corr[c]));
+    for (int r = 0; r < R; r++) {
+      const int32_t sum = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi32(acc[r][c])) - 128u * wsum);
+      y[r * m + j + c] = static_cast<float>(sum) * (w_scales[j + c] * x_scales[r]);
+    }
+  }
+}
+
+template <int C>
+static inline void i8_column(const int8_t* w, const float* ws, const int8_t* xq, const float* xs, float* y, int64_t n,
+                             int64_t m, int64_t k, int64_t i0, int64_t j) {
+  switch (n - i0) {
+    case 1:
+      return i8_tile<1, C>(w, ws, xq + i0 * k, xs + i0, y + i0 * m, m, k, j);
+    case 2:
+      return i8_tile<2, C>(w, ws, xq + i0 * k, xs + i0, y + i0 * m, m, k, j);
+    case 3:
+      return i8_tile<3, C>(w, ws, xq + i0 * k, xs + i0, y + i0 * m, m, k, j);
+    default:
+      return i8_tile<4, C>(w, ws, xq + i0 * k, xs + i0, y + i0 * m, m, k, j);
+  }
+}
+
+}  // namespace avx512
+
+void matmul_f32_avx512(const float* w, const float* x, float* y, int64_t n, int64_t m, int64_t k, int64_t j0,
+                       int64_t j1) {
+  avx512::float_matmul(avx512::F32Rows{w, k}, x, y, n, m, k, j0, j1);
+}
+
+void matmul_f16_avx512(const uint16_t* w, const float* x, float* y, int64_t n, int64_t m, int64_t k, int64_t j0,
+                       int64_t j1) {
+  avx512::float_matmul(avx512::F16Rows{w, k}, x, y, n, m, k, j0, j1);
+}
+
+void matmul_q8_0_avx512(const uint8_t* w, const float* x, float* y, int64_t n, int64_t m, int64_t k, int64_t j0,
+                        int64_t j1) {
+  const int64_t row_bytes = k / kQ8_0BlockElems * kQ8_0BlockBytes;
+  avx512::float_matmul(avx512::Q8_0Rows{w, row_bytes}, x, y, n, m, k, j0, j1);
+}
+
+void matmul_i8_avx512(const int8_t* w, const float* w_scales, const int8_t* xq, const float* x_scales, float* y,
+                      int64_t n, int64_t m, int64_t k, int64_t j0, int64_t j1) {
+  using namespace avx512;
+  for (int64_t jb = j0; jb < j1; jb += kBlock) {
+    const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
+    for (int64_t i = 0; i < n; i += kTileX) {
+      int64_t j = jb;
+      for (; j + kTileRows <= je; j += kTileRows) i8_column<kTileRows>(w, w_scales, xq, x_scales, y, n, m, k, i, j);
+      for (; j < je; j++) i8_column<1>(w, w_scales, xq, x_scales, y, n, m, k, i, j);
+    }
+  }
+}
+
+}  // namespace ternion
