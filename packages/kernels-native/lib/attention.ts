@@ -1,1 +1,352 @@
-export {};
+import { native } from './native.js';
+
+/**
+ * Paged attention over one layer's KV cache (vLLM PagedAttention: Kwon et al., "Efficient Memory Management
+ * for Large Language Model Serving with PagedAttention", SOSP 2023).
+ *
+ * The cache is two f16 arrays (`Uint16Array`, IEEE binary16 bits) allocated once by the caller, each of
+ * `kvCacheElements(shape)` elements, cut into `numBlocks` blocks of `blockSize` token positions. A block is
+ * contiguous in both arrays (copy-on-write copies one range per array), but the element order inside a
+ * block differs, each chosen for the loop that reads it:
+ *
+ * - `kCache` (numBlocks, nKvHeads, headDim, blockSize): dimension-major, so one dimension of 16 positions
+ *   is one vector load and q·K needs no horizontal sums;
+ * - `vCache` (numBlocks, nKvHeads, blockSize, headDim): position-major, so p·V adds whole rows.
+ *
+ * A sequence's position `pos` lives in block `blockTable[floor(pos / blockSize)]` at offset
+ * `pos % blockSize`; its slot (what `kvWrite` takes) is `block * blockSize + pos % blockSize`.
+ *
+ * Values that change every step (slots, sequence rows, positions, block ids) are read from their buffers
+ * when the kernel runs, so a recorded program can be replayed. Each is range-checked then: a bad one never
+ * touches memory out of bounds; its row is skipped (`kvWrite`) or zeroed (`pagedAttention`) and reported:
+ * - the sync call throws a RangeError after the run (the other rows are done);
+ * - the async call rejects with that RangeError;
+ * - in a recorded program nothing throws: pass a `status` Int32Array(2) when recording, and after every
+ *   run it holds `[number of bad rows, first bad row or -1]`.
+ */
+export interface KvCacheShape {
+  numBlocks: number;
+  blockSize: number;
+  nKvHeads: number;
+  headDim: number;
+}
+
+/** Largest head dimension the kernels accept (their per-head accumulators live on the native stack). */
+export const MAX_ATTENTION_HEAD_DIM = 512;
+
+/** Elements of `kCache` (and of `vCache`): numBlocks × blockSize × nKvHeads × headDim. */
+export function kvCacheElements(shape: KvCacheShape): number {
+  checkCacheShape('kvCacheElements', shape.numBlocks, shape.blockSize, shape.nKvHeads, shape.headDim);
+  return shape.numBlocks * shape.blockSize * shape.nKvHeads * shape.headDim;
+}
+
+/** Index of element (slot, kvHead, dim) in `kCache` (dimension-major inside a block). */
+export function kCacheIndex(shape: KvCacheShape, slot: number, kvHead: number, dim: number): number {
+  const block = Math.floor(slot / shape.blockSize);
+  return (
+    ((block * shape.nKvHeads + kvHead) * shape.headDim + dim) * shape.blockSize + (slot % shape.blockSize)
+  );
+}
+
+/** Index of element (slot, kvHead, dim) in `vCache` (position-major inside a block). */
+export function vCacheIndex(shape: KvCacheShape, slot: number, kvHead: number, dim: number): number {
+  const block = Math.floor(slot / shape.blockSize);
+  return (
+    ((block * shape.nKvHeads + kvHead) * shape.blockSize + (slot % shape.blockSize)) * shape.headDim + dim
+  );
+}
+
+type KvWriteArgs = [
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  k: Float32Array,
+  v: Float32Array,
+  slots: Int32Array,
+  n: number,
+  status: Int32Array,
+];
+type PagedAttentionArgs = [
+  q: Float32Array,
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  numBlocks: number,
+  blockSize: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  blockTables: Int32Array,
+  maxBlocksPerSeq: number,
+  tokenSeq: Int32Array,
+  tokenPos: Int32Array,
+  n: number,
+  scale: number,
+  out: Float32Array,
+  status: Int32Array,
+];
+
+interface AttentionNative {
+  kvWrite(...args: KvWriteArgs): void;
+  kvWriteAsync(...args: KvWriteArgs): Promise<void>;
+  pagedAttention(...args: PagedAttentionArgs): void;
+  pagedAttentionAsync(...args: PagedAttentionArgs): Promise<void>;
+}
+const addon = native as unknown as AttentionNative;
+
+function checkInt(fn: string, name: string, value: number, min: number, max: number): void {
+  if (!Number.isInteger(value))
+    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
+  if (value < min || value > max)
+    throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
+}
+
+function checkArray(
+  fn: string,
+  name: string,
+  value: unknown,
+  type: 'Float32Array' | 'Uint16Array' | 'Int32Array',
+  min: number,
+): void {
+  const ctor = type === 'Float32Array' ? Float32Array : type === 'Uint16Array' ? Uint16Array : Int32Array;
+  if (!(value instanceof ctor))
+    throw new TypeError(`${fn}: ${name} must be ${type === 'Int32Array' ? 'an' : 'a'} ${type}`);
+  if (value.length < min)
+    throw new RangeError(`${fn}: ${name} has ${value.length} elements, at least ${min} are needed`);
+}
+
+function checkCacheShape(
+  fn: string,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+): void {
+  checkInt(fn, 'numBlocks', numBlocks, 1, 0x7fffffff);
+  checkInt(fn, 'blockSize', blockSize, 1, 1 << 16);
+  checkInt(fn, 'nKvHeads', nKvHeads, 1, 1 << 12);
+  checkInt(fn, 'headDim', headDim, 1, MAX_ATTENTION_HEAD_DIM);
+  if (numBlocks * blockSize > 0x7fffffff) {
+    throw new RangeError(`${fn}: numBlocks × blockSize must be below 2^31 so every slot fits an Int32`);
+  }
+}
+
+function resetStatus(fn: string, status: Int32Array | undefined): Int32Array {
+  if (status === undefined) return new Int32Array(2);
+  checkArray(fn, 'status', status, 'Int32Array', 2);
+  status[0] = 0;
+  status[1] = -1;
+  return status;
+}
+
+function checkKvWrite(args: Parameters<typeof kvWrite>): KvWriteArgs {
+  const [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status] = args;
+  const fn = 'kvWrite';
+  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
+  checkInt(fn, 'n', n, 0, 0x7fffffff);
+  const cache = numBlocks * blockSize * nKvHeads * headDim;
+  checkArray(fn, 'kCache', kCache, 'Uint16Array', cache);
+  checkArray(fn, 'vCache', vCache, 'Uint16Array', cache);
+  checkArray(fn, 'k', k, 'Float32Array', n * nKvHeads * headDim);
+  checkArray(fn, 'v', v, 'Float32Array', n * nKvHeads * headDim);
+  checkArray(fn, 'slots', slots, 'Int32Array', n);
+  return [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, resetStatus(fn, status)];
+}
+
+function kvWriteError(args: KvWriteArgs): RangeError | undefined {
+  const [, , numBlocks, blockSize, , , , , slots, , status] = args;
+  if ((status[0] ?? 0) === 0) return undefined;
+  const first = status[1] ?? -1;
+  return new RangeError(
+    `kvWrite: ${status[0]} slot(s) outside [0, ${numBlocks * blockSize}) were skipped; the first is ` +
+      `slots[${first}] = ${slots[first]} (slot = block * blockSize + pos % blockSize)`,
+  );
+}
+
+/**
+ * Writes the K and V rows of `n` tokens into their slots, converting f32 to f16 (round to nearest even, as
+ * vcvtps2ph and llama.cpp's F16 cache do). Token i goes to slot `slots[i]`.
+ *
+ * @param kCache (numBlocks, nKvHeads, headDim, blockSize) f16
+ * @param vCache (numBlocks, nKvHeads, blockSize, headDim) f16
+ * @param k (n, nKvHeads, headDim)
+ * @param v (n, nKvHeads, headDim)
+ * @param slots (n) read when the kernel runs; an out-of-range slot skips its token (see the module doc)
+ * @param status optional (2): `[skipped tokens, first skipped token or -1]`, written on every run
+ * @throws RangeError after the run if a slot was out of range (not while recording a program)
+ */
+export function kvWrite(
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  k: Float32Array,
+  v: Float32Array,
+  slots: Int32Array,
+  n: number,
+  status?: Int32Array,
+): void {
+  const args = checkKvWrite([
+    kCache,
+    vCache,
+    numBlocks,
+    blockSize,
+    nKvHeads,
+    headDim,
+    k,
+    v,
+    slots,
+    n,
+    status,
+  ]);
+  addon.kvWrite(...args);
+  const error = kvWriteError(args);
+  if (error) throw error;
+}
+
+/** `kvWrite` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
+export async function kvWriteAsync(...args: Parameters<typeof kvWrite>): Promise<void> {
+  const checked = checkKvWrite(args);
+  await addon.kvWriteAsync(...checked);
+  const error = kvWriteError(checked);
+  if (error) throw error;
+}
+
+function checkPagedAttention(args: Parameters<typeof pagedAttention>): PagedAttentionArgs {
+  const [
+    q,
+    kCache,
+    vCache,
+    numBlocks,
+    blockSize,
+    nHeads,
+    nKvHeads,
+    headDim,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    n,
+    scale,
+    out,
+    status,
+  ] = args;
+  const fn = 'pagedAttention';
+  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
+  checkInt(fn, 'nHeads', nHeads, 1, 1 << 12);
+  if (nHeads % nKvHeads !== 0)
+    throw new RangeError(`${fn}: nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`);
+  checkInt(fn, 'maxBlocksPerSeq', maxBlocksPerSeq, 1, 0x7fffffff);
+  checkInt(fn, 'n', n, 0, 0x7fffffff);
+  if (typeof scale !== 'number' || !Number.isFinite(scale))
+    throw new TypeError(`${fn}: scale must be a finite number, got ${String(scale)}`);
+  const cache = numBlocks * blockSize * nKvHeads * headDim;
+  checkArray(fn, 'q', q, 'Float32Array', n * nHeads * headDim);
+  checkArray(fn, 'kCache', kCache, 'Uint16Array', cache);
+  checkArray(fn, 'vCache', vCache, 'Uint16Array', cache);
+  checkArray(fn, 'blockTables', blockTables, 'Int32Array', maxBlocksPerSeq);
+  checkArray(fn, 'tokenSeq', tokenSeq, 'Int32Array', n);
+  checkArray(fn, 'tokenPos', tokenPos, 'Int32Array', n);
+  checkArray(fn, 'out', out, 'Float32Array', n * nHeads * headDim);
+  return [
+    q,
+    kCache,
+    vCache,
+    numBlocks,
+    blockSize,
+    nHeads,
+    nKvHeads,
+    headDim,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    n,
+    scale,
+    out,
+    resetStatus(fn, status),
+  ];
+}
+
+function pagedAttentionError(args: PagedAttentionArgs): RangeError | undefined {
+  const [, , , numBlocks, blockSize, , , , blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, , , , status] =
+    args;
+  if ((status[0] ?? 0) === 0) return undefined;
+  const first = status[1] ?? -1;
+  const numSeqs = Math.floor(blockTables.length / maxBlocksPerSeq);
+  return new RangeError(
+    `pagedAttention: ${status[0]} token(s) had an out-of-range sequence row, position or block id and got ` +
+      `zero output; the first is token ${first} (tokenSeq = ${tokenSeq[first]} of ${numSeqs} rows, tokenPos = ` +
+      `${tokenPos[first]} of at most ${maxBlocksPerSeq * blockSize}, block ids must be in [0, ${numBlocks}))`,
+  );
+}
+
+/**
+ * Attention of `n` tokens over their sequences' cached K/V: `out = softmax(scale · q·Kᵀ) · V` per query
+ * head, in f32 with f16 K/V. Token i reads row `tokenSeq[i]` of `blockTables` and attends to positions
+ * `0..tokenPos[i]` of that sequence (causal: in a prefill chunk write the chunk's K/V with `kvWrite` first).
+ * GQA: query head h uses KV head `floor(h / (nHeads / nKvHeads))`. Runs on the native thread pool.
+ *
+ * @param q (n, nHeads, headDim)
+ * @param kCache (numBlocks, nKvHeads, headDim, blockSize) f16
+ * @param vCache (numBlocks, nKvHeads, blockSize, headDim) f16
+ * @param blockTables (numSeqs, maxBlocksPerSeq) block ids; numSeqs = floor(length / maxBlocksPerSeq)
+ * @param tokenSeq (n) row of `blockTables` for each token, read when the kernel runs
+ * @param tokenPos (n) absolute position of each token, read when the kernel runs
+ * @param out (n, nHeads, headDim); must not overlap q or the caches
+ * @param status optional (2): `[bad tokens, first bad token or -1]`, written on every run
+ * @throws RangeError after the run if a token had an out-of-range row, position or block id (its output
+ *   rows are zero; not while recording a program)
+ */
+export function pagedAttention(
+  q: Float32Array,
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  numBlocks: number,
+  blockSize: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  blockTables: Int32Array,
+  maxBlocksPerSeq: number,
+  tokenSeq: Int32Array,
+  tokenPos: Int32Array,
+  n: number,
+  scale: number,
+  out: Float32Array,
+  status?: Int32Array,
+): void {
+  const args = checkPagedAttention([
+    q,
+    kCache,
+    vCache,
+    numBlocks,
+    blockSize,
+    nHeads,
+    nKvHeads,
+    headDim,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    n,
+    scale,
+    out,
+    status,
+  ]);
+  addon.pagedAttention(...args);
+  const error = pagedAttentionError(args);
+  if (error) throw error;
+}
+
+/** `pagedAttention` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
+export async function pagedAttentionAsync(...args: Parameters<typeof pagedAttention>): Promise<void> {
+  const checked = checkPagedAttention(args);
+  await addon.pagedAttentionAsync(...checked);
+  const error = pagedAttentionError(checked);
+  if (error) throw error;
+}

@@ -1,0 +1,123 @@
+// pagedAttention: softmax(scale · q·Kᵀ) · V for a batch of tokens, each reading its own sequence's K/V
+// through a block table (layout: attention/attention.h). One call serves a prefill chunk (several tokens of
+// one sequence; causal because token i sees positions 0..tokenPos[i]) and a decode batch (one token of each
+// of many sequences) alike.
+#include <napi.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "attention/args.h"
+#include "attention/attention.h"
+#include "attention/row_errors.h"
+#include "core/isa.h"
+#include "core/napi_args.h"
+#include "core/pool.h"
+#include "core/registry.h"
+#include "core/work.h"
+
+namespace ternion {
+namespace {
+
+PagedAttentionHeadsFn pick_paged_attention() {
+  return paged_attention_heads_generic;
+}
+
+struct PagedAttentionCall {
+  PagedAttentionArgs kernel;
+  const int32_t* block_tables;  // (num_seqs, max_blocks_per_seq) read when the work runs
+  const int32_t* token_seq;     // (n) read when the work runs
+  const int32_t* token_pos;     // (n) read when the work runs
+  int32_t* status;              // (2) or null
+  int64_t num_seqs, max_blocks_per_seq, n;
+};
+
+void paged_attention(const PagedAttentionCall& c) {
+  const PagedAttentionArgs& a = c.kernel;
+  const PagedAttentionHeadsFn heads_fn = pick_paged_attention();
+  const int64_t group = a.n_heads / a.n_kv_heads;  // query heads per KV head
+  // A work unit is a token and a run of query heads sharing one KV head, so K/V rows are converted once for
+  // all of them. With few tokens (decode) the runs are split until there are a few units per thread.
+  const int64_t threads = ThreadPool::instance().threads();
+  int64_t splits = 1;
+  while (splits < group && c.n * a.n_kv_heads * splits < 4 * threads) splits *= 2;
+  const int64_t heads_per_unit = (group + splits - 1) / splits;
+  const int64_t units_per_kv_head = (group + heads_per_unit - 1) / heads_per_unit;
+  const int64_t units_per_token = a.n_kv_heads * units_per_kv_head;
+  RowErrors errors;
+  ThreadPool::instance().parallel_for(c.n * units_per_token, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t u = begin; u < end; u++) {
+      const int64_t token = u / units_per_token;
+      const int64_t kv_head = (u % units_per_token) / units_per_kv_head;
+      const int64_t part = u % units_per_kv_head;
+      const int64_t head_begin = kv_head * group + part * heads_per_unit;
+      const int64_t head_count = heads_per_unit < group - part * heads_per_unit ? heads_per_unit : group - part * heads_per_unit;
+      const int32_t seq = c.token_seq[token];
+      const int32_t pos = c.token_pos[token];
+      bool ok = seq >= 0 && seq < c.num_seqs && pos >= 0 && pos / a.block_size < c.max_blocks_per_seq;
+      ok = ok && heads_fn(a, token, c.block_tables + seq * c.max_blocks_per_seq, static_cast<int64_t>(pos) + 1,
+                          head_begin, head_count);
+      if (!ok) {
+        std::memset(a.out + (token * a.n_heads + head_begin) * a.head_dim, 0,
+                    static_cast<size_t>(head_count * a.head_dim) * sizeof(float));
+        if (head_begin == 0) errors.add(token);  // count each token once
+      }
+    }
+  });
+  errors.publish(c.status);
+}
+
+// pagedAttention(q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, blockTables,
+//                maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status?)
+Work PreparePagedAttention(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PagedAttentionCall c{};
+  PagedAttentionArgs& a = c.kernel;
+  a.num_blocks = int_arg(info, 3, "numBlocks", 1, INT32_MAX);
+  a.block_size = int_arg(info, 4, "blockSize", 1, 1 << 16);
+  a.n_heads = int_arg(info, 5, "nHeads", 1, 1 << 12);
+  a.n_kv_heads = int_arg(info, 6, "nKvHeads", 1, 1 << 12);
+  a.head_dim = int_arg(info, 7, "headDim", 1, kMaxAttentionHeadDim);
+  if (a.n_heads % a.n_kv_heads != 0) {
+    throw_range_error(env, "nHeads (" + std::to_string(a.n_heads) + ") must be a multiple of nKvHeads (" +
+                               std::to_string(a.n_kv_heads) + ")");
+  }
+  c.max_blocks_per_seq = int_arg(info, 9, "maxBlocksPerSeq", 1, INT32_MAX);
+  c.n = int_arg(info, 12, "n", 0, INT32_MAX);
+  a.scale = static_cast<float>(number_arg(info, 13, "scale"));
+  const size_t cache_elems =
+      checked_mul(env, checked_mul(env, a.num_blocks, a.block_size, "numBlocks * blockSize"),
+                  checked_mul(env, a.n_kv_heads, a.head_dim, "nKvHeads * headDim"), "KV cache size");
+  const size_t qo_elems = checked_mul(env, c.n, checked_mul(env, a.n_heads, a.head_dim, "nHeads * headDim"),
+                                      "n * nHeads * headDim");
+  auto q = f32_arg(info, 0, "q", qo_elems);
+  auto k_cache = u16_arg(info, 1, "kCache", cache_elems);
+  auto v_cache = u16_arg(info, 2, "vCache", cache_elems);
+  auto tables = i32_arg(info, 8, "blockTables", static_cast<size_t>(c.max_blocks_per_seq));
+  auto token_seq = i32_arg(info, 10, "tokenSeq", c.n);
+  auto token_pos = i32_arg(info, 11, "tokenPos", c.n);
+  auto out = f32_arg(info, 14, "out", qo_elems);
+  c.status = optional_status_arg(info, 15);
+  check_disjoint(env, out.data, qo_elems * 4, "out", q.data, qo_elems * 4, "q");
+  check_disjoint(env, out.data, qo_elems * 4, "out", k_cache.data, cache_elems * 2, "kCache");
+  check_disjoint(env, out.data, qo_elems * 4, "out", v_cache.data, cache_elems * 2, "vCache");
+  a.q = q.data;
+  a.k_cache = k_cache.data;
+  a.v_cache = v_cache.data;
+  a.out = out.data;
+  c.block_tables = tables.data;
+  c.num_seqs = static_cast<int64_t>(tables.length) / c.max_blocks_per_seq;
+  c.token_seq = token_seq.data;
+  c.token_pos = token_pos.data;
+  return [c] { paged_attention(c); };
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  export_kernel(env, exports, "pagedAttention", PreparePagedAttention);
+}
+
+}  // namespace
+}  // namespace ternion
+
+TERNION_MODULE(paged_attention, ternion::Init);
+TERNION_KERNEL(paged_attention, "generic", "generic", "generic");

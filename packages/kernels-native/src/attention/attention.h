@@ -1,0 +1,54 @@
+// Attention over a paged KV cache (vLLM PagedAttention: Kwon et al., "Efficient Memory Management for Large
+// Language Model Serving with PagedAttention", SOSP 2023) and the kernel that writes K/V rows into it.
+//
+// One layer's K and V live in two f16 arrays (the "arena"), cut into blocks of `block_size` token positions.
+// A block is contiguous in both arrays (a copy-on-write block copy is one memcpy per array), but K and V
+// order their elements differently, each for the loop that reads it:
+//
+//   k_cache  (num_blocks, n_kv_heads, head_dim, block_size)  dimension-major: for one dimension d, the
+//            block's positions are adjacent, so q·k for 16 positions is one FMA per d with q[d] broadcast
+//            (the scores come out as a vector over positions; no horizontal sums).
+//   v_cache  (num_blocks, n_kv_heads, block_size, head_dim)  position-major: p·V adds one broadcast
+//            probability times a contiguous V row.
+//
+// A sequence maps position pos to block block_table[pos / block_size], offset pos % block_size; the slot
+// number kv_write takes is block * block_size + pos % block_size.
+#pragma once
+
+#include <cstdint>
+
+namespace ternion {
+
+// Longest head the kernels accept; the per-head accumulators live on the stack (no allocation per call).
+constexpr int64_t kMaxAttentionHeadDim = 512;
+
+struct PagedAttentionArgs {
+  const float* q;               // (n, n_heads, head_dim)
+  const uint16_t* k_cache;      // (num_blocks, n_kv_heads, head_dim, block_size) f16
+  const uint16_t* v_cache;      // (num_blocks, n_kv_heads, block_size, head_dim) f16
+  float* out;                   // (n, n_heads, head_dim)
+  int64_t num_blocks;
+  int64_t block_size;
+  int64_t n_heads;
+  int64_t n_kv_heads;
+  int64_t head_dim;
+  float scale;
+};
+
+// Attention of token `token` for query heads [head_begin, head_begin + head_count), which must all share one
+// KV head (GQA: head h reads kv head h / (n_heads / n_kv_heads)). It attends to positions [0, num_positions)
+// of the sequence whose block ids are `block_table[0 .. ceil(num_positions / block_size))`. Each block id is
+// read once and range-checked before use; on an id outside [0, num_blocks) the function returns false and
+// the output rows are left unspecified (the caller zeroes them). Softmax in f32 with a running maximum
+// (online softmax: Milakov & Gimelshein 2018, as in FlashAttention), so no buffer of length num_positions.
+using PagedAttentionHeadsFn = bool (*)(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                       int64_t num_positions, int64_t head_begin, int64_t head_count);
+
+bool paged_attention_heads_generic(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                   int64_t num_positions, int64_t head_begin, int64_t head_count);
+bool paged_attention_heads_avx2(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                int64_t num_positions, int64_t head_begin, int64_t head_count);
+bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                  int64_t num_positions, int64_t head_begin, int64_t head_count);
+
+}  // namespace ternion

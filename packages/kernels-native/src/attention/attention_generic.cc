@@ -1,0 +1,49 @@
+// Scalar reference of paged attention: the fallback on every CPU and the oracle the SIMD variants are tested
+// against. One query head at a time, one position at a time, online softmax.
+#include <cmath>
+
+#include "attention/attention.h"
+#include "common/fp16.h"
+
+namespace ternion {
+
+bool paged_attention_heads_generic(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                   int64_t num_positions, int64_t head_begin, int64_t head_count) {
+  const int64_t head_dim = a.head_dim, block_size = a.block_size;
+  const int64_t kv_head = head_begin / (a.n_heads / a.n_kv_heads);
+  const int64_t num_table_blocks = (num_positions + block_size - 1) / block_size;
+  for (int64_t h = head_begin; h < head_begin + head_count; h++) {
+    const float* q = a.q + (token * a.n_heads + h) * head_dim;  // (head_dim)
+    float acc[kMaxAttentionHeadDim] = {};                        // (head_dim) sum of p·V, scaled to max `m`
+    float m = -INFINITY;  // running maximum of the scores seen so far
+    float l = 0.0f;       // running sum of exp(score - m)
+    for (int64_t b = 0; b < num_table_blocks; b++) {
+      const int32_t block = block_table[b];
+      if (block < 0 || block >= a.num_blocks) return false;
+      const uint16_t* k = a.k_cache + (block * a.n_kv_heads + kv_head) * head_dim * block_size;  // (head_dim, block_size)
+      const uint16_t* v = a.v_cache + (block * a.n_kv_heads + kv_head) * block_size * head_dim;  // (block_size, head_dim)
+      const int64_t valid = num_positions - b * block_size < block_size ? num_positions - b * block_size : block_size;
+      for (int64_t t = 0; t < valid; t++) {
+        float dot = 0.0f;
+        for (int64_t d = 0; d < head_dim; d++) dot += q[d] * fp16_to_f32(k[d * block_size + t]);
+        const float s = a.scale * dot;
+        if (s > m) {
+          // A new maximum: rescale what was accumulated against the old one.
+          const float correction = std::exp(m - s);
+          l *= correction;
+          for (int64_t d = 0; d < head_dim; d++) acc[d] *= correction;
+          m = s;
+        }
+        const float p = std::exp(s - m);
+        l += p;
+        for (int64_t d = 0; d < head_dim; d++) acc[d] += p * fp16_to_f32(v[t * head_dim + d]);
+      }
+    }
+    float* o = a.out + (token * a.n_heads + h) * head_dim;  // (head_dim)
+    const float inv = 1.0f / l;
+    for (int64_t d = 0; d < head_dim; d++) o[d] = acc[d] * inv;
+  }
+  return true;
+}
+
+}  // namespace ternion

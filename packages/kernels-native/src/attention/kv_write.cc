@@ -1,0 +1,89 @@
+// kvWrite: stores the K and V rows of N new tokens into their slots of one layer's paged KV cache, rounding
+// f32 to f16 (nearest even, as vcvtps2ph and llama.cpp's F16 cache do). Layout: see attention/attention.h.
+#include <napi.h>
+
+#include <cstdint>
+
+#include "attention/args.h"
+#include "attention/attention.h"
+#include "attention/row_errors.h"
+#include "common/fp16.h"
+#include "core/napi_args.h"
+#include "core/registry.h"
+#include "core/work.h"
+
+namespace ternion {
+namespace {
+
+struct KvWriteArgs {
+  uint16_t* k_cache;    // (num_blocks, n_kv_heads, head_dim, block_size) f16
+  uint16_t* v_cache;    // (num_blocks, n_kv_heads, block_size, head_dim) f16
+  const float* k;       // (n, n_kv_heads, head_dim)
+  const float* v;       // (n, n_kv_heads, head_dim)
+  const int32_t* slots; // (n) read when the work runs
+  int32_t* status;      // (2) or null
+  int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
+};
+
+void kv_write(const KvWriteArgs& a) {
+  RowErrors errors;
+  const int64_t capacity = a.num_blocks * a.block_size;
+  const int64_t head_dim = a.head_dim, block_size = a.block_size;
+  for (int64_t i = 0; i < a.n; i++) {
+    const int32_t slot = a.slots[i];
+    if (slot < 0 || slot >= capacity) {
+      errors.add(i);
+      continue;
+    }
+    const int64_t block = slot / block_size, offset = slot % block_size;
+    for (int64_t h = 0; h < a.n_kv_heads; h++) {
+      const float* k = a.k + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
+      const float* v = a.v + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
+      uint16_t* k_dst = a.k_cache + (block * a.n_kv_heads + h) * head_dim * block_size + offset;  // stride block_size
+      uint16_t* v_dst = a.v_cache + ((block * a.n_kv_heads + h) * block_size + offset) * head_dim;  // (head_dim)
+      for (int64_t d = 0; d < head_dim; d++) k_dst[d * block_size] = f32_to_fp16(k[d]);
+      for (int64_t d = 0; d < head_dim; d++) v_dst[d] = f32_to_fp16(v[d]);
+    }
+  }
+  errors.publish(a.status);
+}
+
+// kvWrite(kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status?)
+Work PrepareKvWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KvWriteArgs a{};
+  a.num_blocks = int_arg(info, 2, "numBlocks", 1, INT32_MAX);
+  a.block_size = int_arg(info, 3, "blockSize", 1, 1 << 16);
+  a.n_kv_heads = int_arg(info, 4, "nKvHeads", 1, 1 << 12);
+  a.head_dim = int_arg(info, 5, "headDim", 1, kMaxAttentionHeadDim);
+  a.n = int_arg(info, 9, "n", 0, INT32_MAX);
+  const size_t slots_total = checked_mul(env, a.num_blocks, a.block_size, "numBlocks * blockSize");
+  if (slots_total > static_cast<size_t>(INT32_MAX)) {
+    throw_range_error(env, "numBlocks * blockSize must be below 2^31 so every slot fits an Int32, got " +
+                               std::to_string(slots_total));
+  }
+  const size_t row = checked_mul(env, a.n_kv_heads, a.head_dim, "nKvHeads * headDim");
+  const size_t cache_elems = checked_mul(env, slots_total, row, "KV cache size");
+  const size_t kv_elems = checked_mul(env, a.n, row, "n * nKvHeads * headDim");
+  auto k_cache = u16_arg(info, 0, "kCache", cache_elems);
+  auto v_cache = u16_arg(info, 1, "vCache", cache_elems);
+  auto k = f32_arg(info, 6, "k", kv_elems);
+  auto v = f32_arg(info, 7, "v", kv_elems);
+  auto slots = i32_arg(info, 8, "slots", a.n);
+  a.status = optional_status_arg(info, 10);
+  check_disjoint(env, k_cache.data, cache_elems * 2, "kCache", v_cache.data, cache_elems * 2, "vCache");
+  a.k_cache = k_cache.data;
+  a.v_cache = v_cache.data;
+  a.k = k.data;
+  a.v = v.data;
+  a.slots = slots.data;
+  return [a] { kv_write(a); };
+}
+
+void Init(Napi::Env env, Napi::Object exports) { export_kernel(env, exports, "kvWrite", PrepareKvWrite); }
+
+}  // namespace
+}  // namespace ternion
+
+TERNION_MODULE(kv_write, ternion::Init);
+TERNION_KERNEL(kv_write, "generic", "generic", "generic");

@@ -1,0 +1,581 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  forEachIsa,
+  getThreads,
+  type KvCacheShape,
+  kCacheIndex,
+  kernelInfo,
+  kvCacheElements,
+  kvWrite,
+  kvWriteAsync,
+  pagedAttention,
+  pagedAttentionAsync,
+  recordProgram,
+  setThreads,
+  vCacheIndex,
+} from '../lib/index.js';
+import {
+  type AttentionBatch,
+  f16ToF32,
+  f32ToF16,
+  kvWriteReference,
+  pagedAttentionReference,
+} from './reference/attention.js';
+
+const initialThreads = getThreads();
+afterAll(() => setThreads(initialThreads));
+
+// Outputs are convex combinations of f16 V values in [-1, 1], computed in f32 (the reference in float64):
+// summation order, the vector exp (relative error < 2e-7) and f32 rounding keep the error far below this.
+const TOLERANCE = 2e-5;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function uniform(rng: () => number, length: number, amplitude: number): Float32Array {
+  const out = new Float32Array(length);
+  for (let i = 0; i < length; i++) out[i] = (rng() * 2 - 1) * amplitude;
+  return out;
+}
+
+function shuffle<T>(rng: () => number, xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(rng() * (i + 1));
+    [xs[i], xs[j]] = [xs[j] as T, xs[i] as T];
+  }
+  return xs;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float64Array): number {
+  let worst = 0;
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? Number.NaN) - (b[i] ?? 0)));
+  return Number.isNaN(worst) ? Number.POSITIVE_INFINITY : worst;
+}
+
+interface Scenario {
+  shape: KvCacheShape;
+  kCache: Uint16Array;
+  vCache: Uint16Array;
+  batch: AttentionBatch;
+  /** Blocks no sequence uses yet. */
+  spareBlocks: number[];
+}
+
+/**
+ * Sequences of the given lengths whose blocks are scattered over a shuffled pool; the whole cache starts
+ * as random f16 noise so a read from a wrong block shows. K/V of every cached position are written with
+ * kvWrite. The batch holds the last `chunk` positions of sequence 0 (a causal prefill chunk) and the last
+ * position of every other sequence (decode).
+ */
+function scenario(
+  seed: number,
+  o: {
+    blockSize: number;
+    nHeads: number;
+    nKvHeads: number;
+    headDim: number;
+    seqLens: number[];
+    chunk: number;
+    scale?: number;
+  },
+): Scenario {
+  const rng = mulberry32(seed);
+  const perSeq = o.seqLens.map((len) => Math.ceil(len / o.blockSize));
+  const maxBlocksPerSeq = Math.max(...perSeq) + 1;
+  const numBlocks = perSeq.reduce((a, b) => a + b, 0) + 3;
+  const shape: KvCacheShape = { numBlocks, blockSize: o.blockSize, nKvHeads: o.nKvHeads, headDim: o.headDim };
+  const elements = kvCacheElements(shape);
+  const kCache = new Uint16Array(elements); // (numBlocks, nKvHeads, headDim, blockSize) f16
+  const vCache = new Uint16Array(elements); // (numBlocks, nKvHeads, blockSize, headDim) f16
+  for (let i = 0; i < elements; i++) {
+    kCache[i] = f32ToF16((rng() * 2 - 1) * 4);
+    vCache[i] = f32ToF16((rng() * 2 - 1) * 4);
+  }
+  const pool = shuffle(rng, [...Array(numBlocks).keys()]);
+  const blockTables = new Int32Array(o.seqLens.length * maxBlocksPerSeq).fill(-1); // (numSeqs, maxBlocksPerSeq)
+  o.seqLens.forEach((_, s) => {
+    for (let b = 0; b < (perSeq[s] ?? 0); b++) blockTables[s * maxBlocksPerSeq + b] = pool.pop() ?? -1;
+  });
+  const row = o.nKvHeads * o.headDim;
+  o.seqLens.forEach((len, s) => {
+    const slots = new Int32Array(len); // (len)
+    for (let p = 0; p < len; p++)
+      slots[p] =
+        (blockTables[s * maxBlocksPerSeq + Math.floor(p / o.blockSize)] ?? 0) * o.blockSize +
+        (p % o.blockSize);
+    kvWrite(
+      kCache,
+      vCache,
+      numBlocks,
+      o.blockSize,
+      o.nKvHeads,
+      o.headDim,
+      uniform(rng, len * row, 1.5),
+      uniform(rng, len * row, 1),
+      slots,
+      len,
+    );
+  });
+  const tokenSeq: number[] = [];
+  const tokenPos: number[] = [];
+  for (let p = (o.seqLens[0] ?? 0) - o.chunk; p < (o.seqLens[0] ?? 0); p++) {
+    tokenSeq.push(0);
+    tokenPos.push(p);
+  }
+  o.seqLens.slice(1).forEach((len, s) => {
+    tokenSeq.push(s + 1);
+    tokenPos.push(len - 1);
+  });
+  const n = tokenSeq.length;
+  return {
+    shape,
+    kCache,
+    vCache,
+    batch: {
+      nHeads: o.nHeads,
+      q: uniform(rng, n * o.nHeads * o.headDim, 1.5),
+      blockTables,
+      maxBlocksPerSeq,
+      tokenSeq: Int32Array.from(tokenSeq),
+      tokenPos: Int32Array.from(tokenPos),
+      n,
+      scale: o.scale ?? 1 / Math.sqrt(o.headDim),
+    },
+    spareBlocks: pool,
+  };
+}
+
+function attend(s: Scenario, out: Float32Array, status?: Int32Array): void {
+  const { shape: c, batch: b } = s;
+  pagedAttention(
+    b.q,
+    s.kCache,
+    s.vCache,
+    c.numBlocks,
+    c.blockSize,
+    b.nHeads,
+    c.nKvHeads,
+    c.headDim,
+    b.blockTables,
+    b.maxBlocksPerSeq,
+    b.tokenSeq,
+    b.tokenPos,
+    b.n,
+    b.scale,
+    out,
+    status,
+  );
+}
+
+describe('kvWrite', () => {
+  it('rounds f32 to f16 to nearest even, bit-exact with the reference, and stores in the documented layout', () => {
+    const rng = mulberry32(1);
+    const shape: KvCacheShape = { numBlocks: 5, blockSize: 7, nKvHeads: 3, headDim: 20 };
+    const n = 12;
+    const k = new Float32Array(n * 3 * 20); // (n, nKvHeads, headDim)
+    const v = new Float32Array(n * 3 * 20);
+    const specials = [
+      0,
+      -0,
+      1,
+      -1,
+      65504,
+      65519.99,
+      65520,
+      -65520,
+      1e9,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+      Number.NaN,
+      2 ** -14,
+      2 ** -24,
+      2 ** -25,
+      3 * 2 ** -26,
+      2 ** -25 + 2 ** -40,
+      1e-30,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      2049,
+      2051,
+    ];
+    for (let i = 0; i < k.length; i++) {
+      // Wide magnitudes (subnormal to overflow), ties and special values.
+      k[i] = i < specials.length ? (specials[i] ?? 0) : (rng() * 2 - 1) * 2 ** Math.floor(rng() * 44 - 28);
+      v[i] = i < specials.length ? -(specials[i] ?? 0) : (rng() * 2 - 1) * 2 ** Math.floor(rng() * 44 - 28);
+    }
+    const slots = Int32Array.from(shuffle(rng, [...Array(35).keys()]).slice(0, n)); // scattered over blocks
+    const kCache = new Uint16Array(kvCacheElements(shape)).fill(0x1234);
+    const vCache = new Uint16Array(kvCacheElements(shape)).fill(0x1234);
+    const kExpected = kCache.slice();
+    const vExpected = vCache.slice();
+    expect(kvWriteReference(shape, kExpected, vExpected, k, v, slots, n)).toEqual([]);
+    kvWrite(kCache, vCache, 5, 7, 3, 20, k, v, slots, n);
+    expect(kCache).toEqual(kExpected);
+    expect(vCache).toEqual(vExpected);
+    // Spot checks of the oracle itself.
+    expect(f32ToF16(65504)).toBe(0x7bff);
+    expect(f32ToF16(65520)).toBe(0x7c00);
+    expect(f32ToF16(1 + 2 ** -11)).toBe(0x3c00); // tie → even
+    expect(f32ToF16(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie → even (up)
+    expect(f32ToF16(2 ** -25)).toBe(0); // tie between 0 and the smallest subnormal → 0
+    expect(f32ToF16(3 * 2 ** -26)).toBe(1);
+    expect(f16ToF32(0x0001)).toBe(2 ** -24);
+    const slot = slots[4] ?? 0;
+    expect(f16ToF32(kCache[kCacheIndex(shape, slot, 2, 19)] ?? 0)).toBe(
+      f16ToF32(f32ToF16(k[(4 * 3 + 2) * 20 + 19] ?? 0)),
+    );
+    expect(f16ToF32(vCache[vCacheIndex(shape, slot, 1, 3)] ?? 0)).toBe(
+      f16ToF32(f32ToF16(v[(4 * 3 + 1) * 20 + 3] ?? 0)),
+    );
+  });
+
+  it('skips out-of-range slots without touching memory, then throws (sync) or rejects (async)', async () => {
+    const shape: KvCacheShape = { numBlocks: 3, blockSize: 4, nKvHeads: 2, headDim: 8 };
+    const rng = mulberry32(2);
+    const k = uniform(rng, 5 * 16, 1);
+    const v = uniform(rng, 5 * 16, 1);
+    const slots = Int32Array.from([3, -1, 12, 0x7fffffff, 11]);
+    // The caches sit inside a larger buffer so a stray write past either end would show in the guard bands.
+    const size = kvCacheElements(shape); // 192
+    const backing = new Uint16Array(2 * size + 64).fill(0xabcd);
+    const kCache = backing.subarray(16, 16 + size);
+    const vCache = backing.subarray(size + 48, 2 * size + 48);
+    const expected = backing.slice();
+    const expectedK = expected.subarray(16, 16 + size);
+    const expectedV = expected.subarray(size + 48, 2 * size + 48);
+    expect(kvWriteReference(shape, expectedK, expectedV, k, v, slots, 5)).toEqual([1, 2, 3]);
+    expect(() => kvWrite(kCache, vCache, 3, 4, 2, 8, k, v, slots, 5)).toThrow(
+      /3 slot\(s\) outside \[0, 12\).*slots\[1\] = -1/,
+    );
+    expect(backing).toEqual(expected);
+    const status = new Int32Array(2);
+    await expect(kvWriteAsync(kCache, vCache, 3, 4, 2, 8, k, v, slots, 5, status)).rejects.toThrow(
+      RangeError,
+    );
+    expect([...status]).toEqual([3, 1]);
+    expect(backing).toEqual(expected);
+    await kvWriteAsync(kCache, vCache, 3, 4, 2, 8, k, v, slots, 1, status);
+    expect([...status]).toEqual([0, -1]);
+  });
+
+  it('reads slots when a recorded program runs and reports bad ones through status', () => {
+    const shape: KvCacheShape = { numBlocks: 2, blockSize: 4, nKvHeads: 1, headDim: 16 };
+    const rng = mulberry32(3);
+    const k = uniform(rng, 2 * 16, 1);
+    const v = uniform(rng, 2 * 16, 1);
+    const slots = new Int32Array(2); // recorded while zero; values set before each run
+    const status = new Int32Array(2);
+    const kCache = new Uint16Array(kvCacheElements(shape));
+    const vCache = new Uint16Array(kvCacheElements(shape));
+    const program = recordProgram(() => kvWrite(kCache, vCache, 2, 4, 1, 16, k, v, slots, 2, status));
+    expect(kCache.every((x) => x === 0)).toBe(true); // recording runs nothing
+    slots.set([5, 2]);
+    program.run();
+    expect([...status]).toEqual([0, -1]);
+    const kExpected = new Uint16Array(kCache.length);
+    const vExpected = new Uint16Array(vCache.length);
+    kvWriteReference(shape, kExpected, vExpected, k, v, slots, 2);
+    expect(kCache).toEqual(kExpected);
+    expect(vCache).toEqual(vExpected);
+    slots.set([8, 1]);
+    program.run(); // a replay never throws; it reports
+    expect([...status]).toEqual([1, 0]);
+    kvWriteReference(shape, kExpected, vExpected, k, v, slots, 2);
+    expect(kCache).toEqual(kExpected);
+  });
+
+  it('rejects bad arguments with TypeError / RangeError before running', () => {
+    const c = new Uint16Array(64);
+    const x = new Float32Array(32);
+    const s = new Int32Array(2);
+    expect(() => kvWrite(new Float32Array(64) as unknown as Uint16Array, c, 2, 4, 1, 8, x, x, s, 2)).toThrow(
+      TypeError,
+    );
+    expect(() => kvWrite(c, c.slice(0, 63), 2, 4, 1, 8, x, x, s, 2)).toThrow(
+      /vCache has 63 elements, at least 64/,
+    );
+    expect(() => kvWrite(c, c, 2, 4, 1, 8, x, new Float64Array(32) as unknown as Float32Array, s, 2)).toThrow(
+      TypeError,
+    );
+    expect(() => kvWrite(c, c.slice(), 2, 4, 1, 8, x.subarray(0, 15), x, s, 2)).toThrow(
+      /k has 15 elements, at least 16/,
+    );
+    expect(() => kvWrite(c, c.slice(), 2, 4, 1, 8, x, x, [0, 1] as unknown as Int32Array, 2)).toThrow(
+      TypeError,
+    );
+    expect(() => kvWrite(c, c.slice(), 2, 4, 1, 8.5, x, x, s, 2)).toThrow(TypeError);
+    expect(() => kvWrite(c, c.slice(), 0, 4, 1, 8, x, x, s, 2)).toThrow(RangeError);
+    expect(() => kvWrite(c, c.slice(), 2, 4, 1, 513, x, x, s, 2)).toThrow(/headDim must be in \[1, 512\]/);
+    expect(() => kvWrite(c, c.slice(), 2, 4, 1, 8, x, x, s, 2, new Int32Array(1))).toThrow(
+      /status has 1 elements/,
+    );
+    expect(() => kvWrite(c, c, 2, 4, 1, 8, x, x, s, 2)).toThrow(/kCache and vCache must not overlap/);
+  });
+});
+
+describe('pagedAttention', () => {
+  const shapes = [
+    { headDim: 64, nHeads: 4, nKvHeads: 4, blockSize: 16, seqLens: [37, 1, 80, 16] }, // GQA 1
+    { headDim: 128, nHeads: 8, nKvHeads: 4, blockSize: 16, seqLens: [50, 33, 17, 128] }, // GQA 2
+    { headDim: 128, nHeads: 8, nKvHeads: 2, blockSize: 32, seqLens: [70, 2, 96, 31] }, // GQA 4
+    { headDim: 64, nHeads: 20, nKvHeads: 5, blockSize: 16, seqLens: [40, 300] }, // 2B-4T ratio, long decode
+    { headDim: 40, nHeads: 6, nKvHeads: 2, blockSize: 5, seqLens: [23, 9, 1] }, // ragged head and block tails
+    { headDim: 72, nHeads: 18, nKvHeads: 1, blockSize: 24, seqLens: [60, 45] }, // MQA: 18 heads, 8+8+2 groups
+  ];
+
+  for (const [i, o] of shapes.entries()) {
+    it(`matches the reference: headDim ${o.headDim}, ${o.nHeads}/${o.nKvHeads} heads, blockSize ${o.blockSize}, seqs ${o.seqLens.join(',')}`, () => {
+      const s = scenario(100 + i, { ...o, chunk: Math.min(9, o.seqLens[0] ?? 1) });
+      const expected = pagedAttentionReference(s.shape, s.kCache, s.vCache, s.batch);
+      forEachIsa((isa) => {
+        for (const threads of [1, 2]) {
+          setThreads(threads);
+          const out = new Float32Array(expected.length).fill(Number.NaN);
+          attend(s, out);
+          expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+        }
+      });
+    });
+  }
+
+  it('stays finite and exact with peaked softmax (large scores need the max subtraction)', () => {
+    const s = scenario(7, {
+      headDim: 128,
+      nHeads: 4,
+      nKvHeads: 2,
+      blockSize: 16,
+      seqLens: [90, 40],
+      chunk: 5,
+      scale: 4,
+    });
+    const expected = pagedAttentionReference(s.shape, s.kCache, s.vCache, s.batch);
+    forEachIsa((isa) => {
+      const out = new Float32Array(expected.length);
+      attend(s, out);
+      expect(maxAbsDiff(out, expected), isa).toBeLessThan(TOLERANCE);
+    });
+  });
+
+  it('zeroes tokens with an out-of-range row, position or block id, computes the rest, and reports them', async () => {
+    const s = scenario(8, {
+      headDim: 64,
+      nHeads: 4,
+      nKvHeads: 2,
+      blockSize: 16,
+      seqLens: [20, 30, 40, 50, 60],
+      chunk: 1,
+    });
+    const b = s.batch;
+    const c = s.shape;
+    // Token 1 → a sequence row that does not exist; token 2 → negative position; token 3 → a position past
+    // maxBlocksPerSeq blocks; token 4's sequence has a block id equal to numBlocks (a corrupt table).
+    b.tokenSeq[1] = 5;
+    b.tokenPos[2] = -3;
+    b.tokenPos[3] = b.maxBlocksPerSeq * c.blockSize;
+    b.blockTables[4 * b.maxBlocksPerSeq + 2] = c.numBlocks;
+    const expected = pagedAttentionReference(c, s.kCache, s.vCache, b);
+    const row = b.nHeads * c.headDim;
+    for (const t of [1, 2, 3, 4])
+      expect(expected.subarray(t * row, (t + 1) * row).every((x) => x === 0)).toBe(true);
+    forEachIsa((isa) => {
+      const out = new Float32Array(expected.length).fill(Number.NaN);
+      expect(() => attend(s, out), isa).toThrow(/4 token\(s\).*first is token 1 \(tokenSeq = 5 of 5 rows/);
+      expect(maxAbsDiff(out, expected), isa).toBeLessThan(TOLERANCE);
+    });
+    const status = new Int32Array(2);
+    const out = new Float32Array(expected.length);
+    await expect(
+      pagedAttentionAsync(
+        b.q,
+        s.kCache,
+        s.vCache,
+        c.numBlocks,
+        c.blockSize,
+        b.nHeads,
+        c.nKvHeads,
+        c.headDim,
+        b.blockTables,
+        b.maxBlocksPerSeq,
+        b.tokenSeq,
+        b.tokenPos,
+        b.n,
+        b.scale,
+        out,
+        status,
+      ),
+    ).rejects.toThrow(RangeError);
+    expect([...status]).toEqual([4, 1]);
+    expect(maxAbsDiff(out, expected)).toBeLessThan(TOLERANCE);
+  });
+
+  it('replays a recorded kvWrite + pagedAttention step with new positions, slots and block tables', async () => {
+    const s = scenario(9, {
+      headDim: 128,
+      nHeads: 20,
+      nKvHeads: 5,
+      blockSize: 16,
+      seqLens: [31, 47],
+      chunk: 1,
+    });
+    const { shape: c, batch: b } = s;
+    const row = c.nKvHeads * c.headDim;
+    const rng = mulberry32(10);
+    const k = new Float32Array(b.n * row); // (n, nKvHeads, headDim) written before each run
+    const v = new Float32Array(b.n * row);
+    const slots = new Int32Array(b.n); // (n)
+    const status = new Int32Array(2);
+    const out = new Float32Array(b.n * b.nHeads * c.headDim); // (n, nHeads, headDim)
+    const program = recordProgram(() => {
+      kvWrite(s.kCache, s.vCache, c.numBlocks, c.blockSize, c.nKvHeads, c.headDim, k, v, slots, b.n);
+      attend(s, out, status);
+    });
+    expect(program.length).toBe(2);
+    // Three decode steps: each token appends one position (the block tables have a spare block per row).
+    for (let step = 0; step < 3; step++) {
+      for (let t = 0; t < b.n; t++) {
+        const pos = (b.tokenPos[t] ?? 0) + 1;
+        b.tokenPos[t] = pos;
+        const seq = b.tokenSeq[t] ?? 0;
+        const blockIndex = seq * b.maxBlocksPerSeq + Math.floor(pos / c.blockSize);
+        if ((b.blockTables[blockIndex] ?? -1) < 0) b.blockTables[blockIndex] = s.spareBlocks.pop() ?? -1;
+        slots[t] = (b.blockTables[blockIndex] ?? 0) * c.blockSize + (pos % c.blockSize);
+      }
+      k.set(uniform(rng, k.length, 1.5));
+      v.set(uniform(rng, v.length, 1));
+      b.q.set(uniform(rng, b.q.length, 1.5));
+      if (step === 2) await program.runAsync();
+      else program.run();
+      expect([...status]).toEqual([0, -1]);
+      const refK = s.kCache.slice();
+      const refV = s.vCache.slice();
+      kvWriteReference(c, refK, refV, k, v, slots, b.n);
+      expect(s.kCache).toEqual(refK);
+      expect(s.vCache).toEqual(refV);
+      expect(maxAbsDiff(out, pagedAttentionReference(c, s.kCache, s.vCache, b))).toBeLessThan(TOLERANCE);
+    }
+    b.tokenSeq[0] = -1; // a bad row on replay: reported, never thrown
+    program.run();
+    expect([...status]).toEqual([1, 0]);
+  });
+
+  it('handles n = 0 and the async call', async () => {
+    const s = scenario(11, {
+      headDim: 64,
+      nHeads: 2,
+      nKvHeads: 1,
+      blockSize: 16,
+      seqLens: [18, 3],
+      chunk: 2,
+    });
+    const { shape: c, batch: b } = s;
+    const out = new Float32Array(b.n * b.nHeads * c.headDim);
+    pagedAttention(
+      b.q,
+      s.kCache,
+      s.vCache,
+      c.numBlocks,
+      c.blockSize,
+      b.nHeads,
+      c.nKvHeads,
+      c.headDim,
+      b.blockTables,
+      b.maxBlocksPerSeq,
+      b.tokenSeq,
+      b.tokenPos,
+      0,
+      b.scale,
+      out,
+    );
+    expect(out.every((x) => x === 0)).toBe(true);
+    await pagedAttentionAsync(
+      b.q,
+      s.kCache,
+      s.vCache,
+      c.numBlocks,
+      c.blockSize,
+      b.nHeads,
+      c.nKvHeads,
+      c.headDim,
+      b.blockTables,
+      b.maxBlocksPerSeq,
+      b.tokenSeq,
+      b.tokenPos,
+      b.n,
+      b.scale,
+      out,
+    );
+    expect(maxAbsDiff(out, pagedAttentionReference(c, s.kCache, s.vCache, b))).toBeLessThan(TOLERANCE);
+  });
+
+  it('rejects bad arguments with TypeError / RangeError before running', () => {
+    const s = scenario(12, {
+      headDim: 64,
+      nHeads: 4,
+      nKvHeads: 2,
+      blockSize: 16,
+      seqLens: [18, 3],
+      chunk: 1,
+    });
+    const { shape: c, batch: b } = s;
+    const out = new Float32Array(b.n * b.nHeads * c.headDim);
+    type Args = Parameters<typeof pagedAttention>;
+    const good: Args = [
+      b.q,
+      s.kCache,
+      s.vCache,
+      c.numBlocks,
+      c.blockSize,
+      b.nHeads,
+      c.nKvHeads,
+      c.headDim,
+      b.blockTables,
+      b.maxBlocksPerSeq,
+      b.tokenSeq,
+      b.tokenPos,
+      b.n,
+      b.scale,
+      out,
+    ];
+    const call = (patch: (a: Args) => void) => () => {
+      const a = [...good] as Args;
+      patch(a);
+      pagedAttention(...a);
+    };
+    expect(call(() => {})).not.toThrow();
+    expect(call((a) => (a[0] = new Float64Array(b.q.length) as unknown as Float32Array))).toThrow(
+      /q must be a Float32Array/,
+    );
+    expect(call((a) => (a[0] = b.q.subarray(1)))).toThrow(/q has .* elements/);
+    expect(call((a) => (a[1] = new Int16Array(s.kCache.length) as unknown as Uint16Array))).toThrow(
+      TypeError,
+    );
+    expect(call((a) => (a[2] = s.vCache.subarray(1)))).toThrow(/vCache has/);
+    expect(call((a) => (a[5] = 3))).toThrow(/nHeads \(3\) must be a multiple of nKvHeads \(2\)/);
+    expect(call((a) => (a[7] = 1024))).toThrow(RangeError);
+    expect(call((a) => (a[8] = new Int32Array(1)))).toThrow(/blockTables has 1 elements/);
+    expect(call((a) => (a[10] = new Uint32Array(b.n) as unknown as Int32Array))).toThrow(
+      /tokenSeq must be an Int32Array/,
+    );
+    expect(call((a) => (a[11] = b.tokenPos.subarray(1)))).toThrow(/tokenPos has/);
+    expect(call((a) => (a[12] = -1))).toThrow(RangeError);
+    expect(call((a) => (a[13] = Number.NaN))).toThrow(/scale must be a finite number/);
+    expect(call((a) => (a[14] = out.subarray(1)))).toThrow(/out has/);
+    const shared = new Float32Array(b.q.length);
+    expect(
+      call((a) => {
+        a[0] = shared;
+        a[14] = shared;
+      }),
+    ).toThrow(/out and q must not overlap/);
+    expect(call((a) => a.push(new Int32Array(1)))).toThrow(/status has 1 elements/);
+    expect(kernelInfo().kernels.paged_attention).toBeTypeOf('string');
+  });
+});

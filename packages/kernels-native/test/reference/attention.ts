@@ -1,0 +1,136 @@
+// Plain TypeScript oracles for the attention kernels: f16 conversion, the paged KV layout and attention
+// itself, written for clarity (float64, two-pass softmax) rather than speed.
+import { type KvCacheShape, kCacheIndex, vCacheIndex } from '../../lib/attention.js';
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** f32 → IEEE binary16 bits, round to nearest even (integer arithmetic only, so no double rounding). */
+export function f32ToF16(value: number): number {
+  f32[0] = value;
+  const x = u32[0] ?? 0;
+  const sign = (x >>> 16) & 0x8000;
+  const ax = x & 0x7fffffff;
+  if (ax > 0x7f800000) return sign | 0x7e00 | ((ax >>> 13) & 0x3ff); // NaN stays NaN, quiet
+  if (ax >= 0x477ff000) return sign | 0x7c00; // ≥ 65520 (and ∞) → ∞
+  const exponent = ax >>> 23;
+  if (exponent >= 113) {
+    // Normal half: keep 10 mantissa bits, round the dropped 13 to nearest even.
+    let half = ((exponent - 112) << 10) | ((ax >>> 13) & 0x3ff);
+    const dropped = ax & 0x1fff;
+    if (dropped > 0x1000 || (dropped === 0x1000 && (half & 1) === 1)) half += 1; // a carry may bump the exponent: correct
+    return sign | half;
+  }
+  // Subnormal half: value / 2^-24 rounded to nearest even, computed on the 24-bit significand.
+  if (exponent === 0) return sign; // float subnormals are far below half's smallest step
+  const significand = (ax & 0x7fffff) | 0x800000;
+  const shift = 126 - exponent; // significand · 2^(exponent − 150) / 2^−24 = significand >> shift
+  if (shift > 24) return sign;
+  const kept = significand >>> shift;
+  const rest = significand - kept * 2 ** shift;
+  const halfway = 2 ** (shift - 1);
+  const rounded = rest > halfway || (rest === halfway && (kept & 1) === 1) ? kept + 1 : kept;
+  return sign | rounded;
+}
+
+/** IEEE binary16 bits → number (exact). */
+export function f16ToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >>> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 31) return mantissa === 0 ? sign * Number.POSITIVE_INFINITY : Number.NaN;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
+
+/** kvWrite oracle: writes into the given caches in place; returns the indices of skipped (bad-slot) tokens. */
+export function kvWriteReference(
+  shape: KvCacheShape,
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  k: Float32Array, // (n, nKvHeads, headDim)
+  v: Float32Array, // (n, nKvHeads, headDim)
+  slots: Int32Array, // (n)
+  n: number,
+): number[] {
+  const { numBlocks, blockSize, nKvHeads, headDim } = shape;
+  const skipped: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const slot = slots[i] ?? -1;
+    if (slot < 0 || slot >= numBlocks * blockSize) {
+      skipped.push(i);
+      continue;
+    }
+    for (let h = 0; h < nKvHeads; h++) {
+      for (let d = 0; d < headDim; d++) {
+        const src = (i * nKvHeads + h) * headDim + d;
+        kCache[kCacheIndex(shape, slot, h, d)] = f32ToF16(k[src] ?? 0);
+        vCache[vCacheIndex(shape, slot, h, d)] = f32ToF16(v[src] ?? 0);
+      }
+    }
+  }
+  return skipped;
+}
+
+export interface AttentionBatch {
+  nHeads: number;
+  q: Float32Array; // (n, nHeads, headDim)
+  blockTables: Int32Array; // (numSeqs, maxBlocksPerSeq)
+  maxBlocksPerSeq: number;
+  tokenSeq: Int32Array; // (n)
+  tokenPos: Int32Array; // (n)
+  n: number;
+  scale: number;
+}
+
+/**
+ * pagedAttention oracle in float64 over the f16 cache values; tokens with an out-of-range row, position or
+ * block id get zero output. Returns (n, nHeads, headDim).
+ */
+export function pagedAttentionReference(
+  shape: KvCacheShape,
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  b: AttentionBatch,
+): Float64Array {
+  const { numBlocks, blockSize, nKvHeads, headDim } = shape;
+  const group = b.nHeads / nKvHeads;
+  const numSeqs = Math.floor(b.blockTables.length / b.maxBlocksPerSeq);
+  const out = new Float64Array(b.n * b.nHeads * headDim); // (n, nHeads, headDim)
+  for (let i = 0; i < b.n; i++) {
+    const seq = b.tokenSeq[i] ?? -1;
+    const pos = b.tokenPos[i] ?? -1;
+    if (seq < 0 || seq >= numSeqs || pos < 0 || Math.floor(pos / blockSize) >= b.maxBlocksPerSeq) continue;
+    const slots: number[] = [];
+    let valid = true;
+    for (let p = 0; p <= pos; p++) {
+      const block = b.blockTables[seq * b.maxBlocksPerSeq + Math.floor(p / blockSize)] ?? -1;
+      if (block < 0 || block >= numBlocks) valid = false;
+      slots.push(block * blockSize + (p % blockSize));
+    }
+    if (!valid) continue;
+    for (let h = 0; h < b.nHeads; h++) {
+      const kvHead = Math.floor(h / group);
+      const scores = slots.map((slot) => {
+        let dot = 0;
+        for (let d = 0; d < headDim; d++) {
+          dot +=
+            (b.q[(i * b.nHeads + h) * headDim + d] ?? 0) *
+            f16ToF32(kCache[kCacheIndex(shape, slot, kvHead, d)] ?? 0);
+        }
+        return b.scale * dot;
+      });
+      const max = Math.max(...scores);
+      const weights = scores.map((s) => Math.exp(s - max));
+      const sum = weights.reduce((a, w) => a + w, 0);
+      for (let d = 0; d < headDim; d++) {
+        let acc = 0;
+        for (let t = 0; t < slots.length; t++) {
+          acc += (weights[t] ?? 0) * f16ToF32(vCache[vCacheIndex(shape, slots[t] ?? 0, kvHead, d)] ?? 0);
+        }
+        out[(i * b.nHeads + h) * headDim + d] = acc / sum;
+      }
+    }
+  }
+  return out;
+}
