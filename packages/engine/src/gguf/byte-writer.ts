@@ -6,15 +6,19 @@ export class ByteWriter {
   private view = new DataView(this.buf.buffer);
   length = 0;
 
-  /** Claims n bytes and returns their offset. It may swap `buf`/`view`: read them only after calling it. */
+  /** Makes room for n more bytes. It may swap `buf`/`view`: read them only after calling it. */
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.byteLength) return;
+    const next = new Uint8Array(Math.max(this.buf.byteLength * 2, this.length + n));
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+
+  /** Claims n bytes and returns their offset. */
   private reserve(n: number): number {
+    this.ensure(n);
     const at = this.length;
-    if (at + n > this.buf.byteLength) {
-      const next = new Uint8Array(Math.max(this.buf.byteLength * 2, at + n));
-      next.set(this.buf.subarray(0, at));
-      this.buf = next;
-      this.view = new DataView(next.buffer);
-    }
     this.length += n;
     return at;
   }
@@ -63,12 +67,14 @@ export class ByteWriter {
     const at = this.reserve(b.byteLength);
     this.buf.set(b, at);
   }
-  /** GGUF string: u64 byte length, then the UTF-8 bytes. */
+  /** GGUF string: u64 byte length, then the UTF-8 bytes (encoded in place: vocabularies have 100k+ strings). */
   string(s: string): void {
-    const b = utf8.encode(s);
-    this.u64(b.byteLength);
-    this.bytes(b);
+    this.ensure(8 + 3 * s.length); // UTF-8 needs at most 3 bytes per UTF-16 code unit.
+    const { written } = utf8.encodeInto(s, this.buf.subarray(this.length + 8));
+    this.view.setBigUint64(this.length, BigInt(written), true);
+    this.length += 8 + written;
   }
+
   /** Zero bytes up to the next multiple of `alignment`. */
   pad(alignment: number): void {
     const rem = this.length % alignment;

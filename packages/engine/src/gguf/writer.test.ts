@@ -234,6 +234,9 @@ describe('GgufWriter argument errors', () => {
     expect(() => w().setU64('general.alignment', 32)).toThrow(
       /general\.alignment must be uint32, got uint64/,
     );
+    expect(() => w().setArray('general.alignment', 'uint32', [32])).toThrow(
+      /general\.alignment must be uint32, got array/,
+    );
   });
 
   test('tensors are checked against their type', () => {

@@ -134,13 +134,16 @@ export class GgufWriter {
   /** Sets `key` to an array of `elementType` values (copied and range-checked). */
   setArray<T extends GgufScalarType>(key: string, elementType: T, values: GgufArrayInput[T]): this {
     checkKey(key);
-    this.metadata.set(key, normalizeArray(key, elementType, values));
+    const normalized = normalizeArray(key, elementType, values);
+    if (key === 'general.alignment') checkAlignmentValue(normalized);
+    this.metadata.set(key, normalized);
     return this;
   }
 
   /**
    * Adds a tensor. `type` is a ggml type id or name ('TQ2_0'); `shape` is ne0 first (a matrix of `rows` rows
-   * of `cols` values is [cols, rows]); `data` must hold exactly the bytes the type and shape need.
+   * of `cols` values is [cols, rows]); `data` must hold exactly the bytes the type and shape need. Bytes are
+   * not copied: keep them unchanged until the file is written.
    */
   addTensor(name: string, type: number | GgmlTypeName, shape: readonly number[], data: GgufTensorData): this {
     if (typeof name !== 'string' || name.length === 0) {
@@ -287,10 +290,12 @@ function checkAlignmentValue(v: GgufValue): void {
   }
 }
 
-function normalizeScalar(key: string, type: string, v: unknown): GgufScalar {
+/** Checks one value; `index` names an array element in messages (built only on error: vocabularies are big). */
+function normalizeScalar(baseKey: string, type: string, v: unknown, index = -1): GgufScalar {
+  const key = () => (index < 0 ? baseKey : `${baseKey}[${index}]`);
   const bad = (expected: string) =>
     new TypeError(
-      `GgufWriter: key ${key} (${type}) expects ${expected}, got ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)}`,
+      `GgufWriter: key ${key()} (${type}) expects ${expected}, got ${typeof v === 'bigint' ? `${v}n` : JSON.stringify(v)}`,
     );
   switch (type) {
     case 'string':
@@ -312,7 +317,7 @@ function normalizeScalar(key: string, type: string, v: unknown): GgufScalar {
       const [min, max] = INT_RANGES[type]!;
       if (typeof v !== 'number' || !Number.isInteger(v)) throw bad('an integer');
       if (v < min || v > max)
-        throw new RangeError(`GgufWriter: key ${key} (${type}) must be in [${min}, ${max}], got ${v}`);
+        throw new RangeError(`GgufWriter: key ${key()} (${type}) must be in [${min}, ${max}], got ${v}`);
       return { type, value: v };
     }
     case 'uint64':
@@ -322,11 +327,11 @@ function normalizeScalar(key: string, type: string, v: unknown): GgufScalar {
       const n = BigInt(v);
       const [min, max] = type === 'uint64' ? [0n, U64_MAX] : [I64_MIN, I64_MAX];
       if (n < min || n > max)
-        throw new RangeError(`GgufWriter: key ${key} (${type}) must be in [${min}, ${max}], got ${n}`);
+        throw new RangeError(`GgufWriter: key ${key()} (${type}) must be in [${min}, ${max}], got ${n}`);
       return { type, value: n };
     }
     default:
-      throw new TypeError(`GgufWriter: key ${key} has unknown value type ${JSON.stringify(type)}`);
+      throw new TypeError(`GgufWriter: key ${key()} has unknown value type ${JSON.stringify(type)}`);
   }
 }
 
@@ -337,7 +342,7 @@ function normalizeArray(key: string, elementType: string, values: ArrayLike<unkn
     throw new TypeError(`GgufWriter: key ${key} expects an array of ${elementType} values`);
   }
   const n = values.length;
-  const item = (i: number) => normalizeScalar(`${key}[${i}]`, elementType, values[i]).value;
+  const item = (i: number) => normalizeScalar(key, elementType, values[i], i).value;
   const fill = <A extends { [i: number]: unknown }>(out: A): A => {
     for (let i = 0; i < n; i++) out[i] = item(i) as A[number];
     return out;
