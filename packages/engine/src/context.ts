@@ -9,30 +9,56 @@ export interface ContextOptions {
   contextSize?: number;
   /** Sequences that can be live at once (default 1). */
   sequences?: number;
-  /** Most tokens per forward pass (prefill chunk size; default 256). */
+  /** Most tokens per forward pass: decode tokens of every running sequence plus prefill chunks (default 256). */
   batchSize?: number;
   /** Tokens per KV block (default 16). */
   blockSize?: number;
+  /**
+   * Tokens the KV cache holds over all sequences (default contextSize × sequences: never preempts). A smaller
+   * cache lets more sequences share memory: when it runs out, the youngest sequence is preempted (its blocks
+   * freed, its tokens recomputed later).
+   */
+  kvCacheTokens?: number;
 }
 
-/** What the sequence layer asks of the context: evaluate tokens and hand back logits rows. */
-interface EvalRequest {
-  seq: SeqId;
-  tokens: readonly Token[];
-  /** Position of tokens[0] in the sequence. */
-  start: number;
-  /** 'last': logits of the final token only; 'all': of every token. */
+/** What a sequence waits for: logits once its submitted tokens are computed. */
+interface PendingRequest {
   logits: 'last' | 'all';
-  done: number;
+  /** With 'all': the first token position whose logits are returned. */
+  logitFrom: number;
   rows: Float32Array[];
   resolve(rows: Float32Array[]): void;
   reject(e: unknown): void;
 }
 
+/** The scheduler's view of a sequence (vLLM's numComputedTokens catching up to numTokens). */
+interface SeqState {
+  readonly id: SeqId;
+  /** Every token submitted so far; K/V of tokens[0, numComputed) are in the cache. */
+  tokens: Token[];
+  numComputed: number;
+  /** Holds KV blocks (admitted); false after preemption until re-admitted. */
+  admitted: boolean;
+  /** Admission order; the youngest admitted sequence is preempted first. */
+  arrival: number;
+  request: PendingRequest | undefined;
+}
+
+export interface SchedulerStats {
+  /** Forward passes run. */
+  steps: number;
+  /** Sequences preempted (KV freed, recomputed later). */
+  preemptions: number;
+  /** Prompt tokens served from the prefix cache instead of computed. */
+  prefixCachedTokens: number;
+}
+
 /**
- * A context owns the KV cache and the forward-pass buffers of one model and runs forward passes one at a
- * time. Evaluation requests from all its sequences are merged into shared batches (decode tokens of every
- * sequence plus prefill chunks), so the weights are streamed once per step for all of them.
+ * A context owns the KV cache and the forward-pass buffers of one model, and a scheduler in the vLLM style:
+ * every step it gives each running sequence the tokens it still needs (decode tokens and prefill chunks in one
+ * batch, so the weights stream once for all of them), admits waiting sequences while KV blocks allow (reusing
+ * cached prefix blocks), and preempts the youngest sequence when blocks run out. Forward passes run one at a
+ * time, off the JS thread.
  */
 export class Context {
   readonly contextSize: number;
@@ -40,8 +66,10 @@ export class Context {
   readonly maxSequences: number;
   readonly kv: KvCacheManager;
   readonly forward: ForwardPass;
+  readonly stats: SchedulerStats = { steps: 0, preemptions: 0, prefixCachedTokens: 0 };
   private readonly freeSeqIds: number[];
-  private readonly queue: EvalRequest[] = [];
+  private readonly states = new Map<number, SeqState>();
+  private arrivals = 0;
   private running = false;
   private disposed = false;
   private readonly sequences = new Set<Sequence>();
@@ -55,18 +83,21 @@ export class Context {
     this.maxSequences = options.sequences ?? 1;
     this.batchSize = options.batchSize ?? 256;
     const blockSize = options.blockSize ?? 16;
+    const kvTokens = options.kvCacheTokens ?? this.contextSize * this.maxSequences;
     for (const [name, value, min] of [
       ['contextSize', this.contextSize, 1],
       ['sequences', this.maxSequences, 1],
       ['batchSize', this.batchSize, 1],
       ['blockSize', blockSize, 1],
+      ['kvCacheTokens', kvTokens, 1],
     ] as const) {
       if (!Number.isInteger(value) || value < min) {
         throw new RangeError(`createContext: ${name} must be an integer ≥ ${min}, got ${value}`);
       }
     }
     const maxBlocksPerSeq = Math.ceil(this.contextSize / blockSize);
-    const numBlocks = maxBlocksPerSeq * this.maxSequences;
+    // At least one full context, so any single sequence can always run to its end (no deadlock).
+    const numBlocks = Math.max(maxBlocksPerSeq, Math.ceil(kvTokens / blockSize));
     this.kv = new KvCacheManager({ numBlocks, blockSize });
     this.forward = new ForwardPass(cfg, model.weights, {
       maxBatchTokens: this.batchSize,
@@ -89,29 +120,73 @@ export class Context {
       });
     }
     const seq = new Sequence(this, asSeqId(id));
+    this.states.set(id, { id: asSeqId(id), tokens: [], numComputed: 0, admitted: false, arrival: 0, request: undefined });
     this.sequences.add(seq);
     return seq;
+  }
+
+  /** Sequences in use. */
+  get numSequences(): number {
+    return this.sequences.size;
+  }
+
+  /** Sequences waiting for a forward pass. */
+  get numPending(): number {
+    let n = 0;
+    for (const s of this.states.values()) if (s.request) n++;
+    return n;
   }
 
   /** @internal called by Sequence.dispose() */
   releaseSequence(seq: Sequence): void {
     if (!this.sequences.delete(seq)) return;
-    this.kv.free(seq.id);
+    this.resetSequence(seq.id);
+    this.states.get(seq.id)?.request?.reject(new TernionError('ABORTED', `sequence ${seq.id} disposed`));
+    this.states.delete(seq.id);
     this.freeSeqIds.push(seq.id);
   }
 
+  /** @internal forgets a sequence's tokens and frees its KV blocks. */
+  resetSequence(id: SeqId): void {
+    const s = this.states.get(id);
+    if (!s) return;
+    if (s.admitted) this.kv.free(id);
+    s.tokens = [];
+    s.numComputed = 0;
+    s.admitted = false;
+  }
+
+  /** Tokens submitted to `seq` so far. */
+  numTokens(seq: SeqId): number {
+    return this.states.get(seq)?.tokens.length ?? 0;
+  }
+
+  /** The tokens submitted to `seq` so far (a live view: do not modify). */
+  tokensOf(seq: SeqId): readonly Token[] {
+    return this.states.get(seq)?.tokens ?? [];
+  }
+
   /**
-   * Evaluates `tokens` at positions start.. of `seq` and resolves with logits rows (copies). Requests from
-   * several sequences share forward passes.
+   * Appends `tokens` to `seq`, computes them and resolves with logits rows (copies): the last token's with
+   * 'last', every appended token's with 'all' (speculative verification).
    */
-  evaluate(seq: SeqId, tokens: readonly Token[], start: number, logits: 'last' | 'all'): Promise<Float32Array[]> {
+  evaluate(
+    seq: SeqId,
+    tokens: readonly Token[],
+    logits: 'last' | 'all' = 'last',
+    signal?: AbortSignal,
+  ): Promise<Float32Array[]> {
     this.assertLive();
+    if (signal?.aborted) return Promise.reject(new TernionError('ABORTED', `sequence ${seq}: aborted`));
+    const s = this.states.get(seq);
+    if (!s) return Promise.reject(new TernionError('INVALID_ARGUMENT', `sequence ${seq} is not live in this context`));
+    if (s.request) return Promise.reject(new TernionError('INVALID_ARGUMENT', `sequence ${seq}: an evaluation is already pending`));
     if (tokens.length === 0) return Promise.resolve([]);
-    if (start + tokens.length > this.contextSize) {
+    if (s.tokens.length + tokens.length > this.contextSize) {
       return Promise.reject(
         new TernionError(
           'CONTEXT_OVERFLOW',
-          `sequence ${seq}: ${start + tokens.length} tokens do not fit the context of ${this.contextSize}`,
+          `sequence ${seq}: ${s.tokens.length + tokens.length} tokens do not fit the context of ${this.contextSize}`,
           { hint: 'create the context with a larger contextSize, or start a new sequence' },
         ),
       );
@@ -123,7 +198,25 @@ export class Context {
       }
     }
     return new Promise((resolve, reject) => {
-      this.queue.push({ seq, tokens, start, logits, done: 0, rows: [], resolve, reject });
+      const onAbort = (): void => {
+        if (s.request === req) this.fail(s, new TernionError('ABORTED', `sequence ${seq}: aborted`));
+      };
+      const req: PendingRequest = {
+        logits,
+        logitFrom: s.tokens.length,
+        rows: [],
+        resolve: (rows) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(rows);
+        },
+        reject: (e) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(e);
+        },
+      };
+      s.request = req;
+      for (const t of tokens) s.tokens.push(t);
+      signal?.addEventListener('abort', onAbort, { once: true });
       if (!this.running) void this.runLoop();
     });
   }
@@ -131,72 +224,143 @@ export class Context {
   private async runLoop(): Promise<void> {
     this.running = true;
     try {
-      while (this.queue.length > 0 && !this.disposed) await this.step();
+      while (!this.disposed && this.numPending > 0) {
+        if (!(await this.step())) break;
+      }
     } finally {
       this.running = false;
     }
   }
 
-  /** One forward pass over as much of the queue as fits the batch. */
-  private async step(): Promise<void> {
+  /** One scheduling decision and forward pass. Returns false when nothing could be scheduled. */
+  private async step(): Promise<boolean> {
     const f = this.forward;
     const o = f.options;
+    const bs = this.kv.blockSize;
     let n = 0;
     let nLogits = 0;
-    const taken: { req: EvalRequest; count: number; logitFrom: number; logitCount: number }[] = [];
-    for (const req of this.queue) {
+    const scheduled: { s: SeqState; count: number; logitFrom: number; logitCount: number }[] = [];
+    const inBatch = new Set<SeqState>();
+
+    // Running (admitted) sequences first, oldest first; then waiting ones in arrival order.
+    const pending = [...this.states.values()].filter((s) => s.request !== undefined);
+    pending.sort((a, b) => Number(b.admitted) - Number(a.admitted) || a.arrival - b.arrival);
+
+    for (const s of pending) {
       if (n >= this.batchSize || nLogits >= o.maxLogits) break;
-      let count = Math.min(req.tokens.length - req.done, this.batchSize - n);
-      const end = req.done + count;
-      let logitCount = req.logits === 'all' ? count : end === req.tokens.length ? 1 : 0;
-      if (nLogits + logitCount > o.maxLogits) {
-        if (req.logits !== 'all') break;
-        count = o.maxLogits - nLogits;
-        logitCount = count;
+      const req = s.request!;
+      if (!s.admitted) {
+        // Admission: reuse cached prefix blocks, never preempt a running sequence for a newcomer.
+        const cached = this.kv.addSequence(s.id, s.tokens);
+        s.numComputed = cached;
+        this.stats.prefixCachedTokens += cached;
+        s.admitted = true;
+        s.arrival = ++this.arrivals;
       }
-      if (count <= 0) break;
-      const pos = req.start + req.done;
-      if (!this.kv.allocateSlots(req.seq, pos + count)) {
-        this.fail(req, new TernionError('KV_CACHE_FULL', `sequence ${req.seq}: no free KV blocks for ${count} more tokens`));
+      const need = s.tokens.length - s.numComputed;
+      let count = Math.min(need, this.batchSize - n);
+      const end = s.numComputed + count;
+      const firstLogitPos = req.logits === 'all' ? Math.max(req.logitFrom, s.numComputed) : s.tokens.length - 1;
+      let logitCount = end > firstLogitPos ? end - firstLogitPos : 0;
+      if (nLogits + logitCount > o.maxLogits) {
+        // shrink the chunk so its logits fit; 'last' needs its single row in this step or the next
+        const room = o.maxLogits - nLogits;
+        if (req.logits === 'last' || room <= 0) continue;
+        count = firstLogitPos + room - s.numComputed;
+        logitCount = room;
+      }
+      if (count <= 0) continue;
+      if (!this.reserve(s, s.numComputed + count, inBatch)) {
+        if (s.numComputed === 0 && !inBatch.has(s)) {
+          // a newcomer that does not fit waits, holding nothing
+          this.kv.free(s.id);
+          s.admitted = false;
+        }
         continue;
       }
-      this.kv.slotsFor(req.seq, pos, count, f.slots.subarray(n, n + count));
-      this.kv.fillBlockTable(req.seq, f.blockTables, req.seq * o.maxBlocksPerSeq);
+      const pos = s.numComputed;
+      this.kv.slotsFor(s.id, pos, count, f.slots, n);
+      this.kv.fillBlockTable(s.id, f.blockTables, s.id * o.maxBlocksPerSeq);
       for (let j = 0; j < count; j++) {
-        f.tokens[n + j] = req.tokens[req.done + j]!;
+        f.tokens[n + j] = s.tokens[pos + j]!;
         f.positions[n + j] = pos + j;
-        f.tokenSeq[n + j] = req.seq;
+        f.tokenSeq[n + j] = s.id;
       }
-      const firstLogit = req.logits === 'all' ? n : n + count - 1;
-      for (let j = 0; j < logitCount; j++) f.logitRows[nLogits + j] = firstLogit + j;
-      taken.push({ req, count, logitFrom: nLogits, logitCount });
+      const firstRow = n + (logitCount > 0 ? firstLogitPos - pos : 0);
+      for (let j = 0; j < logitCount; j++) f.logitRows[nLogits + j] = firstRow + j;
+      scheduled.push({ s, count, logitFrom: nLogits, logitCount });
+      inBatch.add(s);
       n += count;
       nLogits += logitCount;
     }
-    if (n === 0) return;
+    if (n === 0) {
+      // Nothing fits even after preemption: only possible if one sequence needs more than the whole cache.
+      for (const s of pending) this.fail(s, new TernionError('KV_CACHE_FULL', `sequence ${s.id}: the KV cache cannot hold it`));
+      return false;
+    }
+
     try {
       await f.run(n, nLogits);
+      this.stats.steps++;
     } catch (e) {
-      for (const t of taken) this.fail(t.req, e);
-      return;
+      for (const t of scheduled) this.fail(t.s, e);
+      return true;
     }
     const vocab = this.model.config.vocabSize;
-    for (const t of taken) {
+    for (const t of scheduled) {
+      const { s } = t;
+      const req = s.request;
+      if (!req || !s.admitted) continue; // disposed or preempted meanwhile
       for (let j = 0; j < t.logitCount; j++) {
         const r = t.logitFrom + j;
-        t.req.rows.push(f.logits.slice(r * vocab, (r + 1) * vocab));
+        req.rows.push(f.logits.slice(r * vocab, (r + 1) * vocab));
       }
-      t.req.done += t.count;
-      if (t.req.done === t.req.tokens.length) {
-        this.queue.splice(this.queue.indexOf(t.req), 1);
-        t.req.resolve(t.req.rows);
+      const before = s.numComputed;
+      s.numComputed += t.count;
+      if (Math.floor(s.numComputed / bs) > Math.floor(before / bs)) this.kv.commitFullBlocks(s.id, s.tokens.slice(0, s.numComputed));
+      if (s.numComputed === s.tokens.length) {
+        s.request = undefined;
+        req.resolve(req.rows);
       }
+    }
+    return true;
+  }
+
+  /**
+   * Makes room for `s` to hold `numTokens` tokens, preempting the youngest other sequences not in this batch
+   * (vLLM's recompute preemption). False if even that is not enough.
+   */
+  private reserve(s: SeqState, numTokens: number, inBatch: Set<SeqState>): boolean {
+    for (;;) {
+      // A shared or cached partially-filled last block must become private before it is written.
+      const copies = this.kv.prepareAppend(s.id);
+      if (copies !== null) {
+        for (const c of copies) this.forward.copyBlock(c.src, c.dst);
+        if (this.kv.allocateSlots(s.id, numTokens)) return true;
+      }
+      let victim: SeqState | undefined;
+      for (const v of this.states.values()) {
+        if (v === s || !v.admitted || inBatch.has(v)) continue;
+        if (!victim || v.arrival > victim.arrival) victim = v;
+      }
+      // Never preempt an older sequence for a younger one: the younger one waits.
+      if (!victim || victim.arrival < s.arrival) return false;
+      this.kv.free(victim.id);
+      victim.admitted = false;
+      victim.numComputed = 0;
+      if (victim.request) victim.request.rows = [];
+      this.stats.preemptions++;
     }
   }
 
-  private fail(req: EvalRequest, e: unknown): void {
-    const i = this.queue.indexOf(req);
-    if (i >= 0) this.queue.splice(i, 1);
+  private fail(s: SeqState, e: unknown): void {
+    const req = s.request;
+    if (!req) return;
+    s.request = undefined;
+    // The submitted tokens were not (all) computed: take them back so the sequence stays consistent.
+    s.tokens.length = Math.min(s.tokens.length, req.logitFrom);
+    s.numComputed = Math.min(s.numComputed, s.tokens.length);
+    if (s.admitted && this.kv.numTokens(s.id) > s.numComputed) this.kv.truncate(s.id, s.numComputed);
     req.reject(e);
   }
 
@@ -212,7 +376,6 @@ export class Context {
     if (this.disposed) return;
     for (const s of [...this.sequences]) s.dispose();
     this.disposed = true;
-    for (const req of this.queue.splice(0)) req.reject(new TernionError('DISPOSED', 'context disposed'));
     this.model.releaseContext(this);
   }
 

@@ -40,8 +40,6 @@ export interface GenerationResult {
  * what was evaluated before (the first input gets BOS when the model wants it).
  */
 export class Sequence {
-  /** Tokens whose K/V are in the cache. */
-  private evaluated: Token[] = [];
   /** A sampled token not yet evaluated (the last one of the previous generation). */
   private pending: Token[] = [];
   private busy = false;
@@ -54,11 +52,12 @@ export class Sequence {
 
   /** Every token of the sequence so far. */
   get tokens(): readonly Token[] {
-    return [...this.evaluated, ...this.pending];
+    return [...this.context.tokensOf(this.id), ...this.pending];
   }
 
+  /** Tokens evaluated so far (their K/V is, or after a preemption will again be, in the cache). */
   get numEvaluated(): number {
-    return this.evaluated.length;
+    return this.context.numTokens(this.id);
   }
 
   /** Streams generated tokens with their text. Returns the whole result when done. */
@@ -78,7 +77,7 @@ export class Sequence {
     const stopOnEog = options.stopOnEog ?? true;
     const prompt =
       typeof input === 'string'
-        ? model.tokenize(input, { addBos: this.evaluated.length === 0 && this.pending.length === 0, parseSpecial: options.parseSpecial ?? false })
+        ? model.tokenize(input, { addBos: this.numEvaluated === 0 && this.pending.length === 0, parseSpecial: options.parseSpecial ?? false })
         : [...input];
     if (prompt.length === 0 && this.pending.length === 0) {
       throw new TernionError('INVALID_ARGUMENT', 'generate: the input is empty and nothing precedes it');
@@ -98,10 +97,18 @@ export class Sequence {
           finishReason = 'abort';
           break;
         }
-        const rows = await this.context.evaluate(this.id, toEval, this.evaluated.length, 'last');
-        this.evaluated.push(...toEval);
+        let rows: Float32Array[];
+        try {
+          rows = await this.context.evaluate(this.id, toEval, 'last', options.signal);
+        } catch (e) {
+          if (options.signal?.aborted) {
+            finishReason = 'abort';
+            break;
+          }
+          throw e;
+        }
         toEval = [];
-        const s = sampler.sample(rows[0]!, this.evaluated);
+        const s = sampler.sample(rows[0]!, this.context.tokensOf(this.id));
         generated.push(s.token);
         if (stopOnEog && model.isEog(s.token)) {
           this.pending = [s.token];
@@ -145,8 +152,7 @@ export class Sequence {
   /** Forgets everything: frees the KV blocks and starts empty. */
   clearHistory(): void {
     this.assertLive();
-    this.context.kv.free(this.id);
-    this.evaluated = [];
+    this.context.resetSequence(this.id);
     this.pending = [];
   }
 

@@ -86,7 +86,7 @@ async function ternionLastLogits(model: Model, prompt: number[]): Promise<Float3
   const ctx = await model.createContext({ contextSize: prompt.length + 8 });
   try {
     const seq = ctx.getSequence();
-    const [row] = await ctx.evaluate(seq.id, prompt as never[], 0, 'last');
+    const [row] = await ctx.evaluate(seq.id, prompt as never[], 'last');
     return row!;
   } finally {
     ctx.dispose();

@@ -34,7 +34,7 @@ export async function benchPrompt(model: Model, n: number, reps: number, batchSi
     for (let r = 0; r <= reps; r++) {
       const seq = ctx.getSequence();
       const t0 = performance.now();
-      await ctx.evaluate(seq.id, tokens, 0, 'last');
+      await ctx.evaluate(seq.id, tokens, 'last');
       const dt = (performance.now() - t0) / 1000;
       seq.dispose();
       if (r > 0) out.push(n / dt); // r = 0 warms up (page faults of the mapped weights, program recording)
@@ -54,7 +54,7 @@ export async function benchGenerate(model: Model, n: number, reps: number): Prom
     for (let r = 0; r <= reps; r++) {
       const seq = ctx.getSequence();
       const t0 = performance.now();
-      for (let i = 0; i < n; i++) await ctx.evaluate(seq.id, [tokens[i]!], i, 'last');
+      for (let i = 0; i < n; i++) await ctx.evaluate(seq.id, [tokens[i]!], 'last');
       const dt = (performance.now() - t0) / 1000;
       seq.dispose();
       if (r > 0) out.push(n / dt);

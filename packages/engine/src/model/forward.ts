@@ -3,10 +3,12 @@ import {
   add,
   allocQuantizedActivations,
   embeddingGather,
+  kvCacheElements,
   kvWrite,
   matmulF16,
   matmulF32,
   matmulI8,
+  matmulI8ScratchBytes,
   matmulQ8_0,
   pagedAttention,
   type Program,
@@ -69,8 +71,14 @@ export class ForwardPass {
   private readonly qEmbd: QuantizedActivations; // int8 (maxBatchTokens, n_embd)
   private readonly qAttn: QuantizedActivations; // int8 (maxBatchTokens, n_head·head_dim)
   private readonly qFf: QuantizedActivations; // int8 (maxBatchTokens, n_ff)
+  private readonly i8Scratch: Int8Array; // matmulI8's int8 copy of the final hidden states
+  // [bad entries, first bad entry] written by kernels that read ids at run time; checked after each run
+  private readonly embedStatus = new Int32Array(2);
+  private readonly logitRowStatus = new Int32Array(2);
+  private readonly kvStatus = new Int32Array(2);
+  private readonly attnStatus = new Int32Array(2);
 
-  // ---- KV arena: per layer (numBlocks, blockSize, n_head_kv, head_dim) f16 ----
+  // ---- KV arena, per layer, f16: K (numBlocks, n_head_kv, head_dim, blockSize), V (numBlocks, n_head_kv, blockSize, head_dim) ----
   readonly kCache: Uint16Array[];
   readonly vCache: Uint16Array[];
 
@@ -108,7 +116,13 @@ export class ForwardPass {
     this.qEmbd = allocQuantizedActivations(T, d, mode);
     this.qAttn = allocQuantizedActivations(T, qDim, mode);
     this.qFf = allocQuantizedActivations(T, ff, mode);
-    const kvPerLayer = options.numBlocks * options.blockSize * kvDim;
+    this.i8Scratch = new Int8Array(weights.output.kind === 'i8' ? matmulI8ScratchBytes(L, d) : 0);
+    const kvPerLayer = kvCacheElements({
+      numBlocks: options.numBlocks,
+      blockSize: options.blockSize,
+      nKvHeads: config.headCountKv,
+      headDim: config.headDim,
+    });
     this.kCache = Array.from({ length: config.blockCount }, () => new Uint16Array(kvPerLayer));
     this.vCache = Array.from({ length: config.blockCount }, () => new Uint16Array(kvPerLayer));
   }
@@ -118,14 +132,36 @@ export class ForwardPass {
     return this.kCache.reduce((s, a) => s + a.byteLength, 0) * 2;
   }
 
+  /** Copies every layer's K and V of block `src` into block `dst` (copy-on-write of a shared block). */
+  copyBlock(src: number, dst: number): void {
+    const per = this.kCache[0]!.length / this.options.numBlocks;
+    for (const arena of [...this.kCache, ...this.vCache]) arena.copyWithin(dst * per, src * per, (src + 1) * per);
+  }
+
   /** Runs the pass over batch entries [0, numTokens) and fills logits rows [0, numLogits). */
   async run(numTokens: number, numLogits: number): Promise<void> {
     await this.program(numTokens, numLogits).runAsync();
+    this.checkStatus();
   }
 
   /** The same, on the calling thread (tests and tiny models). */
   runSync(numTokens: number, numLogits: number): void {
     this.program(numTokens, numLogits).run();
+    this.checkStatus();
+  }
+
+  /** Kernels that read ids at run time skip bad ones and count them; a bad id is a caller bug. */
+  private checkStatus(): void {
+    for (const [what, s] of [
+      ['token id', this.embedStatus],
+      ['logit row', this.logitRowStatus],
+      ['KV slot', this.kvStatus],
+      ['attention block table entry', this.attnStatus],
+    ] as const) {
+      if (s[0] !== 0) {
+        throw new RangeError(`forward: ${s[0]} batch entries had an out-of-range ${what} (first: entry ${s[1]})`);
+      }
+    }
   }
 
   private program(numTokens: number, numLogits: number): Program {
@@ -159,7 +195,7 @@ export class ForwardPass {
     const ffnAct = c.ffnActivation === 'relu2' ? relu2Mul : siluMul;
 
     // x = token_embd[tokens]
-    gatherRows(w.tokenEmbd, this.tokens, n, this.x);
+    gatherRows(w.tokenEmbd, this.tokens, n, this.x, this.embedStatus);
 
     for (let l = 0; l < c.blockCount; l++) {
       const L = w.layers[l]!;
@@ -171,7 +207,7 @@ export class ForwardPass {
       ternaryMatmul(L.wv, this.qEmbd, n, this.v);
       rope(this.q, this.positions, n, c.headCount, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
       rope(this.k, this.positions, n, c.headCountKv, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
-      kvWrite(this.kCache[l]!, this.vCache[l]!, o.numBlocks, o.blockSize, c.headCountKv, c.headDim, this.k, this.v, this.slots, n);
+      kvWrite(this.kCache[l]!, this.vCache[l]!, o.numBlocks, o.blockSize, c.headCountKv, c.headDim, this.k, this.v, this.slots, n, this.kvStatus);
       pagedAttention(
         this.q,
         this.kCache[l]!,
@@ -188,6 +224,7 @@ export class ForwardPass {
         n,
         attnScale,
         this.attn,
+        this.attnStatus,
       );
       rmsNorm(this.attn, L.attnSubNorm, n, qDim, eps, this.attn);
       quantizeActivations(this.attn, n, this.qAttn);
@@ -208,18 +245,18 @@ export class ForwardPass {
 
     if (nLogits === 0) return;
     // logits = output · output_norm(x[logitRows])
-    embeddingGather(this.x, 'f32', n, d, this.logitRows, nLogits, this.xLogits);
+    embeddingGather(this.x, 'f32', n, d, this.logitRows, nLogits, this.xLogits, this.logitRowStatus);
     rmsNorm(this.xLogits, w.outputNorm, nLogits, d, eps, this.xLogits);
-    denseMatmul(w.output, this.xLogits, nLogits, this.logits);
+    denseMatmul(w.output, this.xLogits, nLogits, this.logits, this.i8Scratch);
   }
 }
 
-function gatherRows(m: DenseMatrix, ids: Int32Array, n: number, out: Float32Array): void {
+function gatherRows(m: DenseMatrix, ids: Int32Array, n: number, out: Float32Array, status: Int32Array): void {
   if (m.kind === 'i8') throw new Error('an int8 copy is only made of the output matrix');
-  embeddingGather(m.data, m.kind, m.rows, m.cols, ids, n, out);
+  embeddingGather(m.data, m.kind, m.rows, m.cols, ids, n, out, status);
 }
 
-function denseMatmul(m: DenseMatrix, x: Float32Array, n: number, y: Float32Array): void {
+function denseMatmul(m: DenseMatrix, x: Float32Array, n: number, y: Float32Array, i8Scratch: Int8Array): void {
   switch (m.kind) {
     case 'f32':
       return matmulF32(m.data, x, n, m.rows, m.cols, y);
@@ -228,6 +265,6 @@ function denseMatmul(m: DenseMatrix, x: Float32Array, n: number, y: Float32Array
     case 'q8_0':
       return matmulQ8_0(m.data, x, n, m.rows, m.cols, y);
     case 'i8':
-      return matmulI8(m.data, m.scales, x, n, m.rows, m.cols, y);
+      return matmulI8(m.data, m.scales, x, n, m.rows, m.cols, y, i8Scratch);
   }
 }

@@ -17,7 +17,7 @@ async function logitsAndGreedy(file: string, mode: ActivationQuantization): Prom
     const ctx = await model.createContext({ contextSize: 64 });
     const seq = ctx.getSequence();
     const prompt = model.tokenize('the quick brown fox');
-    const [logits] = await ctx.evaluate(seq.id, prompt, 0, 'last');
+    const [logits] = await ctx.evaluate(seq.id, prompt, 'last');
     seq.clearHistory();
     const r = await seq.complete(prompt, { maxTokens: 12, temperature: 0, stopOnEog: false });
     return { logits: logits!, tokens: r.tokens };

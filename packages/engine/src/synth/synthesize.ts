@@ -16,7 +16,7 @@ export interface SynthesizeOptions {
 }
 
 /** GGUF `general.file_type` (llama_ftype) of a mostly-ternary file. */
-const FILE_TYPE: Record<TernaryFormat, number> = { TQ1_0: 36, TQ2_0: 37, I2_S: 40 };
+const FILE_TYPE: { readonly [F in TernaryFormat]: number } = { TQ1_0: 36, TQ2_0: 37, I2_S: 40 };
 
 /** xorshift128+ seeded per tensor, so every tensor is reproducible on its own. */
 class TensorRng {

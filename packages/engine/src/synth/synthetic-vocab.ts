@@ -24,7 +24,7 @@ const LOWER = 'abcdefghijklmnopqrstuvwxyz';
  */
 export function spmVocab(vocabSize: number): SyntheticVocab {
   const tokens = ['<unk>', '<s>', '</s>'];
-  const types = [TokenType.Unknown, TokenType.Control, TokenType.Control];
+  const types: number[] = [TokenType.Unknown, TokenType.Control, TokenType.Control];
   for (let b = 0; b < 256; b++) {
     tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(TokenType.Byte);
