@@ -158,6 +158,22 @@ describe('typed getters', () => {
   });
 });
 
+describe('parseGguf on a view into a larger buffer', () => {
+  test('offsets are relative to the view, not to its ArrayBuffer', () => {
+    const original = smallWriter().toBytes();
+    const backing = new Uint8Array(original.byteLength + 10).fill(0xee);
+    backing.set(original, 3);
+    const view = backing.subarray(3, 3 + original.byteLength);
+    const file = parseGguf(view);
+    const reference = parseGguf(original);
+    expect(file.getString('general.name')).toBe('tiny ✓');
+    for (const t of reference.tensors.values()) {
+      expect(file.requireTensor(t.name).offset).toBe(t.offset);
+      expect(file.requireTensor(t.name).data()).toEqual(t.data());
+    }
+  });
+});
+
 describe('argument and I/O errors', () => {
   test('openGguf rejects a bad path argument with TypeError', () => {
     expect(() => openGguf('')).toThrow(TypeError);
