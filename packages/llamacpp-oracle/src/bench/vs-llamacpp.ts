@@ -1,0 +1,157 @@
+/**
+ * `npm run bench:vs-llamacpp`: Ternion against llama.cpp (node-llama-cpp 3.21.1) on a synthesized model of
+ * the bitnet-b1.58-2B-4T shape, both with 2 threads, in one run, alternating the contenders so that noise on
+ * this shared machine hits both alike. Prints medians of 3, ratios, and the decode bandwidth limit.
+ *
+ * The TQ2_0 file is written as architecture `bitnet` (llama.cpp cannot load `bitnet-b1.58`); at this shape
+ * its only difference from 2B-4T is SiLU instead of relu² in the FFN, which costs the same. The I2_S copy
+ * (bitnet.cpp's format, which llama.cpp cannot load) is measured for Ternion only.
+ */
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import path from 'node:path';
+import { loadModel, type Model, synthesizeModel } from '@ternion/engine';
+import { measureReadBandwidth, setThreads } from '@ternion/kernels-native';
+import { getLlama, type LlamaModel } from 'node-llama-cpp';
+import { repoRoot } from '../paths.js';
+
+const quick = process.argv.includes('--quick');
+const THREADS = 2;
+const PP = quick ? 64 : 256;
+const TG = quick ? 16 : 128;
+const REPS = 3;
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const fmt = (x: number): string => x.toFixed(2);
+
+function randomTokens(n: number, vocab: number, seed: number): number[] {
+  let x = seed >>> 0 || 1;
+  return Array.from({ length: n }, () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return 300 + ((x >>> 0) % (vocab - 600)); // ordinary tokens, no specials
+  });
+}
+
+async function ensureModel(file: string, format: 'TQ2_0' | 'I2_S', architecture: 'bitnet' | 'bitnet-b1.58'): Promise<void> {
+  if (existsSync(file)) return;
+  process.stdout.write(`synthesizing ${path.basename(file)} …\n`);
+  const tmp = `${file}.tmp`;
+  await synthesizeModel({ shape: '2b4t', format, architecture, seed: 1 }).write(tmp);
+  renameSync(tmp, file);
+}
+
+async function ternionPP(model: Model, tokens: number[]): Promise<number> {
+  const ctx = await model.createContext({ contextSize: tokens.length + 8, batchSize: tokens.length });
+  try {
+    const seq = ctx.getSequence();
+    const t0 = performance.now();
+    await ctx.evaluate(seq.id, tokens as never[], 'last');
+    return tokens.length / ((performance.now() - t0) / 1000);
+  } finally {
+    ctx.dispose();
+  }
+}
+
+async function ternionTG(model: Model, tokens: number[]): Promise<number> {
+  const ctx = await model.createContext({ contextSize: tokens.length + 8, batchSize: 8 });
+  try {
+    const seq = ctx.getSequence();
+    const t0 = performance.now();
+    for (const t of tokens) await ctx.evaluate(seq.id, [t as never], 'last');
+    return tokens.length / ((performance.now() - t0) / 1000);
+  } finally {
+    ctx.dispose();
+  }
+}
+
+async function llamaPP(model: LlamaModel, tokens: number[]): Promise<number> {
+  const ctx = await model.createContext({ contextSize: 512, batchSize: Math.max(tokens.length, 32), threads: THREADS });
+  try {
+    const seq = ctx.getSequence();
+    const t0 = performance.now();
+    await seq.evaluateWithoutGeneratingNewTokens(tokens as never[]);
+    return tokens.length / ((performance.now() - t0) / 1000);
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+async function llamaTG(model: LlamaModel, n: number, first: number): Promise<number> {
+  const ctx = await model.createContext({ contextSize: 512, batchSize: 32, threads: THREADS });
+  try {
+    const seq = ctx.getSequence();
+    let count = 0;
+    const t0 = performance.now();
+    for await (const _ of seq.evaluate([first as never], { temperature: 0 })) {
+      if (++count >= n) break;
+    }
+    return count / ((performance.now() - t0) / 1000);
+  } finally {
+    await ctx.dispose();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = path.join(repoRoot, '.bench-cache');
+  mkdirSync(dir, { recursive: true });
+  const tq2 = path.join(dir, '2b4t-bitnet-tq2_0.gguf');
+  const i2s = path.join(dir, '2b4t-bitnet-b1.58-i2_s.gguf');
+  await ensureModel(tq2, 'TQ2_0', 'bitnet');
+  await ensureModel(i2s, 'I2_S', 'bitnet-b1.58');
+
+  setThreads(THREADS);
+  const probe = new Uint8Array(512 << 20).fill(1);
+  const bw = measureReadBandwidth(probe, 5).bytesPerSecond;
+
+  const ours = await loadModel(tq2, { threads: THREADS });
+  const oursI2s = await loadModel(i2s, { threads: THREADS });
+  const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never });
+  const theirs = await llama.loadModel({ modelPath: tq2, gpuLayers: 0 });
+  const vocab = ours.config.vocabSize;
+  const prompt = randomTokens(PP, vocab, 1);
+  const gen = randomTokens(TG, vocab, 2);
+
+  const r = { llamaPP: [] as number[], llamaTG: [] as number[], pp: [] as number[], tg: [] as number[], i2sPP: [] as number[], i2sTG: [] as number[] };
+  // warm-up: page in every weight once for each contender
+  await llamaTG(theirs, 4, gen[0]!);
+  await ternionTG(ours, gen.slice(0, 4));
+  await ternionTG(oursI2s, gen.slice(0, 4));
+  for (let rep = 0; rep < REPS; rep++) {
+    r.llamaPP.push(await llamaPP(theirs, prompt));
+    r.pp.push(await ternionPP(ours, prompt));
+    r.i2sPP.push(await ternionPP(oursI2s, prompt));
+    r.llamaTG.push(await llamaTG(theirs, TG, gen[0]!));
+    r.tg.push(await ternionTG(ours, gen));
+    r.i2sTG.push(await ternionTG(oursI2s, gen));
+    process.stdout.write(`rep ${rep + 1}/${REPS} done\n`);
+  }
+
+  const bytesPerToken = ours.weights.bytesPerToken;
+  const limit = bw / bytesPerToken;
+  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])) as Record<keyof typeof r, number>;
+  const out = (s: string): boolean => process.stdout.write(`${s}\n`);
+  out('');
+  out(`bitnet-b1.58-2B-4T shape (synthetic), ${THREADS} threads, pp${PP} / tg${TG}, median of ${REPS} (runs alternate the engines)`);
+  out(`| engine | file | pp${PP} tok/s | tg${TG} tok/s |`);
+  out('|---|---|---|---|');
+  out(`| llama.cpp (node-llama-cpp 3.21.1) | TQ2_0 | ${fmt(m.llamaPP)} | ${fmt(m.llamaTG)} |`);
+  out(`| Ternion | TQ2_0 | ${fmt(m.pp)} | ${fmt(m.tg)} |`);
+  out(`| Ternion | I2_S | ${fmt(m.i2sPP)} | ${fmt(m.i2sTG)} |`);
+  out('');
+  out(`ratio Ternion / llama.cpp (TQ2_0): prompt processing ${fmt(m.pp / m.llamaPP)}×, generation ${fmt(m.tg / m.llamaTG)}×`);
+  out(
+    `decode bandwidth limit: ${(bytesPerToken / 1e9).toFixed(3)} GB streamed per token (ternary weights + output matrix) ÷ ` +
+      `${(bw / 1e9).toFixed(1)} GB/s read bandwidth measured now = ${fmt(limit)} tok/s; Ternion reaches ${((m.tg / limit) * 100).toFixed(0)} % of it`,
+  );
+  out(`all runs: ${JSON.stringify(r, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
+  ours.dispose();
+  oursI2s.dispose();
+  await theirs.dispose();
+  await llama.dispose();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exitCode = 1;
+});
