@@ -3,7 +3,9 @@ import { FreeBlockQueue } from './free-block-queue.js';
 
 const contents = (q: FreeBlockQueue): number[] => {
   const out: number[] = [];
-  q.forEach((b) => out.push(b));
+  q.forEach((b) => {
+    out.push(b);
+  });
   return out;
 };
 

@@ -268,6 +268,37 @@ describe('KvCacheManager: prefix caching', () => {
     expect(kv.findCachedPrefix([1, 2, 1, 2, 5]).numCachedTokens).toBe(2);
   });
 
+  it('never reuses a child of an evicted parent identity that was re-cached with other tokens', () => {
+    // Hash = the block's single token, so any block with token 2 collides with any other, whatever precedes it.
+    const tokenOnly: BlockHasher = (_hi, _lo, tokens, offset, _count, out) => {
+      out[0] = tokens[offset]!;
+      out[1] = 0;
+    };
+    const kv = new KvCacheManager({ numBlocks: 4, blockSize: 1, hasher: tokenOnly });
+    written(kv, 1, [1]); // block 0 caches [1]
+    kv.addSequence(B); // no prompt: computes [1, 2] itself in blocks 1 and 2
+    kv.allocateSlots(B, 2);
+    kv.commitFullBlocks(B, [1, 2]); // block 1 duplicates block 0; block 2 caches [2] after block 0
+    expect(kv.numCachedBlocks).toBe(2);
+    expect(kv.findCachedPrefix([1, 2, 0]).blocks).toEqual([0, 2]);
+    kv.free(A); // block 0 is free but cached, B still holds block 2
+    written(kv, 3, [5]); // block 3
+    written(kv, 4, [9]); // evicts block 0 and caches [9] in it: same block id, new identity
+    expect(kv.findCachedPrefix([9, 2, 0]).blocks).toEqual([0]); // block 2 followed [1], not [9]
+    expect(kv.findCachedPrefix([1, 2, 0]).numCachedTokens).toBe(0);
+  });
+
+  it('a rollback uncommits the dropped blocks, so rewritten tokens chain from the right parent', () => {
+    const kv = new KvCacheManager({ numBlocks: 8, blockSize: 1 });
+    written(kv, 1, [1, 2]); // blocks 0, 1 cached
+    kv.truncate(A, 1); // block 1 leaves A but stays cached (free)
+    expect(kv.prepareAppend(A)).toEqual([]);
+    kv.allocateSlots(A, 3); // blocks 2, 3 now hold [3, 4] after [1]
+    expect(kv.commitFullBlocks(A, [1, 3, 4])).toBe(2);
+    expect(kv.findCachedPrefix([1, 2, 4, 9]).blocks).toEqual([0, 1]);
+    expect(kv.findCachedPrefix([1, 3, 4, 9]).blocks).toEqual([0, 2, 3]);
+  });
+
   it('uncaches a block it must write into after a rollback', () => {
     const kv = new KvCacheManager({ numBlocks: 8, blockSize: 2 });
     written(kv, 1, [1, 2, 3, 4, 5]);

@@ -120,6 +120,11 @@ export class PrefixCacheIndex {
     this.epochs[block] = this.epochs[block]! + 1;
   }
 
+  /** The parent identity a cached block was registered with (for tests and debugging). */
+  parentOf(block: number): { readonly block: number; readonly epoch: number } {
+    return { block: this.parentBlock[block]!, epoch: this.parentEpoch[block]! };
+  }
+
   /** The tokens a cached block was registered with (a copy; for tests and debugging). */
   tokensOf(block: number): Int32Array {
     const base = block * this.blockSize;
