@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderChat } from '../../engine/src/chat/index.js';
 import { openGguf, parseGguf } from '../../engine/src/gguf/index.js';
 import { Tokenizer, tokenizerSpecFromMetadata } from '../../engine/src/tokenizer/index.js';
 import { buildLlama3VocabGguf } from './llama3-vocab-gguf.js';
@@ -174,5 +175,20 @@ describe('llama-3 byte-level BPE vs llama.cpp (vocab-only GGUF built from @lenml
 
   it('produces identical ids and text on every string', () => {
     expectFullAgreement('llama-3 BPE', compare(ours, oracle, STRINGS));
+  });
+
+  it('tokenizes a chat rendered with the GGUF chat template like llama.cpp', () => {
+    const prompt = renderChat(
+      ours.chatTemplate,
+      [
+        { role: 'system', content: 'You are a helpful assistant.' },
+        { role: 'user', content: "What's 12+30? Answer in one word 😀" },
+      ],
+      { bosToken: ours.tokenText(ours.bosId as number), eosToken: ours.tokenText(ours.eosId as number) },
+    );
+    expect(prompt.startsWith('<|begin_of_text|><|start_header_id|>system<|end_header_id|>')).toBe(true);
+    const ids = ours.encode(prompt, { addBos: false, parseSpecial: true });
+    expect(Array.from(ids)).toEqual(oracle.tokenize(prompt, true));
+    expect(ours.decode(ids, { special: true })).toBe(oracle.detokenize(Array.from(ids) as never[], true));
   });
 });

@@ -1,0 +1,6 @@
+export {
+  type ChatMessage,
+  FALLBACK_CHAT_TEMPLATE,
+  type RenderChatOptions,
+  renderChat,
+} from './render-chat.js';
