@@ -77,6 +77,7 @@ export const HANDPICKED: readonly string[] = [
   `${'\n'.repeat(10)}newlines`,
   'mixed 1a2b3c 10px 3rd 4th 2nd 1st',
   "Don't stop-believing... it's 5 o'clock!",
+  "spaced punctuation : Hello , world . Really ? Yes ! It 's we 're they 've I 'm ' quoted ' done",
 ];
 
 /** Paragraphs of the TinyStories validation text, evenly spaced, plus a few multi-paragraph chunks. */
