@@ -76,6 +76,9 @@ describe('KvCacheManager: block tables and slots', () => {
     expect(kv.allocateSlots(A, 4)).toBe(true); // fits in A's last block
     expect(kv.allocateSlots(A, 5)).toBe(false);
     expect(kv.numTokens(A)).toBe(4);
+    // A sequence created by a failing call is not left behind.
+    expect(kv.allocateSlots(C, 1)).toBe(false);
+    expect(kv.has(C)).toBe(false);
   });
 
   it('truncate frees the blocks past the end, tail first; free is idempotent', () => {

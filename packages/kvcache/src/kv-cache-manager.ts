@@ -165,7 +165,8 @@ export class KvCacheManager implements KvCacheManagerContract {
   /** Creates `seq` (empty) if it is not live yet. */
   allocateSlots(seq: SeqId, numTokens: number): boolean {
     checkInt(numTokens, 'numTokens', 0, MAX_TOKENS);
-    if (!this.seqs.has(seq)) this.addSequence(seq);
+    const created = !this.seqs.has(seq);
+    if (created) this.addSequence(seq);
     const state = this.state(seq, 'seq');
     if (numTokens <= state.numTokens) return true;
     if (state.numTokens % this.blockSize !== 0) {
@@ -179,7 +180,10 @@ export class KvCacheManager implements KvCacheManagerContract {
       }
     }
     const grow = Math.ceil(numTokens / this.blockSize) - state.blocks.length;
-    if (grow > this.pool.numFreeBlocks) return false;
+    if (grow > this.pool.numFreeBlocks) {
+      if (created) this.seqs.delete(seq);
+      return false;
+    }
     for (let i = 0; i < grow; i++) state.blocks.push(this.pool.allocate());
     state.numTokens = numTokens;
     return true;
