@@ -1,1 +1,142 @@
-export {};
+/**
+ * Float32 elementwise and normalisation ops, computed like llama.cpp's CPU ops so logits line up.
+ *
+ * `out` may be the input itself (in place) or a separate array; a partially overlapping view is refused.
+ * add, scale and relu2Mul are bit-exact on every ISA level; rmsNorm sums squares in double (results equal
+ * or 1 ulp apart across levels); softmax and siluMul use a polynomial exp on AVX2/AVX-512, within a few ulp
+ * of libm's expf. rope is the same code on every level.
+ */
+import { native } from './native.js';
+
+type Call = (...args: unknown[]) => void;
+interface OpsNative {
+  rmsNorm: Call;
+  softmax: Call;
+  siluMul: Call;
+  relu2Mul: Call;
+  add: Call;
+  scale: Call;
+  rope: Call;
+}
+const n_ = native as unknown as OpsNative;
+
+/** Largest ropeDim (rope keeps one row of cos/sin per token on the native stack). */
+export const ROPE_MAX_DIM = 4096;
+
+function checkF32(fn: string, name: string, value: unknown, minLength: number): void {
+  if (!(value instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array`);
+  if (value.length < minLength) {
+    const hint = value.length === 0 && value.buffer.byteLength === 0 ? ' (detached or transferred?)' : '';
+    throw new RangeError(
+      `${fn}: ${name} has ${value.length} elements${hint}, at least ${minLength} are needed`,
+    );
+  }
+}
+
+function checkCount(fn: string, name: string, value: unknown, min = 1, max = 2 ** 31): void {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
+  }
+  if (value < min || value > max)
+    throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
+}
+
+function checkFinite(fn: string, name: string, value: unknown): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new TypeError(`${fn}: ${name} must be a finite number, got ${String(value)}`);
+  }
+}
+
+/**
+ * out (n, d) = x / sqrt(mean(x²) + eps) · weight (d), per row (ggml_rms_norm then ggml_mul: squares summed
+ * in double, mean and scale in float).
+ */
+export function rmsNorm(
+  x: Float32Array,
+  weight: Float32Array,
+  n: number,
+  d: number,
+  eps: number,
+  out: Float32Array,
+): void {
+  checkCount('rmsNorm', 'n', n);
+  checkCount('rmsNorm', 'd', d);
+  checkFinite('rmsNorm', 'eps', eps);
+  if (eps < 0) throw new RangeError(`rmsNorm: eps must be >= 0, got ${eps}`);
+  checkF32('rmsNorm', 'x', x, n * d);
+  checkF32('rmsNorm', 'weight', weight, d);
+  checkF32('rmsNorm', 'out', out, n * d);
+  n_.rmsNorm(x, weight, n, d, eps, out);
+}
+
+/** Each row of x (n, d) replaced by its softmax (max-subtracted, sum in double). */
+export function softmax(x: Float32Array, n: number, d: number): void {
+  checkCount('softmax', 'n', n);
+  checkCount('softmax', 'd', d);
+  checkF32('softmax', 'x', x, n * d);
+  n_.softmax(x, n, d);
+}
+
+function binary(name: keyof OpsNative, aName: string, bName: string) {
+  return (a: Float32Array, b: Float32Array, out: Float32Array, count: number): void => {
+    checkCount(name, 'count', count);
+    checkF32(name, aName, a, count);
+    checkF32(name, bName, b, count);
+    checkF32(name, 'out', out, count);
+    n_[name](a, b, out, count);
+  };
+}
+
+/** out[i] = silu(gate[i]) · up[i], silu(g) = g / (1 + e^-g) (the SwiGLU feed-forward). */
+export const siluMul: (gate: Float32Array, up: Float32Array, out: Float32Array, count: number) => void =
+  binary('siluMul', 'gate', 'up');
+
+/** out[i] = max(gate[i], 0)² · up[i] (BitNet b1.58's squared-ReLU GLU); a NaN gate counts as 0. */
+export const relu2Mul: (gate: Float32Array, up: Float32Array, out: Float32Array, count: number) => void =
+  binary('relu2Mul', 'gate', 'up');
+
+/** out[i] = a[i] + b[i] (residual connections). */
+export const add: (a: Float32Array, b: Float32Array, out: Float32Array, count: number) => void = binary(
+  'add',
+  'a',
+  'b',
+);
+
+/** x[i] *= s, with s rounded to float32. */
+export function scale(x: Float32Array, s: number, count: number): void {
+  checkCount('scale', 'count', count);
+  checkFinite('scale', 's', s);
+  checkF32('scale', 'x', x, count);
+  n_.scale(x, s, count);
+}
+
+/**
+ * Rotary position embedding in place on x (n, nHeads, headDim) at positions (n), the way ggml-cpu's rope
+ * computes it: theta_i = pos · base^(−2i/ropeDim) built by repeated float multiplication, cosf/sinf.
+ * `neox` false rotates pairs (2i, 2i+1), true rotates (i, i + ropeDim/2); dimensions past ropeDim are kept.
+ * Positions are read when the kernel runs, so a recorded Program follows new positions on each replay.
+ */
+export function rope(
+  x: Float32Array,
+  positions: Int32Array,
+  n: number,
+  nHeads: number,
+  headDim: number,
+  ropeDim: number,
+  freqBase: number,
+  neox: boolean,
+): void {
+  checkCount('rope', 'n', n);
+  checkCount('rope', 'nHeads', nHeads);
+  checkCount('rope', 'headDim', headDim);
+  checkCount('rope', 'ropeDim', ropeDim, 2, Math.min(headDim, ROPE_MAX_DIM));
+  if (ropeDim % 2 !== 0) throw new RangeError(`rope: ropeDim must be even, got ${ropeDim}`);
+  checkFinite('rope', 'freqBase', freqBase);
+  if (freqBase <= 0) throw new RangeError(`rope: freqBase must be > 0, got ${freqBase}`);
+  if (typeof neox !== 'boolean') throw new TypeError(`rope: neox must be a boolean, got ${String(neox)}`);
+  checkF32('rope', 'x', x, n * nHeads * headDim);
+  if (!(positions instanceof Int32Array)) throw new TypeError('rope: positions must be an Int32Array');
+  if (positions.length < n)
+    throw new RangeError(`rope: positions has ${positions.length} elements, at least ${n} are needed`);
+  n_.rope(x, positions, n, nHeads, headDim, ropeDim, freqBase, neox);
+}

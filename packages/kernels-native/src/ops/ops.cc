@@ -1,0 +1,209 @@
+// N-API bindings and ISA dispatch for the float32 ops: rmsNorm, rope, softmax, siluMul, relu2Mul, add, scale.
+// Rows (rmsNorm, softmax, rope tokens) or element ranges are split over the thread pool.
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+#include "core/isa.h"
+#include "core/napi_args.h"
+#include "core/pool.h"
+#include "core/registry.h"
+#include "core/work.h"
+#include "ops/ops_kernels.h"
+
+namespace ternion {
+namespace {
+
+template <typename Fn>
+Fn pick(Fn generic, Fn avx2, Fn avx512) {
+#ifdef TERNION_X86
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      return avx512;
+    case Isa::kAvx2:
+      return avx2;
+    default:
+      break;
+  }
+#else
+  (void)avx2;
+  (void)avx512;
+#endif
+  return generic;
+}
+
+constexpr int64_t kMaxDim = int64_t{1} << 31;
+// Elements per task for streaming ops: ~64 KiB per array, enough to amortise waking a thread.
+constexpr int64_t kElemGrain = 16384;
+// rope keeps one row of (cos, sin) per token on the stack.
+constexpr int64_t kMaxRopeDim = 4096;
+
+// out may be the input itself (in place) or a separate buffer, never a shifted view of it.
+void check_same_or_disjoint(Napi::Env env, const float* out, const float* in, int64_t count, const char* out_name,
+                            const char* in_name) {
+  if (out == in) return;
+  if (out < in + count && in < out + count) {
+    throw_range_error(env, std::string(out_name) + " must be " + in_name +
+                               " itself (in place) or not overlap it; partial overlap is not supported");
+  }
+}
+
+// rmsNorm(x (n, d), weight (d), n, d, eps, out (n, d))
+Work PrepareRmsNorm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = int_arg(info, 2, "n", 1, kMaxDim);
+  const int64_t d = int_arg(info, 3, "d", 1, kMaxDim);
+  const double eps = number_arg(info, 4, "eps");
+  if (eps < 0) throw_range_error(env, "argument 4 (eps): must be >= 0");
+  const size_t nd = checked_mul(env, n, d, "n*d");
+  const float* x = f32_arg(info, 0, "x", nd).data;
+  const float* weight = f32_arg(info, 1, "weight", d).data;
+  float* out = f32_arg(info, 5, "out", nd).data;
+  check_same_or_disjoint(env, out, x, n * d, "out", "x");
+  const float eps_f = static_cast<float>(eps);
+  return [x, weight, out, n, d, eps_f] {
+    const auto fn = pick(rms_norm_row_generic, rms_norm_row_avx2, rms_norm_row_avx512);
+    const int64_t grain = d >= 1024 ? 1 : 8;
+    ThreadPool::instance().parallel_for(n, grain, [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; i++) fn(x + i * d, weight, out + i * d, d, eps_f);
+    });
+  };
+}
+
+// softmax(x (n, d), n, d): each row in place.
+Work PrepareSoftmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = int_arg(info, 1, "n", 1, kMaxDim);
+  const int64_t d = int_arg(info, 2, "d", 1, kMaxDim);
+  float* x = f32_arg(info, 0, "x", checked_mul(env, n, d, "n*d")).data;
+  return [x, n, d] {
+    const auto fn = pick(softmax_row_generic, softmax_row_avx2, softmax_row_avx512);
+    ThreadPool::instance().parallel_for(n, d >= 1024 ? 1 : 8, [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; i++) fn(x + i * d, d);
+    });
+  };
+}
+
+using BinaryFn = void (*)(const float*, const float*, float*, int64_t);
+
+Work prepare_binary(const Napi::CallbackInfo& info, const char* a_name, const char* b_name, BinaryFn generic,
+                    BinaryFn avx2, BinaryFn avx512) {
+  Napi::Env env = info.Env();
+  const int64_t count = int_arg(info, 3, "count", 1, kMaxDim);
+  const float* a = f32_arg(info, 0, a_name, count).data;
+  const float* b = f32_arg(info, 1, b_name, count).data;
+  float* out = f32_arg(info, 2, "out", count).data;
+  check_same_or_disjoint(env, out, a, count, "out", a_name);
+  check_same_or_disjoint(env, out, b, count, "out", b_name);
+  return [a, b, out, count, generic, avx2, avx512] {
+    const BinaryFn fn = pick(generic, avx2, avx512);
+    ThreadPool::instance().parallel_for(count, kElemGrain, [&](int64_t i0, int64_t i1, int) {
+      fn(a + i0, b + i0, out + i0, i1 - i0);
+    });
+  };
+}
+
+// siluMul(gate, up, out, count): out = silu(gate) · up
+Work PrepareSiluMul(const Napi::CallbackInfo& info) {
+  return prepare_binary(info, "gate", "up", silu_mul_generic, silu_mul_avx2, silu_mul_avx512);
+}
+// relu2Mul(gate, up, out, count): out = relu(gate)² · up
+Work PrepareRelu2Mul(const Napi::CallbackInfo& info) {
+  return prepare_binary(info, "gate", "up", relu2_mul_generic, relu2_mul_avx2, relu2_mul_avx512);
+}
+// add(a, b, out, count): out = a + b
+Work PrepareAdd(const Napi::CallbackInfo& info) {
+  return prepare_binary(info, "a", "b", add_generic, add_avx2, add_avx512);
+}
+
+// scale(x, s, count): x *= s in place
+Work PrepareScale(const Napi::CallbackInfo& info) {
+  const int64_t count = int_arg(info, 2, "count", 1, kMaxDim);
+  float* x = f32_arg(info, 0, "x", count).data;
+  const float s = static_cast<float>(number_arg(info, 1, "s"));
+  return [x, s, count] {
+    const auto fn = pick(scale_generic, scale_avx2, scale_avx512);
+    ThreadPool::instance().parallel_for(count, kElemGrain, [&](int64_t i0, int64_t i1, int) {
+      fn(x + i0, s, i1 - i0);
+    });
+  };
+}
+
+// Rotary position embedding (Su et al. 2021, RoFormer), computed like ggml-cpu's rope: theta_scale =
+// powf(base, -2/ropeDim), theta starts at the position and is multiplied by theta_scale per pair, cosf/sinf
+// per pair once per token (shared by all heads). Normal mode rotates (2i, 2i+1), NeoX (i, i + ropeDim/2);
+// dimensions past ropeDim are left as they are.
+void rope_token(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, float theta_scale, int32_t pos,
+                bool neox) {
+  float cache[kMaxRopeDim];  // (ropeDim / 2) × (cos, sin)
+  float theta = static_cast<float>(pos);
+  for (int64_t i0 = 0; i0 < rope_dim; i0 += 2) {
+    cache[i0] = std::cos(theta);
+    cache[i0 + 1] = std::sin(theta);
+    theta *= theta_scale;
+  }
+  const int64_t half = rope_dim / 2;
+  for (int64_t h = 0; h < n_heads; h++) {
+    float* head = x + h * head_dim;  // (headDim)
+    for (int64_t i0 = 0; i0 < rope_dim; i0 += 2) {
+      const float cos_t = cache[i0], sin_t = cache[i0 + 1];
+      float* a = neox ? head + i0 / 2 : head + i0;
+      float* b = neox ? a + half : a + 1;
+      const float x0 = *a, x1 = *b;
+      *a = x0 * cos_t - x1 * sin_t;
+      *b = x0 * sin_t + x1 * cos_t;
+    }
+  }
+}
+
+// rope(x (n, nHeads, headDim), positions (n), n, nHeads, headDim, ropeDim, freqBase, neox): x in place.
+Work PrepareRope(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t n = int_arg(info, 2, "n", 1, kMaxDim);
+  const int64_t n_heads = int_arg(info, 3, "nHeads", 1, kMaxDim);
+  const int64_t head_dim = int_arg(info, 4, "headDim", 1, kMaxDim);
+  const int64_t rope_dim = int_arg(info, 5, "ropeDim", 2, kMaxRopeDim);
+  if (rope_dim % 2 != 0 || rope_dim > head_dim) {
+    throw_range_error(env, "argument 5 (ropeDim): must be even and <= headDim (" + std::to_string(head_dim) +
+                               "), got " + std::to_string(rope_dim));
+  }
+  const double freq_base = number_arg(info, 6, "freqBase");
+  if (!(freq_base > 0)) throw_range_error(env, "argument 6 (freqBase): must be > 0");
+  if (!info[7].IsBoolean()) throw_type_error(env, "argument 7 (neox): expected a boolean");
+  const bool neox = info[7].As<Napi::Boolean>().Value();
+  const size_t row = checked_mul(env, n_heads, head_dim, "nHeads*headDim");
+  float* x = f32_arg(info, 0, "x", checked_mul(env, n, row, "n*nHeads*headDim")).data;
+  const int32_t* positions = i32_arg(info, 1, "positions", n).data;
+  const float theta_scale = std::pow(static_cast<float>(freq_base), -2.0f / static_cast<float>(rope_dim));
+  return [x, positions, n, n_heads, head_dim, rope_dim, theta_scale, neox] {
+    ThreadPool::instance().parallel_for(n, 1, [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; i++) {
+        // positions are read now: a replayed Program rotates by this step's positions
+        rope_token(x + i * n_heads * head_dim, n_heads, head_dim, rope_dim, theta_scale, positions[i], neox);
+      }
+    });
+  };
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  export_kernel(env, exports, "rmsNorm", PrepareRmsNorm);
+  export_kernel(env, exports, "softmax", PrepareSoftmax);
+  export_kernel(env, exports, "siluMul", PrepareSiluMul);
+  export_kernel(env, exports, "relu2Mul", PrepareRelu2Mul);
+  export_kernel(env, exports, "add", PrepareAdd);
+  export_kernel(env, exports, "scale", PrepareScale);
+  export_kernel(env, exports, "rope", PrepareRope);
+}
+
+}  // namespace
+}  // namespace ternion
+
+TERNION_MODULE(ops, ternion::Init);
+TERNION_KERNEL(rms_norm, "generic", "avx2", "avx512");
+TERNION_KERNEL(softmax, "generic", "avx2", "avx512");
+TERNION_KERNEL(silu_mul, "generic", "avx2", "avx512");
+TERNION_KERNEL(relu2_mul, "generic", "avx2", "avx512");
+TERNION_KERNEL(add, "generic", "avx2", "avx512");
+TERNION_KERNEL(scale, "generic", "avx2", "avx512");
+TERNION_KERNEL(rope, "generic", "generic", "generic");

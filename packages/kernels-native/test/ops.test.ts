@@ -1,0 +1,268 @@
+import { describe, expect, it } from 'vitest';
+import {
+  add,
+  forEachIsa,
+  recordProgram,
+  relu2Mul,
+  rmsNorm,
+  rope,
+  scale,
+  siluMul,
+  softmax,
+} from '../lib/index.js';
+import { randomF32, rng } from './reference/dense.js';
+
+const f = Math.fround;
+// Ragged lengths: below one vector, vector multiples and tails for 8- and 16-lane paths, multi-chunk counts.
+const LENGTHS = [1, 7, 16, 17, 33, 100, 257, 20_011];
+
+/** rmsNorm exactly as ggml does it in float32 with a double sum (the generic kernel must match bit for bit). */
+function rmsNormReference(x: Float32Array, w: Float32Array, n: number, d: number, eps: number): Float32Array {
+  const out = new Float32Array(n * d); // (n, d)
+  for (let i = 0; i < n; i++) {
+    let sum = 0;
+    for (let c = 0; c < d; c++) sum += f(x[i * d + c]! * x[i * d + c]!);
+    const mean = f(sum / d);
+    const s = f(1 / f(Math.sqrt(f(mean + f(eps)))));
+    for (let c = 0; c < d; c++) out[i * d + c] = f(f(x[i * d + c]! * s) * w[c]!);
+  }
+  return out;
+}
+
+/** Positions where got and want differ (Object.is: -0 ≠ 0, NaN = NaN). */
+function mismatches(got: Float32Array, want: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; i < want.length; i++) if (!Object.is(got[i], want[i])) bad++;
+  return bad;
+}
+
+/** Largest |got - want| / (rel · |want| + abs). */
+function worst(got: Float32Array, want: ArrayLike<number>, rel: number, abs: number): number {
+  let w = 0;
+  for (let i = 0; i < want.length; i++)
+    w = Math.max(w, Math.abs(got[i]! - want[i]!) / (rel * Math.abs(want[i]!) + abs));
+  return w;
+}
+
+describe('rmsNorm', () => {
+  it('matches ggml bit for bit (generic) and within 1 ulp (SIMD), in place and out of place', () => {
+    const rand = rng(11);
+    for (const d of [1, 7, 16, 33, 100, 2560]) {
+      const n = 3;
+      const x = randomF32(n * d, rand, 5);
+      const w = randomF32(d, rand, 2);
+      const eps = 1e-5;
+      const want = rmsNormReference(x, w, n, d, eps);
+      forEachIsa((isa) => {
+        const out = new Float32Array(n * d);
+        rmsNorm(x, w, n, d, eps, out);
+        if (isa === 'generic') expect(out).toEqual(want);
+        else expect(worst(out, want, 2 ** -22, 1e-38), `${isa} d=${d}`).toBeLessThanOrEqual(1);
+        const inPlace = x.slice();
+        rmsNorm(inPlace, w, n, d, eps, inPlace);
+        expect(inPlace).toEqual(out);
+      });
+    }
+  });
+
+  it('rejects bad arguments', () => {
+    const x = new Float32Array(8);
+    const w = new Float32Array(4);
+    expect(() => rmsNorm(x, w, 2, 4, 1e-6, new Float32Array(8))).not.toThrow();
+    expect(() => rmsNorm(x, w, 2, 4, 1e-6, new Float32Array(7))).toThrow(RangeError);
+    expect(() => rmsNorm(x, new Float64Array(4) as never, 2, 4, 1e-6, x)).toThrow(TypeError);
+    expect(() => rmsNorm(x, w, 2, 4, Number.NaN, x)).toThrow(TypeError);
+    expect(() => rmsNorm(x, w, 2, 4, -1, x)).toThrow(RangeError);
+    expect(() => rmsNorm(x, w, 2, 0, 1e-6, x)).toThrow(RangeError);
+    const big = new Float32Array(12);
+    expect(() => rmsNorm(big.subarray(0, 8), w, 2, 4, 1e-6, big.subarray(2, 10))).toThrow(/partial overlap/);
+  });
+});
+
+describe('softmax', () => {
+  it('matches a double-precision softmax within 4e-6 relative on every ISA', () => {
+    const rand = rng(12);
+    for (const d of [1, 5, 16, 31, 64, 1000]) {
+      const n = 4;
+      const x = randomF32(n * d, rand, 20); // logits in [-20, 20]
+      if (d > 3) x[2 * d + 1] = -200; // underflows to 0 next to a large logit
+      const want = new Float64Array(n * d);
+      for (let i = 0; i < n; i++) {
+        let max = Number.NEGATIVE_INFINITY;
+        for (let c = 0; c < d; c++) max = Math.max(max, x[i * d + c]!);
+        let sum = 0;
+        for (let c = 0; c < d; c++) sum += Math.exp(f(x[i * d + c]! - max));
+        for (let c = 0; c < d; c++) want[i * d + c] = Math.exp(f(x[i * d + c]! - max)) / sum;
+      }
+      forEachIsa((isa) => {
+        const y = x.slice();
+        softmax(y, n, d);
+        expect(worst(y, want, 4e-6, 1e-37), `${isa} d=${d}`).toBeLessThanOrEqual(1);
+      });
+    }
+  });
+
+  it('rejects bad arguments', () => {
+    expect(() => softmax(new Float32Array(5), 2, 3)).toThrow(RangeError);
+    expect(() => softmax(new Float32Array(6), 2, 3.5)).toThrow(TypeError);
+    expect(() => softmax([1, 2] as never, 1, 2)).toThrow(TypeError);
+  });
+});
+
+describe('siluMul / relu2Mul / add / scale', () => {
+  it('match their references on ragged lengths, every ISA, in place', () => {
+    const rand = rng(13);
+    for (const count of LENGTHS) {
+      const gate = randomF32(count, rand, 12);
+      gate[0] = -100; // exp(100) overflows: silu → -0
+      if (count > 2) gate[1] = Number.NaN; // relu2 treats NaN as 0
+      const up = randomF32(count, rand, 3);
+      const silu = new Float64Array(count);
+      const relu2 = new Float32Array(count);
+      const sum = new Float32Array(count);
+      const scaled = new Float32Array(count);
+      for (let i = 0; i < count; i++) {
+        const g = gate[i]!;
+        silu[i] = Number.isNaN(g) ? Number.NaN : (g / (1 + Math.exp(-g))) * up[i]!;
+        const r = g > 0 ? g : 0;
+        relu2[i] = f(f(r * r) * up[i]!);
+        sum[i] = f(gate[i]! + up[i]!);
+        scaled[i] = f(up[i]! * f(0.3));
+      }
+      forEachIsa((isa) => {
+        const out = new Float32Array(count);
+        siluMul(gate, up, out, count);
+        const finite = Float32Array.from(out, (v, i) => (Number.isNaN(silu[i]!) ? 0 : v));
+        const wantFinite = Float64Array.from(silu, (v) => (Number.isNaN(v) ? 0 : v));
+        expect(worst(finite, wantFinite, 4e-6, 1e-35), `silu ${isa} ${count}`).toBeLessThanOrEqual(1);
+        if (count > 2) expect(Number.isNaN(out[1]!)).toBe(true);
+        relu2Mul(gate, up, out, count);
+        expect(mismatches(out, relu2), `relu2 ${isa} ${count}`).toBe(0);
+        add(gate, up, out, count);
+        expect(mismatches(out, sum), `add ${isa}`).toBe(0);
+        const x = up.slice();
+        scale(x, 0.3, count);
+        expect(mismatches(x, scaled), `scale ${isa}`).toBe(0);
+        // In place: out is the first or the second input.
+        const g2 = gate.slice();
+        relu2Mul(g2, up, g2, count);
+        expect(mismatches(g2, relu2)).toBe(0);
+        const u2 = up.slice();
+        add(gate, u2, u2, count);
+        expect(mismatches(u2, sum)).toBe(0);
+        const g3 = gate.slice();
+        siluMul(g3, up, g3, count);
+        siluMul(gate, up, out, count);
+        expect(mismatches(g3, out)).toBe(0);
+      });
+    }
+  });
+
+  it('rejects bad arguments', () => {
+    const a = new Float32Array(8);
+    expect(() => add(a, a, a, 8)).not.toThrow();
+    expect(() => add(a, a, a, 9)).toThrow(RangeError);
+    expect(() => add(a, new Int32Array(8) as never, a, 8)).toThrow(TypeError);
+    expect(() => add(a, a, a, 0)).toThrow(RangeError);
+    expect(() => siluMul(a.subarray(0, 4), a.subarray(4), a.subarray(1, 5), 4)).toThrow(/partial overlap/);
+    expect(() => scale(a, Number.POSITIVE_INFINITY, 8)).toThrow(TypeError);
+    const gone = new Float32Array(8);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    expect(() => relu2Mul(gone, a, a, 8)).toThrow(/detached/);
+  });
+});
+
+/** ggml-cpu rope in float32: theta multiplied up per pair, cos/sin rounded to float. */
+function ropeReference(
+  x: Float32Array,
+  positions: Int32Array,
+  n: number,
+  nHeads: number,
+  headDim: number,
+  ropeDim: number,
+  base: number,
+  neox: boolean,
+): Float32Array {
+  const out = x.slice(); // (n, nHeads, headDim)
+  const thetaScale = f(f(base) ** f(-2 / ropeDim));
+  for (let i = 0; i < n; i++) {
+    let theta = f(positions[i]!);
+    for (let i0 = 0; i0 < ropeDim; i0 += 2) {
+      const c = f(Math.cos(theta));
+      const s = f(Math.sin(theta));
+      for (let h = 0; h < nHeads; h++) {
+        const at = (i * nHeads + h) * headDim;
+        const a = neox ? at + i0 / 2 : at + i0;
+        const b = neox ? a + ropeDim / 2 : a + 1;
+        const x0 = x[a]!;
+        const x1 = x[b]!;
+        out[a] = f(f(x0 * c) - f(x1 * s));
+        out[b] = f(f(x0 * s) + f(x1 * c));
+      }
+      theta = f(theta * thetaScale);
+    }
+  }
+  return out;
+}
+
+describe('rope', () => {
+  it('rotates like ggml (normal and NeoX, partial ropeDim) on every ISA', () => {
+    const rand = rng(14);
+    for (const [nHeads, headDim, ropeDim] of [
+      [3, 8, 8],
+      [2, 64, 64],
+      [4, 40, 24],
+    ] as const) {
+      const n = 5;
+      const positions = Int32Array.from([0, 1, 7, 100, 37]);
+      const x = randomF32(n * nHeads * headDim, rand, 2);
+      for (const neox of [false, true]) {
+        const want = ropeReference(x, positions, n, nHeads, headDim, ropeDim, 10000, neox);
+        forEachIsa((isa) => {
+          const y = x.slice();
+          rope(y, positions, n, nHeads, headDim, ropeDim, 10000, neox);
+          // libm cosf/sinf/powf may differ from the correctly rounded values by an ulp.
+          expect(
+            worst(y, want, 0, 2e-5),
+            `${isa} neox=${neox} ${nHeads}x${headDim}/${ropeDim}`,
+          ).toBeLessThanOrEqual(1);
+          for (let t = 0; t < n; t++) {
+            for (let h = 0; h < nHeads; h++) {
+              const at = (t * nHeads + h) * headDim;
+              expect(y.subarray(at + ropeDim, at + headDim)).toEqual(x.subarray(at + ropeDim, at + headDim));
+            }
+          }
+        });
+      }
+    }
+  });
+
+  it('matches the closed form theta = pos · base^(-2i/ropeDim) and reads positions at run time', () => {
+    const [nHeads, headDim] = [2, 16];
+    const x = new Float32Array(nHeads * headDim);
+    const positions = new Int32Array(1);
+    const program = recordProgram(() => rope(x, positions, 1, nHeads, headDim, headDim, 500000, true));
+    for (const pos of [3, 11]) {
+      for (let i = 0; i < x.length; i++) x[i] = i % headDim < headDim / 2 ? 1 : 0; // (1, 0) in every NeoX pair
+      positions[0] = pos;
+      program.run();
+      for (let i = 0; i < headDim / 2; i++) {
+        const theta = pos * 500000 ** ((-2 * i) / headDim);
+        expect(x[i]).toBeCloseTo(Math.cos(theta), 4);
+        expect(x[i + headDim / 2]).toBeCloseTo(Math.sin(theta), 4);
+      }
+    }
+  });
+
+  it('rejects bad arguments', () => {
+    const x = new Float32Array(16);
+    const p = new Int32Array(2);
+    expect(() => rope(x, p, 2, 1, 8, 8, 10000, false)).not.toThrow();
+    expect(() => rope(x, p, 2, 1, 8, 7, 10000, false)).toThrow(RangeError);
+    expect(() => rope(x, p, 2, 1, 8, 10, 10000, false)).toThrow(RangeError);
+    expect(() => rope(x, p, 2, 1, 8, 8, 0, false)).toThrow(RangeError);
+    expect(() => rope(x, p, 2, 1, 8, 8, 10000, 1 as never)).toThrow(TypeError);
+    expect(() => rope(x, new Float32Array(2) as never, 2, 1, 8, 8, 10000, false)).toThrow(TypeError);
+    expect(() => rope(x, p, 3, 1, 8, 8, 10000, false)).toThrow(RangeError);
+  });
+});
