@@ -84,3 +84,22 @@ describe('BlockPool', () => {
     expect(() => new BlockPool({ numBlocks: 2 ** 20, blockSize: 4096 })).toThrow(/int32/);
   });
 });
+
+describe('PrefixCacheIndex', () => {
+  it('rejects out-of-range blocks and hashes', () => {
+    const pool = new BlockPool({ numBlocks: 2, blockSize: 2 });
+    const index = pool.prefixCache;
+    expect(() => index.insert(2, 1, 1, -1, 0, [1, 2], 0)).toThrow(/block must be in 0..1/);
+    expect(() => index.insert(0, -1, 1, -1, 0, [1, 2], 0)).toThrow(/hi must be in/);
+    expect(() => index.insert(0, 1, 2 ** 32, -1, 0, [1, 2], 0)).toThrow(/lo must be in/);
+    expect(() => index.insert(0, 1, 1, 5, 0, [1, 2], 0)).toThrow(/parentBlock/);
+    expect(() => index.remove(-1)).toThrow(RangeError);
+    expect(() => index.isCached(0.5)).toThrow(TypeError);
+    expect(index.isIdentity(-1, 0)).toBe(false);
+    expect(index.insert(0, 1, 1, -1, 0, [1, 2], 0)).toBe(true);
+    expect(index.insert(1, 1, 1, -1, 0, [1, 2], 0)).toBe(false); // hash taken
+    expect(index.insert(0, 2, 2, -1, 0, [1, 2], 0)).toBe(false); // already cached
+    expect([...index.tokensOf(0)]).toEqual([1, 2]);
+    expect(index.parentOf(0)).toEqual({ block: -1, epoch: 0 });
+  });
+});

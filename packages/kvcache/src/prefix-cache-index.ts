@@ -1,3 +1,5 @@
+import { checkInt } from './check-args.js';
+
 /**
  * The prefix cache's index: which full blocks hold K/V that a later prompt may reuse, found by their chained
  * block hash (block-hash.ts).
@@ -51,10 +53,12 @@ export class PrefixCacheIndex {
   }
 
   isCached(block: number): boolean {
+    this.checkBlock(block, 'block');
     return this.cached[block] === 1;
   }
 
   epoch(block: number): number {
+    this.checkBlock(block, 'block');
     return this.epochs[block]!;
   }
 
@@ -99,6 +103,10 @@ export class PrefixCacheIndex {
     tokens: ArrayLike<number>,
     offset: number,
   ): boolean {
+    this.checkBlock(block, 'block');
+    checkInt(hi, 'hi', 0, 0xffffffff);
+    checkInt(lo, 'lo', 0, 0xffffffff);
+    if (parentBlock !== -1) this.checkBlock(parentBlock, 'parentBlock');
     const key = keyOf(hi, lo);
     if (this.cached[block] === 1 || this.byKey.has(key)) return false;
     this.byKey.set(key, block);
@@ -114,6 +122,7 @@ export class PrefixCacheIndex {
 
   /** Ends the cached identity of `block` (no-op if it has none). */
   remove(block: number): void {
+    this.checkBlock(block, 'block');
     if (this.cached[block] !== 1) return;
     this.byKey.delete(keyOf(this.hashHi[block]!, this.hashLo[block]!));
     this.cached[block] = 0;
@@ -122,13 +131,19 @@ export class PrefixCacheIndex {
 
   /** The parent identity a cached block was registered with (for tests and debugging). */
   parentOf(block: number): { readonly block: number; readonly epoch: number } {
+    this.checkBlock(block, 'block');
     return { block: this.parentBlock[block]!, epoch: this.parentEpoch[block]! };
   }
 
   /** The tokens a cached block was registered with (a copy; for tests and debugging). */
   tokensOf(block: number): Int32Array {
+    this.checkBlock(block, 'block');
     const base = block * this.blockSize;
     return this.tokens.slice(base, base + this.blockSize);
+  }
+
+  private checkBlock(block: number, name: string): void {
+    checkInt(block, name, 0, this.numBlocks - 1);
   }
 }
 
