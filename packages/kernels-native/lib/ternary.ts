@@ -1,1 +1,249 @@
-export {};
+import type { ActivationQuantization } from '@ternion/contracts';
+import { type TernaryFormat, ternaryFormatId, ternaryTensorBytes } from './formats.js';
+import { native } from './native.js';
+
+export type { ActivationQuantization };
+
+/** Weights per block of the packed runtime layout (src/ternary/packed_layout.h). */
+export const PACKED_TERNARY_BLOCK_WEIGHTS = 256;
+/** Bytes per block: byte j holds the codes (w+1) of k = j, j+64, j+128, j+192 in bits 0-1, 2-3, 4-5, 6-7. */
+export const PACKED_TERNARY_BLOCK_BYTES = 64;
+/** Activation quantization group of 'per-block-256' (llama.cpp Q8_K). */
+export const ACTIVATION_BLOCK = 256;
+/** Largest supported K: keeps every int32 dot product exact. */
+export const MAX_TERNARY_COLS = 1 << 22;
+
+/**
+ * Ternary weights in the layout the GEMM kernels read: row m is `colsPadded / 4` bytes of 64-byte blocks,
+ * padding weights are 0 (code 1); W[m][k] = (code - 1) * rowScales[m].
+ */
+export interface PackedTernary {
+  readonly rows: number;
+  readonly cols: number;
+  /** cols rounded up to a multiple of 256. */
+  readonly colsPadded: number;
+  /** (rows, colsPadded / 4) */
+  readonly data: Uint8Array;
+  /** (rows) */
+  readonly rowScales: Float32Array;
+}
+
+/** int8 activations ready for ternaryMatmul; allocate once with allocQuantizedActivations, reuse per call. */
+export interface QuantizedActivations {
+  readonly maxRows: number;
+  readonly cols: number;
+  readonly colsPadded: number;
+  readonly mode: ActivationQuantization;
+  /** (maxRows, colsPadded), zero padded */
+  readonly q: Int8Array;
+  /** (maxRows, groups) dequantisation multipliers: x ≈ q * scale. groups = 1 or colsPadded / 256. */
+  readonly scales: Float32Array;
+  /** (maxRows, groups) sum of q over each group. */
+  readonly sums: Int32Array;
+}
+
+interface TernaryNative {
+  ternaryPack(
+    format: number,
+    bytes: Uint8Array,
+    rows: number,
+    cols: number,
+    data: Uint8Array,
+    rowScales: Float32Array,
+    status: Int32Array,
+  ): void;
+  ternaryQuantize(
+    x: Float32Array,
+    rows: number,
+    cols: number,
+    colsPadded: number,
+    mode: number,
+    q: Int8Array,
+    scales: Float32Array,
+    sums: Int32Array,
+  ): void;
+  ternaryMatmul(
+    wData: Uint8Array,
+    wRowScales: Float32Array,
+    m: number,
+    colsPadded: number,
+    q: Int8Array,
+    aScales: Float32Array,
+    aSums: Int32Array,
+    mode: number,
+    n: number,
+    y: Float32Array,
+  ): void;
+  ternaryMatmulAsync(...args: Parameters<TernaryNative['ternaryMatmul']>): Promise<void>;
+}
+const n = native as unknown as TernaryNative;
+
+function checkDim(fn: string, name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value))
+    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
+  if (value < min || value > max)
+    throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
+}
+
+function modeId(fn: string, mode: ActivationQuantization): number {
+  if (mode === 'per-token') return 0;
+  if (mode === 'per-block-256') return 1;
+  throw new TypeError(`${fn}: mode must be 'per-token' or 'per-block-256', got ${String(mode)}`);
+}
+
+/** cols rounded up to the 256-weight block. */
+export function ternaryColsPadded(cols: number): number {
+  return Math.ceil(cols / PACKED_TERNARY_BLOCK_WEIGHTS) * PACKED_TERNARY_BLOCK_WEIGHTS;
+}
+
+/**
+ * Repacks a GGUF ternary tensor (ne0 = cols = K, ne1 = rows = M, row-major) into the runtime layout. I2_S rows
+ * may start anywhere inside its 128-weight blocks; TQ* need cols % 256 == 0 (as GGUF does) and one scale per
+ * row: RangeError names the first row whose non-zero blocks carry different scales.
+ */
+export function packTernary(
+  format: TernaryFormat,
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+): PackedTernary {
+  const fn = 'packTernary';
+  const id = ternaryFormatId(format, fn);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
+  checkDim(fn, 'rows', rows, 1, 2 ** 31);
+  checkDim(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
+  if (format !== 'I2_S' && cols % 256 !== 0) {
+    throw new RangeError(`${fn}: cols (${cols}) must be a multiple of 256 for ${format}`);
+  }
+  const need = ternaryTensorBytes(format, rows * cols);
+  if (bytes.length < need) {
+    throw new RangeError(`${fn}: bytes holds ${bytes.length} bytes, ${format} ${rows}x${cols} needs ${need}`);
+  }
+  const colsPadded = ternaryColsPadded(cols);
+  const data = new Uint8Array(rows * (colsPadded / 4));
+  const rowScales = new Float32Array(rows);
+  const status = new Int32Array(2);
+  n.ternaryPack(id, bytes, rows, cols, data, rowScales, status);
+  if (status[0] !== -1) throw new RangeError(`${fn}: row ${status[0]} holds the invalid code 3`);
+  if (status[1] !== -1) {
+    throw new RangeError(
+      `${fn}: row ${status[1]} has blocks with different scales; the packed layout needs one scale per row`,
+    );
+  }
+  return { rows, cols, colsPadded, data, rowScales };
+}
+
+export function allocQuantizedActivations(
+  maxRows: number,
+  cols: number,
+  mode: ActivationQuantization,
+): QuantizedActivations {
+  const fn = 'allocQuantizedActivations';
+  checkDim(fn, 'maxRows', maxRows, 1, 1 << 24);
+  checkDim(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
+  modeId(fn, mode);
+  const colsPadded = ternaryColsPadded(cols);
+  const groups = mode === 'per-token' ? 1 : colsPadded / ACTIVATION_BLOCK;
+  return {
+    maxRows,
+    cols,
+    colsPadded,
+    mode,
+    q: new Int8Array(maxRows * colsPadded),
+    scales: new Float32Array(maxRows * groups),
+    sums: new Int32Array(maxRows * groups),
+  };
+}
+
+function checkActivations(fn: string, qa: QuantizedActivations): number {
+  if (typeof qa !== 'object' || qa === null) throw new TypeError(`${fn}: expected QuantizedActivations`);
+  const mode = modeId(fn, qa.mode);
+  if (
+    !(qa.q instanceof Int8Array) ||
+    !(qa.scales instanceof Float32Array) ||
+    !(qa.sums instanceof Int32Array)
+  ) {
+    throw new TypeError(
+      `${fn}: QuantizedActivations must hold q: Int8Array, scales: Float32Array, sums: Int32Array`,
+    );
+  }
+  if (qa.colsPadded !== ternaryColsPadded(qa.cols)) {
+    throw new RangeError(
+      `${fn}: QuantizedActivations colsPadded (${qa.colsPadded}) does not match cols (${qa.cols})`,
+    );
+  }
+  const groups = mode === 0 ? 1 : qa.colsPadded / ACTIVATION_BLOCK;
+  if (
+    qa.q.length < qa.maxRows * qa.colsPadded ||
+    qa.scales.length < qa.maxRows * groups ||
+    qa.sums.length < qa.maxRows * groups
+  ) {
+    throw new RangeError(`${fn}: QuantizedActivations buffers are smaller than maxRows x colsPadded`);
+  }
+  return mode;
+}
+
+/** Quantizes `rows` rows of x (rows, cols) into qa (bit-exact with bitnet.cpp / llama.cpp, see activation_quant.h). */
+export function quantizeActivations(x: Float32Array, rows: number, qa: QuantizedActivations): void {
+  const fn = 'quantizeActivations';
+  const mode = checkActivations(fn, qa);
+  if (!(x instanceof Float32Array)) throw new TypeError(`${fn}: x must be a Float32Array`);
+  checkDim(fn, 'rows', rows, 1, qa.maxRows);
+  if (x.length < rows * qa.cols) {
+    throw new RangeError(`${fn}: x has ${x.length} elements, ${rows} x ${qa.cols} are needed`);
+  }
+  n.ternaryQuantize(x, rows, qa.cols, qa.colsPadded, mode, qa.q, qa.scales, qa.sums);
+}
+
+function matmulArgs(
+  fn: string,
+  w: PackedTernary,
+  a: QuantizedActivations,
+  rows: number,
+  y: Float32Array,
+): Parameters<TernaryNative['ternaryMatmul']> {
+  const mode = checkActivations(fn, a);
+  if (
+    typeof w !== 'object' ||
+    w === null ||
+    !(w.data instanceof Uint8Array) ||
+    !(w.rowScales instanceof Float32Array)
+  ) {
+    throw new TypeError(`${fn}: w must be a PackedTernary (data: Uint8Array, rowScales: Float32Array)`);
+  }
+  if (w.cols !== a.cols || w.colsPadded !== a.colsPadded) {
+    throw new RangeError(`${fn}: w has ${w.cols} cols, the activations ${a.cols}`);
+  }
+  if (w.data.length < w.rows * (w.colsPadded / 4) || w.rowScales.length < w.rows) {
+    throw new RangeError(`${fn}: w buffers are smaller than rows x colsPadded / 4`);
+  }
+  checkDim(fn, 'rows', rows, 1, a.maxRows);
+  if (!(y instanceof Float32Array)) throw new TypeError(`${fn}: y must be a Float32Array`);
+  if (y.length < rows * w.rows)
+    throw new RangeError(`${fn}: y has ${y.length} elements, ${rows} x ${w.rows} are needed`);
+  return [w.data, w.rowScales, w.rows, w.colsPadded, a.q, a.scales, a.sums, mode, rows, y];
+}
+
+/**
+ * y (rows, w.rows) = X W^T in the quantized domain: Y[n][m] = Σ_k W[m][k]·X[n][k] with the scales applied
+ * (per-token: isum * (aScale * wScale); per-block-256: (Σ_b isum_b * aScale_b) * wScale). Bit-identical on
+ * every ISA. Inside recordProgram() the call is recorded; it reads a and w when it runs.
+ */
+export function ternaryMatmul(
+  w: PackedTernary,
+  a: QuantizedActivations,
+  rows: number,
+  y: Float32Array,
+): void {
+  n.ternaryMatmul(...matmulArgs('ternaryMatmul', w, a, rows, y));
+}
+
+/** ternaryMatmul on a libuv worker; do not touch w, a or y until the promise settles. */
+export function ternaryMatmulAsync(
+  w: PackedTernary,
+  a: QuantizedActivations,
+  rows: number,
+  y: Float32Array,
+): Promise<void> {
+  return n.ternaryMatmulAsync(...matmulArgs('ternaryMatmulAsync', w, a, rows, y));
+}

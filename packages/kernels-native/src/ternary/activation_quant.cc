@@ -1,0 +1,108 @@
+// quantizeActivations: f32 rows -> int8 + per-group scales and sums (activation_quant.h). O(rows * cols),
+// a small fraction of the GEMM that follows, so one scalar version serves every ISA.
+#include "ternary/activation_quant.h"
+
+#include <napi.h>
+
+#include <cmath>
+#include <string>
+
+#include "core/napi_args.h"
+#include "core/pool.h"
+#include "core/registry.h"
+#include "core/work.h"
+
+namespace ternion {
+namespace {
+
+constexpr int64_t kMaxCols = int64_t{1} << 22;
+
+void quantize_per_token(const float* x /* (cols) */, int64_t cols, int64_t kp, int8_t* q /* (kp) */, float* scale,
+                        int32_t* sum) {
+  double max = 0.00001;
+  for (int64_t i = 0; i < cols; i++) {
+    const double a = std::fabs(static_cast<double>(x[i]));
+    max = max > a ? max : a;  // bitnet.cpp's MAX(max, a), NaN handling included
+  }
+  const float s = static_cast<float>(127 / max);
+  int32_t acc = 0;
+  for (int64_t i = 0; i < cols; i++) {
+    int v = nearest_int(x[i] * s);
+    if (v > 127) v = 127;
+    if (v < -128) v = -128;
+    acc += v;
+    q[i] = static_cast<int8_t>(v);
+  }
+  for (int64_t i = cols; i < kp; i++) q[i] = 0;
+  *scale = 1.f / s;
+  *sum = acc;
+}
+
+// One 256-group; `len` real values, the rest of the group is zero padding.
+void quantize_q8k_block(const float* x, int64_t len, int8_t* q /* (256) */, float* d, int32_t* sum) {
+  float max = 0, amax = 0;
+  for (int64_t j = 0; j < len; j++) {
+    const float ax = std::fabs(x[j]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[j];
+    }
+  }
+  // Padding zeros never beat amax (ax > amax is false for them), so the ragged group matches the padded one.
+  if (!amax) {
+    for (int j = 0; j < kActBlock; j++) q[j] = 0;
+    *d = 0;
+    *sum = 0;
+    return;
+  }
+  const float iscale = -127.f / max;
+  int32_t acc = 0;
+  for (int64_t j = 0; j < kActBlock; j++) {
+    const int v0 = nearest_int(iscale * (j < len ? x[j] : 0.f));
+    const int v = v0 < 127 ? v0 : 127;
+    q[j] = static_cast<int8_t>(v);
+    acc += v;
+  }
+  *d = 1 / iscale;
+  *sum = acc;
+}
+
+// ternaryQuantize(x: Float32Array (rows, cols), rows, cols, colsPadded, mode (0 per-token, 1 per-block-256),
+//                 q: Int8Array (>= rows * colsPadded), scales: Float32Array, sums: Int32Array (>= rows * groups))
+Work PrepareQuantize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int64_t rows = int_arg(info, 1, "rows", 1, int64_t{1} << 24);
+  const int64_t cols = int_arg(info, 2, "cols", 1, kMaxCols);
+  const int64_t kp = int_arg(info, 3, "colsPadded", cols, kMaxCols + kActBlock);
+  if (kp % kActBlock != 0) throw_range_error(env, "argument 3 (colsPadded): must be a multiple of 256");
+  const bool per_block = int_arg(info, 4, "mode", 0, 1) == 1;
+  const int64_t groups = per_block ? kp / kActBlock : 1;
+  const float* x = f32_arg(info, 0, "x", checked_mul(env, rows, cols, "rows * cols")).data;
+  int8_t* q = i8_arg(info, 5, "q", checked_mul(env, rows, kp, "rows * colsPadded")).data;
+  float* scales = f32_arg(info, 6, "scales", static_cast<size_t>(rows * groups)).data;
+  int32_t* sums = i32_arg(info, 7, "sums", static_cast<size_t>(rows * groups)).data;
+  return [x, rows, cols, kp, per_block, groups, q, scales, sums] {
+    ThreadPool::instance().parallel_for(rows, 1, [&](int64_t r0, int64_t r1, int) {
+      for (int64_t r = r0; r < r1; r++) {
+        const float* xr = x + r * cols;
+        int8_t* qr = q + r * kp;
+        if (!per_block) {
+          quantize_per_token(xr, cols, kp, qr, scales + r, sums + r);
+          continue;
+        }
+        for (int64_t g = 0; g < groups; g++) {
+          const int64_t k0 = g * kActBlock;
+          const int64_t len = cols - k0 < kActBlock ? cols - k0 : kActBlock;
+          quantize_q8k_block(xr + k0, len, qr + k0, scales + r * groups + g, sums + r * groups + g);
+        }
+      }
+    });
+  };
+}
+
+void Init(Napi::Env env, Napi::Object exports) { export_kernel(env, exports, "ternaryQuantize", PrepareQuantize); }
+
+}  // namespace
+}  // namespace ternion
+
+TERNION_MODULE(ternary_quantize, ternion::Init);

@@ -1,0 +1,100 @@
+// ternaryMatmul: the scalar reference kernel, the per-call ISA dispatch and the N-API binding.
+#include "ternary/ternary_matmul.h"
+
+#include <napi.h>
+
+#include <string>
+
+#include "core/isa.h"
+#include "core/napi_args.h"
+#include "core/pool.h"
+#include "core/registry.h"
+#include "core/work.h"
+#include "ternary/packed_layout.h"
+
+namespace ternion {
+
+// Reference: one (n, m) pair at a time, every code unpacked with the layout's own formula.
+void ternary_gemm_generic(const TernaryGemm& g, int64_t m0, int64_t m1) {
+  const int64_t nblocks = g.Kp / kPackedBlockWeights;
+  const int64_t groups = g.per_block ? nblocks : 1;
+  for (int64_t n = 0; n < g.N; n++) {
+    const int8_t* q = g.q + n * g.Kp;
+    const float* as = g.a_scales + n * groups;
+    const int32_t* sums = g.a_sums + n * groups;
+    for (int64_t m = m0; m < m1; m++) {
+      const uint8_t* w = g.w + m * (g.Kp / 4);
+      int32_t total = 0;
+      float acc = 0.f;
+      for (int64_t b = 0; b < nblocks; b++) {
+        const uint8_t* wb = w + b * kPackedBlockBytes;
+        const int8_t* qb = q + b * kPackedBlockWeights;
+        int32_t dot = 0;
+        for (int j = 0; j < 64; j++) {
+          for (int p = 0; p < 4; p++) dot += ((wb[j] >> (2 * p)) & 3) * qb[j + 64 * p];
+        }
+        if (g.per_block) {
+          acc = ternary_block_step(acc, dot - sums[b], as[b]);
+        } else {
+          total += dot;
+        }
+      }
+      g.y[n * g.M + m] = g.per_block ? ternary_out_per_block(acc, g.w_scales[m])
+                                     : ternary_out_per_token(total - sums[0], as[0], g.w_scales[m]);
+    }
+  }
+}
+
+namespace {
+
+using GemmFn = void (*)(const TernaryGemm&, int64_t, int64_t);
+
+GemmFn pick_gemm() {
+#ifdef TERNION_X86
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      return ternary_gemm_avx512;
+    case Isa::kAvx2:
+      return ternary_gemm_avx2;
+    default:
+      break;
+  }
+#endif
+  return ternary_gemm_generic;
+}
+
+constexpr int64_t kMaxCols = int64_t{1} << 22;
+
+// ternaryMatmul(wData: Uint8Array (M, Kp/4), wRowScales: Float32Array (M), M, Kp, q: Int8Array (>= N*Kp),
+//               aScales: Float32Array, aSums: Int32Array (>= N * groups), mode (0 per-token, 1 per-block-256),
+//               N, y: Float32Array (>= N*M))
+Work PrepareMatmul(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  TernaryGemm g{};
+  g.M = int_arg(info, 2, "rows (M)", 1, int64_t{1} << 31);
+  g.Kp = int_arg(info, 3, "colsPadded", kPackedBlockWeights, kMaxCols + kPackedBlockWeights);
+  if (g.Kp % kPackedBlockWeights != 0) throw_range_error(env, "argument 3 (colsPadded): must be a multiple of 256");
+  g.per_block = int_arg(info, 7, "mode", 0, 1) == 1;
+  g.N = int_arg(info, 8, "N", 1, int64_t{1} << 24);
+  const int64_t groups = g.per_block ? g.Kp / kPackedBlockWeights : 1;
+  g.w = u8_arg(info, 0, "wData", checked_mul(env, g.M, g.Kp / 4, "M * colsPadded / 4")).data;
+  g.w_scales = f32_arg(info, 1, "wRowScales", static_cast<size_t>(g.M)).data;
+  g.q = i8_arg(info, 4, "q", checked_mul(env, g.N, g.Kp, "N * colsPadded")).data;
+  g.a_scales = f32_arg(info, 5, "aScales", checked_mul(env, g.N, groups, "N * groups")).data;
+  g.a_sums = i32_arg(info, 6, "aSums", checked_mul(env, g.N, groups, "N * groups")).data;
+  g.y = f32_arg(info, 9, "y", checked_mul(env, g.N, g.M, "N * M")).data;
+  return [g] {
+    const GemmFn fn = pick_gemm();
+    // 64-row chunks: whole register tiles, and the weights of a chunk (64 * Kp/4 bytes) stay in L2 while
+    // every activation row passes over them.
+    ThreadPool::instance().parallel_for(g.M, 64, [&](int64_t m0, int64_t m1, int) { fn(g, m0, m1); });
+  };
+}
+
+void Init(Napi::Env env, Napi::Object exports) { export_kernel(env, exports, "ternaryMatmul", PrepareMatmul); }
+
+}  // namespace
+}  // namespace ternion
+
+TERNION_MODULE(ternary_matmul, ternion::Init);
+TERNION_KERNEL(ternary_matmul, "generic", "avx2", "avx512-vnni");

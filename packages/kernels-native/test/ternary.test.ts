@@ -1,0 +1,284 @@
+import { describe, expect, it } from 'vitest';
+import {
+  allocQuantizedActivations,
+  encodeTernary,
+  forEachIsa,
+  kernelInfo,
+  type PackedTernary,
+  packTernary,
+  quantizeActivations,
+  recordProgram,
+  ternaryMatmul,
+  ternaryMatmulAsync,
+} from '../lib/index.js';
+import {
+  matmulRef,
+  packRef,
+  quantizePerTokenRef,
+  quantizeQ8KBlockRef,
+  type RefActivations,
+} from './reference/ternary.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+}
+
+function randomTernary(n: number, seed: number): Int8Array {
+  const r = rng(seed);
+  const v = new Int8Array(n);
+  for (let i = 0; i < n; i++) v[i] = Math.floor(r() * 3) - 1;
+  return v;
+}
+
+/** Activations with outliers and exact ties so rounding and clamping paths are exercised. */
+function randomActivations(n: number, seed: number): Float32Array {
+  const r = rng(seed);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = r();
+    x[i] = u < 0.01 ? (r() - 0.5) * 40 : u < 0.02 ? Math.round((r() - 0.5) * 8) / 2 : (r() - 0.5) * 2;
+  }
+  return x;
+}
+
+/** Encodes values (rows, cols) with one scale per row in `format` (cols % 256 == 0 for TQ*). */
+function encodeRows(
+  format: 'TQ1_0' | 'TQ2_0' | 'I2_S',
+  values: Int8Array,
+  rows: number,
+  cols: number,
+  rowScales: Float32Array,
+) {
+  if (format === 'I2_S') return encodeTernary(format, values, Float32Array.of(rowScales[0]!));
+  const blocks = new Float32Array((rows * cols) / 256);
+  for (let b = 0; b < blocks.length; b++) blocks[b] = rowScales[Math.floor((b * 256) / cols)]!;
+  return encodeTernary(format, values, blocks);
+}
+
+describe('packTernary', () => {
+  it('packs every format into the same runtime layout', () => {
+    const rows = 5;
+    const cols = 768;
+    const values = randomTernary(rows * cols, 11);
+    const rowScales = Float32Array.from({ length: rows }, (_, i) => 0.25 * (i + 1));
+    const want = packRef(values, rows, cols);
+    const fromTq2 = packTernary('TQ2_0', encodeRows('TQ2_0', values, rows, cols, rowScales), rows, cols);
+    const fromTq1 = packTernary('TQ1_0', encodeRows('TQ1_0', values, rows, cols, rowScales), rows, cols);
+    expect(fromTq2.colsPadded).toBe(768);
+    expect(fromTq2.data).toEqual(want);
+    expect(fromTq2.rowScales).toEqual(rowScales);
+    expect(fromTq1).toEqual(fromTq2);
+    const i2 = packTernary('I2_S', encodeRows('I2_S', values, rows, cols, Float32Array.of(0.5)), rows, cols);
+    expect(i2.data).toEqual(want);
+    expect([...i2.rowScales]).toEqual([0.5, 0.5, 0.5, 0.5, 0.5]);
+  });
+
+  it('handles I2_S rows that start inside a 128-weight block and pads ragged rows with zero weights', () => {
+    for (const [rows, cols] of [
+      [4, 96],
+      [32, 300],
+      [3, 640],
+    ] as const) {
+      const values = randomTernary(rows * cols, rows * cols);
+      const packed = packTernary('I2_S', encodeTernary('I2_S', values, Float32Array.of(2)), rows, cols);
+      expect(packed.colsPadded).toBe(Math.ceil(cols / 256) * 256);
+      expect(packed.data).toEqual(packRef(values, rows, cols));
+    }
+  });
+
+  it('needs one scale per row but ignores the scale of all-zero blocks', () => {
+    const cols = 512;
+    const values = randomTernary(2 * cols, 5);
+    const bytes = encodeTernary('TQ2_0', values, Float32Array.of(1, 1, 1, 2));
+    expect(() => packTernary('TQ2_0', bytes, 2, cols)).toThrow(/row 1 .*one scale per row/);
+    values.fill(0, 3 * 256, 4 * 256);
+    const ok = packTernary('TQ2_0', encodeTernary('TQ2_0', values, Float32Array.of(1, 1, 1, 2)), 2, cols);
+    expect([...ok.rowScales]).toEqual([1, 1]);
+    const zero = packTernary('TQ2_0', encodeTernary('TQ2_0', new Int8Array(256), Float32Array.of(9)), 1, 256);
+    expect([...zero.rowScales]).toEqual([0]);
+  });
+
+  it('validates its arguments', () => {
+    const bytes = new Uint8Array(66 * 4).fill(0x55);
+    expect(() => packTernary('TQ2_0', bytes, 1, 300)).toThrow(RangeError);
+    expect(() => packTernary('TQ2_0', bytes, 5, 256)).toThrow(/needs 330/);
+    expect(() => packTernary('TQ2_0', bytes, 0, 256)).toThrow(RangeError);
+    expect(() => packTernary('TQ2_0', bytes, 1.5, 256)).toThrow(TypeError);
+    expect(() => packTernary('I2_S', new Uint8Array(100), 1, 100)).toThrow(RangeError);
+    expect(() => packTernary('TQ2_0', [] as never, 1, 256)).toThrow(TypeError);
+    expect(() => packTernary('Q8_0' as never, bytes, 1, 256)).toThrow(TypeError);
+    const bad = new Uint8Array(66 * 2).fill(0x55);
+    bad[66 + 1] = 0xff;
+    expect(() => packTernary('TQ2_0', bad, 2, 256)).toThrow(/row 1 holds the invalid code 3/);
+  });
+});
+
+describe('quantizeActivations', () => {
+  it("per-token matches bitnet.cpp's quantize_row_i8_s bit for bit", () => {
+    for (const cols of [256, 300, 2560]) {
+      const rows = 3;
+      const x = randomActivations(rows * cols, cols);
+      x.fill(0, cols, 2 * cols); // an all-zero row
+      const qa = allocQuantizedActivations(4, cols, 'per-token');
+      qa.q.fill(99);
+      quantizeActivations(x, rows, qa);
+      for (let r = 0; r < rows; r++) {
+        const ref = quantizePerTokenRef(x.subarray(r * cols, (r + 1) * cols), qa.colsPadded);
+        expect(qa.q.subarray(r * qa.colsPadded, (r + 1) * qa.colsPadded)).toEqual(ref.q);
+        expect(qa.scales[r]).toBe(ref.scale);
+        expect(qa.sums[r]).toBe(ref.sum);
+      }
+    }
+  });
+
+  it("per-block-256 matches llama.cpp's quantize_row_q8_K_ref bit for bit", () => {
+    for (const cols of [256, 300, 768]) {
+      const rows = 2;
+      const x = randomActivations(rows * cols, cols + 1);
+      x.fill(0, 256, Math.min(cols, 512)); // a zero group when there is one
+      x[3] = -50; // a negative max: iscale is positive, q keeps the sign of x
+      const qa = allocQuantizedActivations(rows, cols, 'per-block-256');
+      quantizeActivations(x, rows, qa);
+      const groups = qa.colsPadded / 256;
+      for (let r = 0; r < rows; r++) {
+        for (let g = 0; g < groups; g++) {
+          const ref = quantizeQ8KBlockRef(
+            x.subarray(r * cols + g * 256, r * cols + Math.min(cols, g * 256 + 256)),
+          );
+          const off = r * qa.colsPadded + g * 256;
+          expect(qa.q.subarray(off, off + 256)).toEqual(ref.q);
+          expect(qa.scales[r * groups + g]).toBe(ref.d);
+          expect(qa.sums[r * groups + g]).toBe(ref.sum);
+        }
+      }
+    }
+  });
+
+  it('validates its arguments', () => {
+    const qa = allocQuantizedActivations(2, 300, 'per-token');
+    expect(() => quantizeActivations(new Float32Array(600), 3, qa)).toThrow(RangeError);
+    expect(() => quantizeActivations(new Float32Array(599), 2, qa)).toThrow(RangeError);
+    expect(() => quantizeActivations(new Float64Array(600) as never, 2, qa)).toThrow(TypeError);
+    expect(() => quantizeActivations(new Float32Array(600), 2, { ...qa, mode: 'per-row' as never })).toThrow(
+      TypeError,
+    );
+    expect(() => allocQuantizedActivations(0, 256, 'per-token')).toThrow(RangeError);
+    expect(() => allocQuantizedActivations(1, 256, 'int4' as never)).toThrow(TypeError);
+  });
+});
+
+interface Case {
+  packed: PackedTernary;
+  values: Int8Array;
+}
+
+function makeWeights(m: number, k: number, seed: number): Case {
+  const values = randomTernary(m * k, seed);
+  const rowScales = Float32Array.from({ length: m }, (_, i) => 0.01 + 0.001 * ((i * 7) % 13));
+  const packed: PackedTernary = {
+    rows: m,
+    cols: k,
+    colsPadded: Math.ceil(k / 256) * 256,
+    data: packRef(values, m, k),
+    rowScales,
+  };
+  return { packed, values };
+}
+
+function refActivations(qa: ReturnType<typeof allocQuantizedActivations>): RefActivations {
+  return { colsPadded: qa.colsPadded, q: qa.q, scales: qa.scales, perBlock: qa.mode === 'per-block-256' };
+}
+
+describe('ternaryMatmul', () => {
+  // Every listed N, K and M appears; the reference is plain TS over unpacked weights in float32 order.
+  const shapes: [n: number, k: number, m: number][] = [
+    [1, 256, 1],
+    [1, 2560, 640],
+    [3, 300, 7],
+    [3, 768, 64],
+    [17, 300, 64],
+    [17, 2560, 7],
+    [64, 256, 640],
+    [64, 768, 7],
+    [1, 300, 640],
+    [17, 768, 1],
+  ];
+  for (const mode of ['per-token', 'per-block-256'] as const) {
+    it(`matches the reference bit for bit on every ISA (${mode})`, () => {
+      const seen: string[] = [];
+      for (const [n, k, m] of shapes) {
+        const { packed, values } = makeWeights(m, k, n * 1000 + k + m);
+        const qa = allocQuantizedActivations(n + 2, k, mode);
+        quantizeActivations(randomActivations(n * k, k * n), n, qa);
+        const want = matmulRef(values, packed.rowScales, m, k, refActivations(qa), n);
+        forEachIsa((isa) => {
+          const y = new Float32Array(n * m + 3).fill(Number.NaN);
+          ternaryMatmul(packed, qa, n, y);
+          const got = y.subarray(0, n * m);
+          let mismatch = -1;
+          for (let i = 0; i < got.length && mismatch < 0; i++) if (!Object.is(got[i], want[i])) mismatch = i;
+          expect(
+            mismatch,
+            `${isa} N=${n} K=${k} M=${m}: y[${mismatch}] ${got[mismatch]} vs ${want[mismatch]}`,
+          ).toBe(-1);
+          expect(Number.isNaN(y[n * m])).toBe(true); // nothing written past N x M
+          seen.push(kernelInfo().kernels.ternary_matmul ?? '?');
+        });
+      }
+      expect(seen).toContain('generic');
+    });
+  }
+
+  it('runs async with the same result and replays a recorded program on new activations', async () => {
+    const [n, k, m] = [4, 768, 96];
+    const { packed, values } = makeWeights(m, k, 3);
+    const qa = allocQuantizedActivations(n, k, 'per-token');
+    quantizeActivations(randomActivations(n * k, 1), n, qa);
+    const ySync = new Float32Array(n * m);
+    const yAsync = new Float32Array(n * m);
+    ternaryMatmul(packed, qa, n, ySync);
+    await ternaryMatmulAsync(packed, qa, n, yAsync);
+    expect(yAsync).toEqual(ySync);
+
+    const x = randomActivations(n * k, 2);
+    const y = new Float32Array(n * m);
+    const program = recordProgram(() => {
+      quantizeActivations(x, n, qa);
+      ternaryMatmul(packed, qa, n, y);
+    });
+    for (const seed of [5, 6]) {
+      x.set(randomActivations(n * k, seed));
+      await program.runAsync();
+      const fresh = allocQuantizedActivations(n, k, 'per-token');
+      quantizeActivations(x, n, fresh);
+      expect(y).toEqual(matmulRef(values, packed.rowScales, m, k, refActivations(fresh), n));
+    }
+  });
+
+  it('validates its arguments', () => {
+    const { packed } = makeWeights(8, 300, 1);
+    const qa = allocQuantizedActivations(2, 300, 'per-token');
+    const y = new Float32Array(16);
+    expect(() => ternaryMatmul(packed, qa, 3, y)).toThrow(/rows must be in \[1, 2\]/);
+    expect(() => ternaryMatmul(packed, qa, 0, y)).toThrow(RangeError);
+    expect(() => ternaryMatmul(packed, qa, 2, new Float32Array(15))).toThrow(RangeError);
+    expect(() => ternaryMatmul(packed, qa, 2, new Float64Array(16) as never)).toThrow(TypeError);
+    expect(() => ternaryMatmul(packed, allocQuantizedActivations(2, 256, 'per-token'), 1, y)).toThrow(/cols/);
+    expect(() => ternaryMatmul({ ...packed, data: new Uint8Array(10) }, qa, 1, y)).toThrow(RangeError);
+    expect(() => ternaryMatmul({ ...packed, rowScales: [] as never }, qa, 1, y)).toThrow(TypeError);
+    const detached = new Float32Array(16);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(() => ternaryMatmul(packed, qa, 1, detached)).toThrow(RangeError);
+    const qDetached = allocQuantizedActivations(2, 300, 'per-token');
+    structuredClone(qDetached.q.buffer, { transfer: [qDetached.q.buffer as ArrayBuffer] });
+    expect(() => ternaryMatmul(packed, qDetached, 1, y)).toThrow(RangeError);
+  });
+});
