@@ -20,6 +20,16 @@ namespace ternion {
 namespace {
 
 PagedAttentionHeadsFn pick_paged_attention() {
+#ifdef TERNION_X86
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      return paged_attention_heads_avx512;
+    case Isa::kAvx2:
+      return paged_attention_heads_avx2;
+    default:
+      break;
+  }
+#endif
   return paged_attention_heads_generic;
 }
 
@@ -120,4 +130,4 @@ void Init(Napi::Env env, Napi::Object exports) {
 }  // namespace ternion
 
 TERNION_MODULE(paged_attention, ternion::Init);
-TERNION_KERNEL(paged_attention, "generic", "generic", "generic");
+TERNION_KERNEL(paged_attention, "generic", "avx2", "avx512");
