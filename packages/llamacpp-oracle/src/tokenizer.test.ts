@@ -10,6 +10,7 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderChat } from '../../engine/src/chat/index.js';
@@ -18,7 +19,8 @@ import { Tokenizer, tokenizerSpecFromMetadata } from '../../engine/src/tokenizer
 import { buildLlama3VocabGguf } from './llama3-vocab-gguf.js';
 import { corpusStrings, HANDPICKED, randomStrings } from './tokenizer-strings.js';
 
-const MODELS = '/work/shared/models';
+// The shared models live in ../shared/models beside the repository.
+const MODELS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../shared/models');
 const SPM_MODEL = path.join(MODELS, 'tinystories-bitnet-b158-target-5m-tq2_0.gguf');
 const CORPUS = path.join(MODELS, 'corpus', 'valid.txt');
 

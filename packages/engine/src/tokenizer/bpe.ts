@@ -56,7 +56,7 @@ export function bpeTokenize(
       if (left === -1 || right === -1) return;
       const l = len[left] as number;
       const r = len[right] as number;
-      const rank = ranks.get(`${text.substr(left, l)} ${text.substr(right, r)}`);
+      const rank = ranks.get(`${text.slice(left, left + l)} ${text.slice(right, right + r)}`);
       if (rank !== undefined) queue.push({ left, right, rank, size: l + r });
     };
     for (let i = 1; i < n; i++) addBigram(i - 1, i);
@@ -78,7 +78,7 @@ export function bpeTokenize(
     }
 
     for (let i = 0; i !== -1 && n > 0; i = next[i] as number) {
-      const piece = text.substr(i, len[i] as number);
+      const piece = text.slice(i, i + (len[i] as number));
       const id = vocab.idOf.get(piece);
       if (id !== undefined) {
         out.push(id);

@@ -2,15 +2,14 @@ import { TernionError } from '@ternion/contracts';
 import { describe, expect, it } from 'vitest';
 import { openGguf } from '../gguf/index.js';
 import { TokenType, tokenizerSpecFromMetadata } from './spec.js';
+import { SHARED_SPM_MODEL } from './test-vocabs.fixture.js';
 import { Tokenizer } from './tokenizer.js';
-
-const SHARED_MODEL = '/work/shared/models/tinystories-bitnet-b158-target-5m-tq2_0.gguf';
 
 const fromRecord = (record: Record<string, unknown>) => tokenizerSpecFromMetadata((key) => record[key]);
 
 describe('tokenizerSpecFromMetadata', () => {
   it('reads the shared SentencePiece model', () => {
-    const file = openGguf(SHARED_MODEL);
+    const file = openGguf(SHARED_SPM_MODEL);
     const spec = tokenizerSpecFromMetadata((key) => file.get(key));
     expect(spec.model).toBe('llama');
     expect(spec.tokens.length).toBe(2048);

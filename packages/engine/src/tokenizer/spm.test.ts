@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { openGguf } from '../gguf/index.js';
 import { tokenizerSpecFromMetadata } from './spec.js';
-import { idOf, smallSpmSpec } from './test-vocabs.fixture.js';
+import { idOf, SHARED_SPM_MODEL, smallSpmSpec } from './test-vocabs.fixture.js';
 import { Tokenizer } from './tokenizer.js';
 
 const spec = smallSpmSpec();
@@ -140,7 +140,7 @@ describe('SPM fuzz', () => {
   });
 
   it('round-trips random text through the shared TinyStories vocabulary', () => {
-    const file = openGguf('/work/shared/models/tinystories-bitnet-b158-target-5m-tq2_0.gguf');
+    const file = openGguf(SHARED_SPM_MODEL);
     const shared = new Tokenizer(tokenizerSpecFromMetadata((key) => file.get(key)));
     const words = fc.constantFrom(
       'Once',

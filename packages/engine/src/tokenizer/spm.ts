@@ -52,7 +52,7 @@ export function spmTokenize(
     if (left === -1 || right === -1) return;
     const l = len[left] as number;
     const r = len[right] as number;
-    const id = vocab.idOf.get(text.substr(start[left] as number, l + r));
+    const id = vocab.idOf.get(text.slice(start[left] as number, (start[left] as number) + l + r));
     if (id === undefined) return;
     queue.push({ left, right, score: vocab.scores[id] as number, size: l + r });
   };
@@ -78,7 +78,7 @@ export function spmTokenize(
   // (llama.cpp's `resegment` recursion never finds a reverse merge for them).
   const bytes: number[] = [];
   for (let i = 0; i !== -1; i = next[i] as number) {
-    const piece = text.substr(start[i] as number, len[i] as number);
+    const piece = text.slice(start[i] as number, (start[i] as number) + (len[i] as number));
     const id = vocab.idOf.get(piece);
     if (id !== undefined) {
       out.push(id);

@@ -1,5 +1,13 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BYTE_TO_CHAR } from './byte-unicode.js';
 import { type TokenizerSpec, TokenType } from './spec.js';
+
+/** The shared TinyStories model (SentencePiece tokenizer), in ../shared/models beside the repository. */
+export const SHARED_SPM_MODEL = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '../../../../../shared/models/tinystories-bitnet-b158-target-5m-tq2_0.gguf',
+);
 
 /**
  * A hand-built SentencePiece vocabulary: <unk>, <s>, </s>, 256 byte tokens, a user-defined `<tool>` and
