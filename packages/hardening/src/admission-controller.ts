@@ -129,7 +129,9 @@ export class AdmissionController {
       released = true;
       const held = (performance.now() - startedAt) / 1000;
       this.meanHoldSeconds =
-        this.meanHoldSeconds === 0 ? held : this.meanHoldSeconds + HOLD_EWMA_ALPHA * (held - this.meanHoldSeconds);
+        this.meanHoldSeconds === 0
+          ? held
+          : this.meanHoldSeconds + HOLD_EWMA_ALPHA * (held - this.meanHoldSeconds);
       this.numRunning--;
       this.dispatch();
     };
@@ -161,18 +163,25 @@ function detach(waiter: Waiter): void {
 function abortedError(signal: AbortSignal): unknown {
   const reason: unknown = signal.reason;
   if (TernionError.isInstance(reason)) return reason;
-  return new TernionError('ABORTED', 'The request was aborted while waiting for a free slot.', { cause: reason });
+  return new TernionError('ABORTED', 'The request was aborted while waiting for a free slot.', {
+    cause: reason,
+  });
 }
 
 function isAbortSignal(value: unknown): value is AbortSignal {
-  return typeof value === 'object' && value !== null && typeof (value as AbortSignal).addEventListener === 'function'
-    && typeof (value as AbortSignal).aborted === 'boolean';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as AbortSignal).addEventListener === 'function' &&
+    typeof (value as AbortSignal).aborted === 'boolean'
+  );
 }
 
 function integerAtLeast(value: unknown, min: number, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
     throw new TypeError(`AdmissionController: options.${name} must be an integer, got ${String(value)}`);
   }
-  if (value < min) throw new RangeError(`AdmissionController: options.${name} must be >= ${min}, got ${value}`);
+  if (value < min)
+    throw new RangeError(`AdmissionController: options.${name} must be >= ${min}, got ${value}`);
   return value;
 }

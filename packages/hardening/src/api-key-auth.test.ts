@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import * as crypto from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,7 +57,16 @@ describe('ApiKeyAuth', () => {
 
   it('rejects missing, malformed and wrong Authorization headers with a reason', () => {
     const auth = new ApiKeyAuth({ keys: ['sk-alpha'] });
-    const reasons = [undefined, '', 'sk-alpha', 'Basic c2stYWxwaGE=', 'Bearer', 'Bearer ', 'Bearer a b', 'Bearer sk-alph']
+    const reasons = [
+      undefined,
+      '',
+      'sk-alpha',
+      'Basic c2stYWxwaGE=',
+      'Bearer',
+      'Bearer ',
+      'Bearer a b',
+      'Bearer sk-alph',
+    ]
       .map((h) => auth.check(h))
       .map((r) => (r.ok ? 'ok' : r.reason));
     expect(reasons[0]).toMatch(/Missing API key/);
@@ -77,11 +86,14 @@ describe('ApiKeyAuth', () => {
   it('reads a keys file of plain keys and sha256: digests, skipping comments and blank lines', () => {
     const path = keysFile(
       'keys.txt',
-      ['# team keys', '', 'sk-plain', `sha256:${sha('sk-hashed').toUpperCase()}`, '  sk-indented  ', ''].join('\r\n'),
+      ['# team keys', '', 'sk-plain', `sha256:${sha('sk-hashed').toUpperCase()}`, '  sk-indented  ', ''].join(
+        '\r\n',
+      ),
     );
     const auth = new ApiKeyAuth({ keysFile: path, keys: ['sk-option'] });
     expect(auth.size).toBe(4);
-    for (const key of ['sk-plain', 'sk-hashed', 'sk-indented', 'sk-option']) expect(auth.check(`Bearer ${key}`).ok).toBe(true);
+    for (const key of ['sk-plain', 'sk-hashed', 'sk-indented', 'sk-option'])
+      expect(auth.check(`Bearer ${key}`).ok).toBe(true);
     // A digest line authorises the key, not the digest itself.
     expect(auth.check(`Bearer ${sha('sk-hashed')}`).ok).toBe(false);
     expect(auth.check('Bearer # team keys').ok).toBe(false);
@@ -111,11 +123,15 @@ describe('ApiKeyAuth', () => {
 
   it('rejects bad options and bad key files naming the problem', () => {
     expect(() => new ApiKeyAuth({ keys: 'sk' as unknown as string[] })).toThrow(TypeError);
-    expect(() => new ApiKeyAuth({ keys: [42 as unknown as string] })).toThrow(/options.keys\[0\] must be a string/);
+    expect(() => new ApiKeyAuth({ keys: [42 as unknown as string] })).toThrow(
+      /options.keys\[0\] must be a string/,
+    );
     expect(() => new ApiKeyAuth({ keys: [''] })).toThrow(RangeError);
     expect(() => new ApiKeyAuth({ keys: ['has space'] })).toThrow(/no whitespace/);
     expect(() => new ApiKeyAuth({ keysFile: join(dir, 'missing.txt') })).toThrow(/cannot read keysFile/);
-    expect(() => new ApiKeyAuth({ keysFile: keysFile('bad.txt', 'sha256:abc\n') })).toThrow(/line 1: 'sha256:' must be/);
+    expect(() => new ApiKeyAuth({ keysFile: keysFile('bad.txt', 'sha256:abc\n') })).toThrow(
+      /line 1: 'sha256:' must be/,
+    );
     expect(() => new ApiKeyAuth({ keysFile: keysFile('ws.txt', 'ok\nsk a\n') })).toThrow(/line 2/);
   });
 });

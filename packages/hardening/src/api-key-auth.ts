@@ -33,10 +33,13 @@ export class ApiKeyAuth {
   private readonly optionKeys: readonly string[];
 
   constructor(options: ApiKeyAuthOptions = {}) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('ApiKeyAuth: options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError('ApiKeyAuth: options must be an object');
     const { keys = [], keysFile } = options;
     if (!Array.isArray(keys)) throw new TypeError('ApiKeyAuth: options.keys must be an array of strings');
-    keys.forEach((key, i) => checkPlainKey(key, `options.keys[${i}]`));
+    keys.forEach((key, i) => {
+      checkPlainKey(key, `options.keys[${i}]`);
+    });
     if (keysFile !== undefined && (typeof keysFile !== 'string' || keysFile === '')) {
       throw new TypeError('ApiKeyAuth: options.keysFile must be a non-empty path string');
     }
@@ -130,10 +133,14 @@ function parseKeysFile(path: string): Buffer[] {
       return;
     }
     if (line.toLowerCase().startsWith('sha256:')) {
-      throw new RangeError(`ApiKeyAuth: keysFile '${path}' line ${index + 1}: 'sha256:' must be followed by 64 hex digits`);
+      throw new RangeError(
+        `ApiKeyAuth: keysFile '${path}' line ${index + 1}: 'sha256:' must be followed by 64 hex digits`,
+      );
     }
     if (/\s/.test(line)) {
-      throw new RangeError(`ApiKeyAuth: keysFile '${path}' line ${index + 1}: a key must not contain whitespace`);
+      throw new RangeError(
+        `ApiKeyAuth: keysFile '${path}' line ${index + 1}: a key must not contain whitespace`,
+      );
     }
     digests.push(sha256(line));
   });

@@ -17,7 +17,9 @@ export interface DeadlineSignal {
  */
 export function deadlineSignal(ms: number, parent?: AbortSignal): DeadlineSignal {
   if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0) {
-    throw new RangeError(`deadlineSignal: ms must be a positive number of milliseconds or Infinity, got ${String(ms)}`);
+    throw new RangeError(
+      `deadlineSignal: ms must be a positive number of milliseconds or Infinity, got ${String(ms)}`,
+    );
   }
   if (parent !== undefined && (typeof parent !== 'object' || parent === null || !('aborted' in parent))) {
     throw new TypeError('deadlineSignal: parent must be an AbortSignal');
@@ -42,7 +44,9 @@ export function deadlineSignal(ms: number, parent?: AbortSignal): DeadlineSignal
     timer = setTimeout(() => {
       timer = undefined;
       dispose();
-      controller.abort(new TernionError('DEADLINE_EXCEEDED', `The request exceeded its deadline of ${ms} ms.`));
+      controller.abort(
+        new TernionError('DEADLINE_EXCEEDED', `The request exceeded its deadline of ${ms} ms.`),
+      );
     }, ms);
     // A pending deadline must not keep the process alive on its own (graceful shutdown relies on that).
     timer.unref?.();

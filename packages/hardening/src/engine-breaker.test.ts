@@ -40,7 +40,9 @@ describe('EngineBreaker', () => {
     expect((err as RetryLaterError).code).toBe('ENGINE_UNAVAILABLE');
     expect((err as RetryLaterError).retryAfterSeconds).toBe(5);
     vi.advanceTimersByTime(3_200);
-    expect(((await breaker.execute(fn).catch((e: unknown) => e)) as RetryLaterError).retryAfterSeconds).toBe(2);
+    expect(((await breaker.execute(fn).catch((e: unknown) => e)) as RetryLaterError).retryAfterSeconds).toBe(
+      2,
+    );
   });
 
   it('a success in between resets the consecutive count', async () => {
@@ -128,7 +130,10 @@ describe('EngineBreaker', () => {
   });
 
   it('accepts a custom failure rule', async () => {
-    const breaker = new EngineBreaker({ failureThreshold: 1, isFailure: (e) => (e as Error).message === 'count me' });
+    const breaker = new EngineBreaker({
+      failureThreshold: 1,
+      isFailure: (e) => (e as Error).message === 'count me',
+    });
     await fail(breaker, 3, () => Promise.reject(new Error('ignore me')));
     expect(breaker.state).toBe('closed');
     await fail(breaker, 1, () => Promise.reject(new Error('count me')));

@@ -1,6 +1,13 @@
 import { TernionError } from '@ternion/contracts';
-import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, IsolatedCircuitError } from 'cockatiel';
 import type { CircuitBreakerPolicy } from 'cockatiel';
+import {
+  BrokenCircuitError,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+  IsolatedCircuitError,
+} from 'cockatiel';
 import { isAbortError } from './deadline.js';
 import { HttpError, RetryLaterError } from './http-error.js';
 
@@ -81,10 +88,14 @@ export class EngineBreaker {
     this.failureThreshold = options.failureThreshold ?? 5;
     this.halfOpenAfterMs = options.halfOpenAfterMs ?? 10_000;
     if (!Number.isInteger(this.failureThreshold) || this.failureThreshold < 1) {
-      throw new RangeError(`EngineBreaker: failureThreshold must be a positive integer, got ${options.failureThreshold}`);
+      throw new RangeError(
+        `EngineBreaker: failureThreshold must be a positive integer, got ${options.failureThreshold}`,
+      );
     }
     if (!Number.isFinite(this.halfOpenAfterMs) || this.halfOpenAfterMs < 0) {
-      throw new RangeError(`EngineBreaker: halfOpenAfterMs must be a non-negative number, got ${options.halfOpenAfterMs}`);
+      throw new RangeError(
+        `EngineBreaker: halfOpenAfterMs must be a non-negative number, got ${options.halfOpenAfterMs}`,
+      );
     }
     if (options.isFailure !== undefined && typeof options.isFailure !== 'function') {
       throw new TypeError('EngineBreaker: isFailure must be a function (err) => boolean');
@@ -140,9 +151,12 @@ export class EngineBreaker {
 
   /** Calls `listener` with the new state on every transition (for metrics and logs). */
   onStateChange(listener: (state: BreakerState) => void): Disposable {
-    if (typeof listener !== 'function') throw new TypeError('EngineBreaker.onStateChange: listener must be a function');
+    if (typeof listener !== 'function')
+      throw new TypeError('EngineBreaker.onStateChange: listener must be a function');
     return this.policy.onStateChange((state) => {
-      listener(state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half-open' : 'open');
+      listener(
+        state === CircuitState.Closed ? 'closed' : state === CircuitState.HalfOpen ? 'half-open' : 'open',
+      );
     });
   }
 
@@ -151,9 +165,13 @@ export class EngineBreaker {
   }
 
   private unavailable(retryAfterSeconds: number): RetryLaterError {
-    return new RetryLaterError('ENGINE_UNAVAILABLE', 'The inference engine is temporarily unavailable after repeated failures.', {
-      retryAfterSeconds: Math.max(1, retryAfterSeconds),
-      hint: 'the circuit breaker is open; it lets a trial request through shortly',
-    });
+    return new RetryLaterError(
+      'ENGINE_UNAVAILABLE',
+      'The inference engine is temporarily unavailable after repeated failures.',
+      {
+        retryAfterSeconds: Math.max(1, retryAfterSeconds),
+        hint: 'the circuit breaker is open; it lets a trial request through shortly',
+      },
+    );
   }
 }

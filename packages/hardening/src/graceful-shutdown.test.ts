@@ -148,7 +148,9 @@ describe('GracefulShutdown', () => {
   it('validates its options', () => {
     expect(() => new GracefulShutdown({ graceMs: -1 })).toThrow(RangeError);
     expect(() => new GracefulShutdown({ graceMs: Number.NaN })).toThrow(/graceMs/);
-    expect(() => new GracefulShutdown({ graceMs: 1, cancelAll: 'x' as never })).toThrow(/cancelAll must be a function/);
+    expect(() => new GracefulShutdown({ graceMs: 1, cancelAll: 'x' as never })).toThrow(
+      /cancelAll must be a function/,
+    );
     const shutdown = new GracefulShutdown({ graceMs: 1 });
     expect(() => shutdown.track('x' as never)).toThrow(TypeError);
     const proc = fakeProcess();

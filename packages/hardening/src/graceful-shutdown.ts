@@ -41,9 +41,12 @@ export class GracefulShutdown {
   private uninstall: (() => void) | undefined;
 
   constructor(options: GracefulShutdownOptions) {
-    if (typeof options !== 'object' || options === null) throw new TypeError('GracefulShutdown: options must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError('GracefulShutdown: options must be an object');
     if (typeof options.graceMs !== 'number' || !(options.graceMs >= 0) || !Number.isFinite(options.graceMs)) {
-      throw new RangeError(`GracefulShutdown: options.graceMs must be a non-negative number of ms, got ${String(options.graceMs)}`);
+      throw new RangeError(
+        `GracefulShutdown: options.graceMs must be a non-negative number of ms, got ${String(options.graceMs)}`,
+      );
     }
     for (const name of ['onDrainStart', 'closeServer', 'cancelAll', 'log'] as const) {
       if (options[name] !== undefined && typeof options[name] !== 'function') {

@@ -63,12 +63,15 @@ declare module 'fastify' {
 }
 
 const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, options) => {
-  if (typeof options !== 'object' || options === null) throw new TypeError('hardeningPlugin: options must be an object');
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError('hardeningPlugin: options must be an object');
   const limits = validateLimits(options.limits);
   const publicRoutes = new Set(options.publicRoutes ?? ['/health']);
   const { auth, rateLimiter, metrics, shutdown } = options;
   if (options.deadlineMs !== undefined && !(options.deadlineMs > 0)) {
-    throw new RangeError(`hardeningPlugin: deadlineMs must be a positive number of ms, got ${options.deadlineMs}`);
+    throw new RangeError(
+      `hardeningPlugin: deadlineMs must be a positive number of ms, got ${options.deadlineMs}`,
+    );
   }
 
   fastify.decorate('ternionHardening', {
@@ -138,7 +141,9 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
 
   if (options.notFoundHandler !== false) {
     fastify.setNotFoundHandler(async (request) => {
-      throw new HttpError(404, `Unknown route: ${request.method} ${pathOf(request.url)}`, { code: 'not_found' });
+      throw new HttpError(404, `Unknown route: ${request.method} ${pathOf(request.url)}`, {
+        code: 'not_found',
+      });
     });
   }
 };
@@ -176,10 +181,17 @@ function watchRequest(
   const finish = new Promise<void>((resolve) => {
     resolveFinish = resolve;
   });
+  // 'finish' is tracked too: light-my-request (inject) responses never set writableFinished.
+  let finishedFlag = false;
+  reply.raw.once('finish', () => {
+    finishedFlag = true;
+  });
   reply.raw.once('close', () => {
-    const finished = reply.raw.writableFinished;
+    const finished = finishedFlag || reply.raw.writableFinished;
     if (!finished) {
-      disconnect.abort(new TernionError('ABORTED', `Client disconnected: ${request.method} ${pathOf(request.url)}`));
+      disconnect.abort(
+        new TernionError('ABORTED', `Client disconnected: ${request.method} ${pathOf(request.url)}`),
+      );
     }
     deadline?.dispose();
     onDone(finished ? reply.raw.statusCode : 499);

@@ -33,7 +33,6 @@ export class HttpError extends Error {
   readonly param: string | null;
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Record<string, string>;
-  private readonly [HTTP_ERROR_MARKER] = true;
 
   constructor(status: number, message: string, options: HttpErrorOptions = {}) {
     if (!Number.isInteger(status) || status < 400 || status > 599) {
@@ -47,12 +46,16 @@ export class HttpError extends Error {
     this.param = options.param ?? null;
     this.retryAfterSeconds = options.retryAfterSeconds;
     this.headers = { ...options.headers };
+    // Non-enumerable, so it never shows up in logs or JSON.
+    Object.defineProperty(this, HTTP_ERROR_MARKER, { value: true });
   }
 
   /** Works across several copies of this package (checks a `Symbol.for` marker, not the prototype chain). */
   static isInstance(value: unknown): value is HttpError {
     return (
-      typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[HTTP_ERROR_MARKER] === true
+      typeof value === 'object' &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[HTTP_ERROR_MARKER] === true
     );
   }
 }
@@ -200,7 +203,10 @@ function fromFastifyError(err: unknown): HttpError | undefined {
       });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new HttpError(400, `Could not parse the JSON body: ${message}`, { code: 'invalid_json', cause: err });
+      return new HttpError(400, `Could not parse the JSON body: ${message}`, {
+        code: 'invalid_json',
+        cause: err,
+      });
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new HttpError(400, message, { code: 'invalid_content_length', cause: err });
     default:

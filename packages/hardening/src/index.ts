@@ -3,7 +3,11 @@
  * control (bounded queue), deadlines, an engine circuit breaker, request limits and OpenAI-shaped errors,
  * Prometheus metrics, graceful shutdown, and a fastify plugin wiring them into a server.
  */
-export { type AdmissionControllerOptions, AdmissionController, type Release } from './admission-controller.js';
+export {
+  AdmissionController,
+  type AdmissionControllerOptions,
+  type Release,
+} from './admission-controller.js';
 export { ANONYMOUS_KEY_ID, ApiKeyAuth, type ApiKeyAuthOptions, type AuthResult } from './api-key-auth.js';
 export { type DeadlineSignal, deadlineSignal, isAbortError } from './deadline.js';
 export {

@@ -58,7 +58,9 @@ export function validateLimits(limits: Limits, contextSize?: number): Readonly<L
       );
     }
     if (limits.maxTokensCap > contextSize) {
-      throw new RangeError(`limits.maxTokensCap: must be <= the context size ${contextSize}, got ${limits.maxTokensCap}`);
+      throw new RangeError(
+        `limits.maxTokensCap: must be <= the context size ${contextSize}, got ${limits.maxTokensCap}`,
+      );
     }
   }
   return Object.freeze({ ...limits });
@@ -111,10 +113,14 @@ export function tokenBudget(request: TokenBudgetRequest): TokenBudget {
   const room = Math.min(contextSize - promptTokens, limits.maxTokensCap);
   if (requestedMaxTokens === undefined) return { maxTokens: room, clamped: false };
   if (!Number.isInteger(requestedMaxTokens) || requestedMaxTokens < 1) {
-    throw new HttpError(400, `'${maxTokensParam}' must be a positive integer, got ${String(requestedMaxTokens)}.`, {
-      code: 'invalid_value',
-      param: maxTokensParam,
-    });
+    throw new HttpError(
+      400,
+      `'${maxTokensParam}' must be a positive integer, got ${String(requestedMaxTokens)}.`,
+      {
+        code: 'invalid_value',
+        param: maxTokensParam,
+      },
+    );
   }
   if (requestedMaxTokens > limits.maxTokensCap) {
     throw new HttpError(
@@ -123,7 +129,9 @@ export function tokenBudget(request: TokenBudgetRequest): TokenBudget {
       { code: 'invalid_value', param: maxTokensParam },
     );
   }
-  return requestedMaxTokens > room ? { maxTokens: room, clamped: true } : { maxTokens: requestedMaxTokens, clamped: false };
+  return requestedMaxTokens > room
+    ? { maxTokens: room, clamped: true }
+    : { maxTokens: requestedMaxTokens, clamped: false };
 }
 
 /**
@@ -141,7 +149,9 @@ export function checkCount(count: number, max: number, param: string): void {
 
 function requirePositiveInteger(value: unknown, name: string): void {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${name}: expected a positive integer, got ${typeof value === 'number' ? value : typeof value}`);
+    throw new TypeError(
+      `${name}: expected a positive integer, got ${typeof value === 'number' ? value : typeof value}`,
+    );
   }
   if (value < 1) throw new RangeError(`${name}: expected a positive integer, got ${value}`);
 }

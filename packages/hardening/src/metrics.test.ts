@@ -65,7 +65,13 @@ describe('Metrics', () => {
   });
 
   it('reads the gauges from collect() once per scrape', async () => {
-    let snapshot: MetricsSnapshot = { queueDepth: 3, running: 16, kvUsage: 0.5, prefixHitRate: 0.25, breakerState: 2 };
+    let snapshot: MetricsSnapshot = {
+      queueDepth: 3,
+      running: 16,
+      kvUsage: 0.5,
+      prefixHitRate: 0.25,
+      breakerState: 2,
+    };
     const collect = vi.fn(() => snapshot);
     const m = new Metrics({ collect, defaultMetrics: false });
     let text = await m.metrics();

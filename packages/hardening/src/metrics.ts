@@ -61,7 +61,12 @@ export class Metrics {
     const refresh = () => {
       if (collect) snapshot = collect();
     };
-    const liveGauge = (name: string, help: string, pick: (s: MetricsSnapshot) => number | undefined, first = false) =>
+    const liveGauge = (
+      name: string,
+      help: string,
+      pick: (s: MetricsSnapshot) => number | undefined,
+      first = false,
+    ) =>
       new Gauge({
         name,
         help,
@@ -79,8 +84,16 @@ export class Metrics {
       labelNames: ['route', 'status'] as const,
       registers,
     });
-    this.promptTokens = new Counter({ name: 'ternion_prompt_tokens_total', help: 'Prompt tokens processed', registers });
-    this.generatedTokens = new Counter({ name: 'ternion_generated_tokens_total', help: 'Tokens generated', registers });
+    this.promptTokens = new Counter({
+      name: 'ternion_prompt_tokens_total',
+      help: 'Prompt tokens processed',
+      registers,
+    });
+    this.generatedTokens = new Counter({
+      name: 'ternion_generated_tokens_total',
+      help: 'Tokens generated',
+      registers,
+    });
     this.timeToFirstToken = new Histogram({
       name: 'ternion_time_to_first_token_seconds',
       help: 'Time from request arrival to the first generated token',
@@ -93,9 +106,22 @@ export class Metrics {
       buckets: ITL_BUCKETS,
       registers,
     });
-    this.queueDepth = liveGauge('ternion_queue_depth', 'Requests waiting for a free sequence slot', (s) => s.queueDepth, true);
-    this.runningSequences = liveGauge('ternion_running_sequences', 'Sequences generating now', (s) => s.running);
-    this.kvCacheUsage = liveGauge('ternion_kv_cache_usage_ratio', 'Used fraction of the KV cache (0..1)', (s) => s.kvUsage);
+    this.queueDepth = liveGauge(
+      'ternion_queue_depth',
+      'Requests waiting for a free sequence slot',
+      (s) => s.queueDepth,
+      true,
+    );
+    this.runningSequences = liveGauge(
+      'ternion_running_sequences',
+      'Sequences generating now',
+      (s) => s.running,
+    );
+    this.kvCacheUsage = liveGauge(
+      'ternion_kv_cache_usage_ratio',
+      'Used fraction of the KV cache (0..1)',
+      (s) => s.kvUsage,
+    );
     this.prefixCacheHitRatio = liveGauge(
       'ternion_prefix_cache_hit_ratio',
       'Prefix-cache hits over queries (0..1)',

@@ -100,7 +100,9 @@ describe('RateLimiter tokens', () => {
     expect(() => rl.tryTokens('a', 1.5)).toThrow(/non-negative integer/);
     expect(() => rl.chargeTokens('a', Number.NaN)).toThrow(RangeError);
     expect(() => rl.tryRequest('')).toThrow(TypeError);
-    expect(() => new RateLimiter({ requestsPerMinute: 0 })).toThrow(/requestsPerMinute must be a positive number/);
+    expect(() => new RateLimiter({ requestsPerMinute: 0 })).toThrow(
+      /requestsPerMinute must be a positive number/,
+    );
     expect(() => new RateLimiter({ tokensPerMinute: -5 })).toThrow(RangeError);
     expect(() => new RateLimiter({ maxKeys: 0 })).toThrow(/maxKeys/);
   });

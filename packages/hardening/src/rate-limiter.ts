@@ -55,7 +55,9 @@ export class RateLimiter {
     this.tokensPerMinute = optionalPositive(options.tokensPerMinute, 'tokensPerMinute');
     this.maxKeys = options.maxKeys ?? 10_000;
     if (!Number.isInteger(this.maxKeys) || this.maxKeys < 1) {
-      throw new RangeError(`RateLimiter: options.maxKeys must be a positive integer, got ${String(options.maxKeys)}`);
+      throw new RangeError(
+        `RateLimiter: options.maxKeys must be a positive integer, got ${String(options.maxKeys)}`,
+      );
     }
     if (options.now !== undefined && typeof options.now !== 'function') {
       throw new TypeError('RateLimiter: options.now must be a function returning milliseconds');
@@ -77,11 +79,19 @@ export class RateLimiter {
   tryRequest(keyId: string, now: number = this.clock()): RateLimitResult {
     const bucket = this.bucketFor(keyId, now);
     if (this.tokensPerMinute !== undefined && bucket.tokens < 1) {
-      return refuse(1 - bucket.tokens, this.tokensPerMinute, `token limit (${this.tokensPerMinute} tokens/min)`);
+      return refuse(
+        1 - bucket.tokens,
+        this.tokensPerMinute,
+        `token limit (${this.tokensPerMinute} tokens/min)`,
+      );
     }
     if (this.requestsPerMinute !== undefined) {
       if (bucket.requests < 1) {
-        return refuse(1 - bucket.requests, this.requestsPerMinute, `request limit (${this.requestsPerMinute} requests/min)`);
+        return refuse(
+          1 - bucket.requests,
+          this.requestsPerMinute,
+          `request limit (${this.requestsPerMinute} requests/min)`,
+        );
       }
       bucket.requests -= 1;
     }
@@ -115,8 +125,10 @@ export class RateLimiter {
   }
 
   private bucketFor(keyId: string, now: number): Bucket {
-    if (typeof keyId !== 'string' || keyId === '') throw new TypeError('RateLimiter: keyId must be a non-empty string');
-    if (!Number.isFinite(now)) throw new TypeError(`RateLimiter: now must be a finite number of ms, got ${now}`);
+    if (typeof keyId !== 'string' || keyId === '')
+      throw new TypeError('RateLimiter: keyId must be a non-empty string');
+    if (!Number.isFinite(now))
+      throw new TypeError(`RateLimiter: now must be a finite number of ms, got ${now}`);
     let bucket = this.buckets.get(keyId);
     if (bucket === undefined) {
       bucket = { requests: this.requestsPerMinute ?? 0, tokens: this.tokensPerMinute ?? 0, updatedAt: now };
@@ -161,7 +173,11 @@ function refuse(deficit: number, perMinute: number, what: string): RateLimitResu
   const seconds = (deficit * 60) / perMinute;
   // Whole seconds, rounded up: Retry-After has 1 s resolution and retrying early would only be refused again.
   const retryAfterSeconds = Math.max(1, Math.ceil(seconds - 1e-9));
-  return { ok: false, retryAfterSeconds, reason: `Rate limit reached: ${what}. Retry after ${retryAfterSeconds} s.` };
+  return {
+    ok: false,
+    retryAfterSeconds,
+    reason: `Rate limit reached: ${what}. Retry after ${retryAfterSeconds} s.`,
+  };
 }
 
 function optionalPositive(value: number | undefined, name: string): number | undefined {
