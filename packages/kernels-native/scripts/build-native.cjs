@@ -5,6 +5,22 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
+
+// Builds in one checkout are serialised (a reconfigure wipes build/ under a concurrent compile).
+const lock = path.join(root, '.build-lock');
+const started = Date.now();
+for (;;) {
+  try {
+    fs.mkdirSync(lock);
+    break;
+  } catch {
+    const age = Date.now() - fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs;
+    if (age > 15 * 60_000) fs.rmSync(lock, { recursive: true, force: true });
+    else if (Date.now() - started > 20 * 60_000) throw new Error(`${lock} is held by another build`);
+    else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+  }
+}
+process.on('exit', () => fs.rmSync(lock, { recursive: true, force: true }));
 const sources = ['generic', 'avx2', 'avx512']
   .map((w) => execFileSync(process.execPath, [path.join(__dirname, 'sources.cjs'), w], { encoding: 'utf8' }))
   .join('\n');
