@@ -1,0 +1,104 @@
+// Ternary GEMV/GEMM at the bitnet-b1.58-2B-4T shapes. Napkin math: decode streams 2-bit weights
+// (rows * colsPadded / 4 bytes per call) so its figure of merit is GB/s against the measured DRAM read
+// bandwidth; prefill is compute: 2 * N * M * K operations per call.
+import {
+  allocQuantizedActivations,
+  getThreads,
+  type Isa,
+  kernelInfo,
+  type PackedTernary,
+  quantizeActivations,
+  setIsa,
+  setThreads,
+  ternaryMatmul,
+} from '../lib/index.js';
+import type { BenchContext } from './context.js';
+
+const SHAPES: [k: number, m: number][] = [
+  [2560, 2560], // attention q/o
+  [2560, 640], // attention k/v
+  [2560, 6912], // ffn gate/up
+  [6912, 2560], // ffn down
+];
+// Rotating over this many bytes of distinct copies keeps every call's weights out of the 32 MiB L3.
+const RESIDENT_BYTES = 96 << 20;
+
+/** Valid random codes (0/1/2 in every 2-bit field), tiled from a 64 KiB pattern. */
+function randomPacked(rows: number, cols: number, seed: number): PackedTernary {
+  const colsPadded = Math.ceil(cols / 256) * 256;
+  const data = new Uint8Array((rows * colsPadded) / 4);
+  const pattern = new Uint8Array(65536);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < pattern.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    let b = 0;
+    for (let f = 0; f < 4; f++) b |= ((s >>> (8 * f)) % 3) << (2 * f);
+    pattern[i] = b;
+  }
+  for (let o = 0; o < data.length; o += pattern.length) data.set(pattern.subarray(0, data.length - o), o);
+  return { rows, cols, colsPadded, data, rowScales: new Float32Array(rows).fill(0.01) };
+}
+
+function activations(n: number, k: number) {
+  const qa = allocQuantizedActivations(n, k, 'per-token');
+  const x = new Float32Array(n * k);
+  for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 2;
+  quantizeActivations(x, n, qa);
+  return qa;
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const before = { threads: getThreads(), isa: kernelInfo().isa };
+  const isas = kernelInfo().supportedIsas;
+  const bw = { 1: ctx.readGBps(1), 2: ctx.readGBps(2) } as Record<number, number>;
+  ctx.print(`ternary: measured DRAM read bandwidth ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} GB/s (2)`);
+  ctx.print(`ternary GEMV (N = 1, per-token), weights rotated over >= ${RESIDENT_BYTES >> 20} MiB of copies (DRAM-resident):`);
+  try {
+    for (const [k, m] of ctx.quick ? SHAPES.slice(2, 3) : SHAPES) {
+      const one = randomPacked(m, k, k + m);
+      const bytes = one.data.length;
+      const copies = Math.max(2, Math.ceil(RESIDENT_BYTES / bytes));
+      const mats = Array.from({ length: copies }, (_, i) =>
+        i === 0 ? one : { ...one, data: one.data.slice(), rowScales: one.rowScales },
+      );
+      const qa = activations(1, k);
+      const y = new Float32Array(m);
+      for (const isa of isas) {
+        if (isa === 'generic' && !(k === 2560 && m === 2560)) continue; // the scalar path is slow: one shape
+        setIsa(isa);
+        for (const threads of [1, 2]) {
+          setThreads(threads);
+          let i = 0;
+          const reps = isa === 'generic' ? 3 : Math.min(200, copies * 2);
+          const t = ctx.median(() => ternaryMatmul(mats[i++ % copies]!, qa, 1, y), reps);
+          const gbps = bytes / t / 1e9;
+          ctx.print(
+            `  ${k}->${m} ${isa.padEnd(7)} ${threads}T: ${(t * 1e6).toFixed(1)} us, ${(bytes / 1e6).toFixed(2)} MB ` +
+              `-> ${gbps.toFixed(1)} GB/s = ${((100 * gbps) / bw[threads]!).toFixed(0)}% of read bandwidth (${copies} copies)`,
+          );
+        }
+      }
+    }
+
+    const [k, m] = [2560, 6912];
+    const w = randomPacked(m, k, 1);
+    setThreads(2);
+    ctx.print(`ternary GEMM ${k}->${m}, 2 threads, per-token (GOPS = 2*N*M*K / s):`);
+    for (const n of ctx.quick ? [128] : [16, 128, 512]) {
+      const qa = activations(n, k);
+      const y = new Float32Array(n * m);
+      const gops: Partial<Record<Isa, number>> = {};
+      for (const isa of isas) {
+        if (isa === 'generic') continue;
+        setIsa(isa);
+        const t = ctx.median(() => ternaryMatmul(w, qa, n, y), n >= 512 ? 3 : 7);
+        gops[isa] = (2 * n * m * k) / t / 1e9;
+        ctx.print(`  N=${String(n).padEnd(3)} ${isa.padEnd(6)} ${(t * 1e3).toFixed(2)} ms, ${gops[isa]!.toFixed(0)} GOPS`);
+      }
+      if (gops.avx2 && gops.avx512) ctx.print(`  N=${n} avx512/avx2 = ${(gops.avx512 / gops.avx2).toFixed(2)}x`);
+    }
+  } finally {
+    setThreads(before.threads);
+    setIsa(before.isa);
+  }
+}
