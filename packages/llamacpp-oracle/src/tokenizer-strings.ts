@@ -92,7 +92,7 @@ export function corpusStrings(path: string, count: number): string[] {
   return out;
 }
 
-const POOLS: readonly string[] = [
+const POOLS: readonly string[] = Object.freeze([
   'abcdefghijklmnopqrstuvwxyz',
   'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
   '0123456789',
@@ -106,6 +106,18 @@ const POOLS: readonly string[] = [
   '😀🎉🚀👍🏽❤️🇯🇵👨‍👩‍👧',
   '\u00a0\u3000\u0085\ufeff\u200b\u2028',
   '١٢٣٤٥٦٧٨٩',
+  '▁',
+]);
+
+/** Special-token texts of both vocabularies, mixed in whole so that parseSpecial splits them out. */
+const SPECIALS: readonly string[] = [
+  '<s>',
+  '</s>',
+  '<unk>',
+  '<|begin_of_text|>',
+  '<|eot_id|>',
+  '<|start_header_id|>',
+  '<|end_of_text|>',
 ];
 
 /** Random strings mixing the pools above, in runs, to hit pre-tokenizer boundaries. Seeded. */
@@ -116,6 +128,10 @@ export function randomStrings(count: number, seed: number): string[] {
     let text = '';
     const runs = 1 + Math.floor(random() * 12);
     for (let r = 0; r < runs; r++) {
+      if (random() < 0.1) {
+        text += SPECIALS[Math.floor(random() * SPECIALS.length)];
+        continue;
+      }
       const pool = Array.from(POOLS[Math.floor(random() * POOLS.length)] as string);
       const length = 1 + Math.floor(random() * 8);
       for (let i = 0; i < length; i++) text += pool[Math.floor(random() * pool.length)];

@@ -27,7 +27,7 @@ const CORPUS = path.join(MODELS, 'corpus', 'valid.txt');
 const STRINGS: readonly string[] = [
   ...HANDPICKED,
   ...corpusStrings(CORPUS, 140),
-  ...randomStrings(120, 20261126),
+  ...randomStrings(300, 20261126),
 ];
 
 let llama: Llama;

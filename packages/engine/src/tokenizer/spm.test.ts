@@ -94,6 +94,10 @@ describe('SPM decode (llama.cpp llama_detokenize)', () => {
     expect(tok.decode([0, id('▁hello')], { special: true })).toBe('<unk> hello');
   });
 
+  it('keeps a leading U+FEFF', () => {
+    expect(tok.decode(tok.encode('\ufeffab', { addBos: false }))).toBe('\ufeffab');
+  });
+
   it('returns raw piece bytes from tokenToPiece', () => {
     expect(Array.from(tok.tokenToPiece(id('▁ab')))).toEqual([0x20, 0x61, 0x62]);
     expect(Array.from(tok.tokenToPiece(byte(0xff)))).toEqual([0xff]);

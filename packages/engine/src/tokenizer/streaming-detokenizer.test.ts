@@ -30,6 +30,11 @@ describe('StreamingDetokenizer', () => {
     expect(stream.push(byte(0x41))).toBe('\uFFFDA');
   });
 
+  it('keeps a leading U+FEFF (it is text, not a byte-order mark)', () => {
+    const stream = new StreamingDetokenizer(tok);
+    expect(stream.pushAll([byte(0xef), byte(0xbb), byte(0xbf)])).toBe('\ufeff');
+  });
+
   it('hides control tokens unless special', () => {
     expect(new StreamingDetokenizer(tok).pushAll([1, 2])).toBe('');
     expect(new StreamingDetokenizer(tok, { special: true }).pushAll([1, 2])).toBe('<s></s>');
@@ -50,7 +55,7 @@ describe('StreamingDetokenizer', () => {
         }
         text += stream.flush();
         const pieces = sequence.flatMap((id) => Array.from(tok.tokenToPiece(id)));
-        expect(text).toBe(new TextDecoder().decode(Uint8Array.from(pieces)));
+        expect(text).toBe(new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(pieces)));
       }),
       { numRuns: 300 },
     );

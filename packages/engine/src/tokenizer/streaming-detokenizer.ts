@@ -13,7 +13,8 @@ export interface StreamingDetokenizerOptions {
  * U+FFFD exactly as a one-shot decode would make them.
  */
 export class StreamingDetokenizer {
-  private decoder = new TextDecoder('utf-8');
+  // ignoreBOM keeps a leading U+FEFF as text (a plain decoder would drop it from the first chunk).
+  private decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   private readonly special: boolean;
 
   constructor(
@@ -46,6 +47,6 @@ export class StreamingDetokenizer {
 
   /** Drops any buffered partial character. */
   reset(): void {
-    this.decoder = new TextDecoder('utf-8');
+    this.decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   }
 }

@@ -31,7 +31,8 @@ export interface PieceOptions {
 }
 
 const EMPTY = new Uint8Array(0);
-const decoder = new TextDecoder('utf-8');
+// ignoreBOM keeps a leading U+FEFF: it is text the model produced, not a byte-order mark to strip.
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 function checkBool(value: unknown, name: string): boolean | undefined {
   if (value !== undefined && typeof value !== 'boolean')
