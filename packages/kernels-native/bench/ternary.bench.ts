@@ -3,10 +3,12 @@
 // bandwidth; prefill is compute: 2 * N * M * K operations per call.
 import {
   allocQuantizedActivations,
+  encodeTernary,
   getThreads,
   type Isa,
   kernelInfo,
   type PackedTernary,
+  packTernary,
   quantizeActivations,
   setIsa,
   setThreads,
@@ -51,8 +53,12 @@ export async function run(ctx: BenchContext): Promise<void> {
   const before = { threads: getThreads(), isa: kernelInfo().isa };
   const isas = kernelInfo().supportedIsas;
   const bw = { 1: ctx.readGBps(1), 2: ctx.readGBps(2) } as Record<number, number>;
-  ctx.print(`ternary: measured DRAM read bandwidth ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} GB/s (2)`);
-  ctx.print(`ternary GEMV (N = 1, per-token), weights rotated over >= ${RESIDENT_BYTES >> 20} MiB of copies (DRAM-resident):`);
+  ctx.print(
+    `ternary: measured DRAM read bandwidth ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} GB/s (2)`,
+  );
+  ctx.print(
+    `ternary GEMV (N = 1, per-token), weights rotated over >= ${RESIDENT_BYTES >> 20} MiB of copies (DRAM-resident):`,
+  );
   try {
     for (const [k, m] of ctx.quick ? SHAPES.slice(2, 3) : SHAPES) {
       const one = randomPacked(m, k, k + m);
@@ -93,9 +99,28 @@ export async function run(ctx: BenchContext): Promise<void> {
         setIsa(isa);
         const t = ctx.median(() => ternaryMatmul(w, qa, n, y), n >= 512 ? 3 : 7);
         gops[isa] = (2 * n * m * k) / t / 1e9;
-        ctx.print(`  N=${String(n).padEnd(3)} ${isa.padEnd(6)} ${(t * 1e3).toFixed(2)} ms, ${gops[isa]!.toFixed(0)} GOPS`);
+        ctx.print(
+          `  N=${String(n).padEnd(3)} ${isa.padEnd(6)} ${(t * 1e3).toFixed(2)} ms, ${gops[isa]!.toFixed(0)} GOPS`,
+        );
       }
-      if (gops.avx2 && gops.avx512) ctx.print(`  N=${n} avx512/avx2 = ${(gops.avx512 / gops.avx2).toFixed(2)}x`);
+      if (gops.avx2 && gops.avx512)
+        ctx.print(`  N=${n} avx512/avx2 = ${(gops.avx512 / gops.avx2).toFixed(2)}x`);
+    }
+
+    // Model load: writing a synthetic model and repacking a real one both touch every weight once.
+    setThreads(2);
+    const values = new Int8Array(m * k);
+    for (let i = 0; i < values.length; i++) values[i] = (i % 3) - 1;
+    for (const format of ['TQ2_0', 'I2_S'] as const) {
+      const scales = new Float32Array(format === 'I2_S' ? 1 : values.length / 256).fill(1);
+      const tEnc = ctx.median(() => encodeTernary(format, values, scales), 3);
+      const bytes = encodeTernary(format, values, scales);
+      const tPack = ctx.median(() => packTernary(format, bytes, m, k), 3);
+      const rate = (t: number) => `${((values.length / t) * 1e-9).toFixed(2)} Gweights/s`;
+      ctx.print(
+        `model load ${format} ${k}x${m}, 2 threads: encode ${rate(tEnc)}, pack ${rate(tPack)} ` +
+          `(2.4e9 weights: encode ${((2.4e9 / values.length) * tEnc).toFixed(1)} s, pack ${((2.4e9 / values.length) * tPack).toFixed(1)} s)`,
+      );
     }
   } finally {
     setThreads(before.threads);
