@@ -198,6 +198,35 @@ describe('hardeningPlugin: error bodies', () => {
     expectOpenAiError(nested.body, 'invalid_request_error', 'invalid_value', 'messages[1].role');
   });
 
+  it('400 invalid_utf8 for a body that is not UTF-8; multi-byte UTF-8 passes intact', async () => {
+    const app = await build();
+    app.post('/echo', async (request) => request.body);
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { ...AUTH, 'content-type': 'application/json' },
+      payload: Buffer.concat([Buffer.from('{"prompt":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+    });
+    expect(bad.statusCode).toBe(400);
+    expectOpenAiError(bad.body, 'invalid_request_error', 'invalid_utf8');
+    const good = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { ...AUTH, 'content-type': 'application/json; charset=utf-8' },
+      payload: Buffer.from(JSON.stringify({ prompt: 'héllo ✓ 🦙' }), 'utf8'),
+    });
+    expect(good.statusCode).toBe(200);
+    expect(good.json()).toEqual({ prompt: 'héllo ✓ 🦙' });
+  });
+
+  it("keeps fastify's prototype-poisoning protection in the strict parser", async () => {
+    const app = await build();
+    app.post('/echo', async (request) => request.body);
+    const res = await post(app, '{"model":"m","__proto__":{"polluted":true}}');
+    expect(res.statusCode).toBe(400);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
   it('404 for unknown routes, OpenAI-shaped', async () => {
     const app = await build();
     const res = await app.inject({ method: 'GET', url: '/v1/nope?x=1', headers: AUTH });
@@ -249,6 +278,18 @@ describe('hardeningPlugin: metrics, shutdown, signals', () => {
     expect(text).toContain('ternion_requests_total{route="/whoami",status="401"} 1');
     expect(text).toContain('ternion_requests_total{route="not_found",status="404"} 1');
     expect(text).toContain('ternion_errors_total{code="invalid_api_key"} 1');
+  });
+
+  it('mirrors the breaker state into the circuit-breaker gauge', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const app = await build({
+      metrics,
+      admission: new AdmissionController({ slots: 1, maxQueue: 0 }),
+      breaker: new EngineBreaker({ failureThreshold: 1, halfOpenAfterMs: 60_000 }),
+    });
+    expect(await metrics.metrics()).toContain('ternion_circuit_breaker_state 0');
+    await app.inject({ method: 'POST', url: '/engine', headers: AUTH });
+    expect(await metrics.metrics()).toContain('ternion_circuit_breaker_state 2');
   });
 
   it('refuses new requests with 503 + Connection: close while draining; public routes still answer', async () => {

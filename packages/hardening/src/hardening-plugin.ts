@@ -27,6 +27,12 @@ export interface HardeningPluginOptions {
   deadlineMs?: number;
   /** Install an OpenAI-shaped 404 handler (default true). Set false if the app sets its own. */
   notFoundHandler?: boolean;
+  /**
+   * Replace fastify's JSON body parser with one that rejects invalid UTF-8 (400 `invalid_utf8`) instead of
+   * silently turning it into U+FFFD, keeping fastify's prototype-poisoning protection (default true). Set
+   * false if the app installs its own `application/json` parser.
+   */
+  strictUtf8?: boolean;
 }
 
 /** Per-request state the plugin attaches as `request.ternion`. */
@@ -138,6 +144,32 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
     }
     return reply.code(http.status).type('application/json; charset=utf-8').send(openAiErrorBody(http));
   });
+
+  if (options.breaker && metrics) {
+    const { breaker } = options;
+    metrics.setBreakerState(breaker.state);
+    const subscription = breaker.onStateChange((state) => metrics.setBreakerState(state));
+    fastify.addHook('onClose', async () => subscription.dispose());
+  }
+
+  if (options.strictUtf8 !== false) {
+    const parseJson = fastify.getDefaultJsonParser(
+      fastify.initialConfig.onProtoPoisoning ?? 'error',
+      fastify.initialConfig.onConstructorPoisoning ?? 'error',
+    );
+    const utf8 = new TextDecoder('utf-8', { fatal: true });
+    fastify.removeContentTypeParser('application/json');
+    fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+      let text: string;
+      try {
+        text = utf8.decode(body as Buffer);
+      } catch {
+        done(new HttpError(400, 'The request body is not valid UTF-8.', { code: 'invalid_utf8' }), undefined);
+        return;
+      }
+      parseJson(request, text, done);
+    });
+  }
 
   if (options.notFoundHandler !== false) {
     fastify.setNotFoundHandler(async (request) => {

@@ -101,9 +101,10 @@ describe('RateLimiter tokens', () => {
     expect(() => rl.chargeTokens('a', Number.NaN)).toThrow(RangeError);
     expect(() => rl.tryRequest('')).toThrow(TypeError);
     expect(() => new RateLimiter({ requestsPerMinute: 0 })).toThrow(
-      /requestsPerMinute must be a positive number/,
+      /requestsPerMinute must be a number >= 1/,
     );
     expect(() => new RateLimiter({ tokensPerMinute: -5 })).toThrow(RangeError);
+    expect(() => new RateLimiter({ tokensPerMinute: 0.5 })).toThrow(RangeError);
     expect(() => new RateLimiter({ maxKeys: 0 })).toThrow(/maxKeys/);
   });
 });

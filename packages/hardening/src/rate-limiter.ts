@@ -182,8 +182,9 @@ function refuse(deficit: number, perMinute: number, what: string): RateLimitResu
 
 function optionalPositive(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`RateLimiter: options.${name} must be a positive number, got ${String(value)}`);
+  // Below 1 the bucket could never hold one whole request or token, so nothing would ever pass.
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 1) {
+    throw new RangeError(`RateLimiter: options.${name} must be a number >= 1, got ${String(value)}`);
   }
   return value;
 }
