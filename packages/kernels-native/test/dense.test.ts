@@ -148,6 +148,9 @@ describe('int8 path', () => {
     const [m, k] = [41, 75];
     const wF32 = randomF32(m * k, rand, 3);
     wF32.fill(0, 5 * k, 6 * k); // an all-zero row has scale 0
+    // Row 7: scale exactly 1, so these land on .5 ties (round half to even) and a NaN (→ -127).
+    wF32.set([127, 0.5, 1.5, 2.5, -0.5, -1.5, -2.5, Number.NaN, 126.5], 7 * k);
+    wF32[9 * k + 3] = Number.POSITIVE_INFINITY; // row 9: scale inf, every q is -127 (inf · 0 = NaN) or 0
     const wF16 = randomF16(m * k, rand);
     for (const [kind, w] of [
       ['f32', wF32],
@@ -158,7 +161,10 @@ describe('int8 path', () => {
       const wantS = new Float32Array(m);
       for (let j = 0; j < m; j++)
         wantS[j] = quantizeRowReference(values.subarray(j * k, (j + 1) * k), k, wantQ, j * k);
-      if (kind === 'f32') expect(wantS[5]).toBe(0);
+      if (kind === 'f32') {
+        expect(wantS[5]).toBe(0);
+        expect([...wantQ.subarray(7 * k, 7 * k + 9)]).toEqual([127, 0, 2, 2, 0, -2, -2, -127, 126]);
+      }
       forEachIsa(() => {
         const q = new Int8Array(m * k);
         const s = new Float32Array(m);

@@ -124,6 +124,7 @@ describe('siluMul / relu2Mul / add / scale', () => {
       for (let i = 0; i < count; i++) {
         const g = gate[i]!;
         silu[i] = Number.isNaN(g) ? Number.NaN : (g / (1 + Math.exp(-g))) * up[i]!;
+        // biome-ignore lint/complexity/useMathMinMax: Math.max keeps NaN; the kernels map a NaN gate to 0
         const r = g > 0 ? g : 0;
         relu2[i] = f(f(r * r) * up[i]!);
         sum[i] = f(gate[i]! + up[i]!);

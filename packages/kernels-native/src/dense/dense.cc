@@ -21,6 +21,8 @@ using MatmulF32Fn = decltype(&matmul_f32_generic);
 using MatmulF16Fn = decltype(&matmul_f16_generic);
 using MatmulQ8Fn = decltype(&matmul_q8_0_generic);
 using MatmulI8Fn = decltype(&matmul_i8_generic);
+using QuantizeF32Fn = decltype(&quantize_row_i8_f32_generic);
+using QuantizeF16Fn = decltype(&quantize_row_i8_f16_generic);
 
 // Picks the variant for the ISA level active now (a Program recorded earlier follows later setIsa() calls).
 template <typename Fn>
@@ -140,8 +142,9 @@ Work PrepareMatmulI8(const Napi::CallbackInfo& info) {
     // Activation scales live after the int8 rows, rounded up to a 4-byte address.
     const uintptr_t end = reinterpret_cast<uintptr_t>(xq + d.n * d.k);
     float* x_scales = reinterpret_cast<float*>((end + 3) & ~uintptr_t{3});  // (n)
+    const QuantizeF32Fn quantize = pick(quantize_row_i8_f32_generic, quantize_row_i8_f32_avx2, quantize_row_i8_f32_avx512);
     ThreadPool::instance().parallel_for(d.n, 1, [&](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; i++) x_scales[i] = quantize_row_i8(x + i * d.k, d.k, xq + i * d.k);
+      for (int64_t i = i0; i < i1; i++) x_scales[i] = quantize(x + i * d.k, d.k, xq + i * d.k);
     });
     const MatmulI8Fn fn = pick(matmul_i8_generic, matmul_i8_avx2, matmul_i8_avx512);
     split_rows(d.m, [&](int64_t j0, int64_t j1) { fn(w, ws, xq, x_scales, y, d.n, d.m, d.k, j0, j1); });
@@ -170,10 +173,12 @@ Work PrepareQuantizeRowsI8(const Napi::CallbackInfo& info) {
   const auto scales = f32_arg(info, 5, "scales", m);
   const bool f16 = kind == "f16";
   return [src, f16, m, k, out = out.data, scales = scales.data] {
+    const QuantizeF32Fn from_f32 = pick(quantize_row_i8_f32_generic, quantize_row_i8_f32_avx2, quantize_row_i8_f32_avx512);
+    const QuantizeF16Fn from_f16 = pick(quantize_row_i8_f16_generic, quantize_row_i8_f16_avx2, quantize_row_i8_f16_avx512);
     ThreadPool::instance().parallel_for(m, 64, [&](int64_t j0, int64_t j1, int) {
       for (int64_t j = j0; j < j1; j++) {
-        scales[j] = f16 ? quantize_row_i8_f16(static_cast<const uint16_t*>(src) + j * k, k, out + j * k)
-                        : quantize_row_i8(static_cast<const float*>(src) + j * k, k, out + j * k);
+        scales[j] = f16 ? from_f16(static_cast<const uint16_t*>(src) + j * k, k, out + j * k)
+                        : from_f32(static_cast<const float*>(src) + j * k, k, out + j * k);
       }
     });
   };
@@ -196,3 +201,4 @@ TERNION_KERNEL(matmul_f32, "generic", "avx2-fma", "avx512");
 TERNION_KERNEL(matmul_f16, "generic", "avx2-f16c", "avx512");
 TERNION_KERNEL(matmul_q8_0, "generic", "avx2-fma", "avx512");
 TERNION_KERNEL(matmul_i8, "generic", "avx2-maddubs", "avx512-vnni");
+TERNION_KERNEL(quantize_rows_i8, "generic", "avx2", "avx512");

@@ -42,10 +42,16 @@ TERNION_DENSE_DECLARE(avx2)
 TERNION_DENSE_DECLARE(avx512)
 #undef TERNION_DENSE_DECLARE
 
-// Quantises one row of k floats; returns its scale d (0 for an all-zero row). Scalar only, so every ISA
-// sees the same int8 activations.
-float quantize_row_i8(const float* v, int64_t k, int8_t* q);
-// The same for a row of IEEE half bits (widened exactly, then quantised like a float row).
-float quantize_row_i8_f16(const uint16_t* v, int64_t k, int8_t* q);
+// Quantises one row of k values (f32, or IEEE half bits widened exactly) to int8 and returns its scale d
+// (0 for an all-zero row). NaN -> -127. The SIMD variants are bit-exact with the scalar one: max is exact,
+// clamping to integer bounds commutes with rounding, and cvtps2dq rounds half to even like nearbyint.
+#define TERNION_QUANTIZE_DECLARE(isa)                                               \
+  float quantize_row_i8_f32_##isa(const float* v, int64_t k, int8_t* q);        \
+  float quantize_row_i8_f16_##isa(const uint16_t* v, int64_t k, int8_t* q);
+
+TERNION_QUANTIZE_DECLARE(generic)
+TERNION_QUANTIZE_DECLARE(avx2)
+TERNION_QUANTIZE_DECLARE(avx512)
+#undef TERNION_QUANTIZE_DECLARE
 
 }  // namespace ternion

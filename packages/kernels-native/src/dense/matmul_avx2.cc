@@ -141,7 +141,47 @@ static inline void i8_tile(const int8_t* w, const float* w_scales, const int8_t*
   }
 }
 
+// Row quantisation, bit-exact with the scalar reference (see dense_kernels.h); scalar tail, same rule.
+template <typename Rows>
+static inline float quantize_row(const Rows& src, int64_t k, int8_t* q) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  __m256 vmax = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 <= k; c += 8) vmax = _mm256_max_ps(_mm256_and_ps(src.load(0, c), abs_mask), vmax);  // NaN ignored
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  float amax = _mm_cvtss_f32(m4);
+  for (int64_t t = c; t < k; t++) {
+    const float a = __builtin_fabsf(src.at(0, t));
+    amax = a > amax ? a : amax;
+  }
+  const float d = amax / kI8Max;
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  const __m256 vid = _mm256_set1_ps(id), lo = _mm256_set1_ps(-kI8Max), hi = _mm256_set1_ps(kI8Max);
+  for (c = 0; c + 8 <= k; c += 8) {
+    const __m256 r = _mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(src.load(0, c), vid), lo), hi);  // NaN -> -127
+    const __m256i i32 = _mm256_cvtps_epi32(r);
+    const __m128i i16 = _mm_packs_epi32(_mm256_castsi256_si128(i32), _mm256_extracti128_si256(i32, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(q + c), _mm_packs_epi16(i16, i16));
+  }
+  for (; c < k; c++) {
+    const __m128 r = _mm_min_ss(_mm_max_ss(_mm_mul_ss(_mm_set_ss(src.at(0, c)), _mm_set_ss(id)), _mm_set_ss(-kI8Max)),
+                                _mm_set_ss(kI8Max));
+    q[c] = static_cast<int8_t>(_mm_cvtss_si32(r));
+  }
+  return d;
+}
+
 }  // namespace avx2
+
+float quantize_row_i8_f32_avx2(const float* v, int64_t k, int8_t* q) {
+  return avx2::quantize_row(avx2::F32Rows{v, k}, k, q);
+}
+
+float quantize_row_i8_f16_avx2(const uint16_t* v, int64_t k, int8_t* q) {
+  return avx2::quantize_row(avx2::F16Rows{v, k}, k, q);
+}
 
 void matmul_f32_avx2(const float* w, const float* x, float* y, int64_t n, int64_t m, int64_t k, int64_t j0,
                      int64_t j1) {

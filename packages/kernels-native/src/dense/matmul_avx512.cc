@@ -165,7 +165,36 @@ static inline void i8_column(const int8_t* w, const float* ws, const int8_t* xq,
   }
 }
 
+// Row quantisation (see dense_kernels.h for why this equals the scalar reference bit for bit).
+template <typename Load>
+static inline float quantize_row(Load load, int64_t k, int8_t* q) {
+  __m512 vmax = _mm512_setzero_ps();
+  for (int64_t c = 0; c < k; c += 16) {
+    const __mmask16 mask = k - c >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask16(k - c);
+    // max(|v|, vmax) returns vmax when |v| is NaN: NaN is ignored like fmax does.
+    vmax = _mm512_max_ps(_mm512_abs_ps(load(c, mask)), vmax);
+  }
+  const float d = _mm512_reduce_max_ps(vmax) / kI8Max;
+  const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+  for (int64_t c = 0; c < k; c += 16) {
+    const __mmask16 mask = k - c >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask16(k - c);
+    __m512 r = _mm512_mul_ps(load(c, mask), id);
+    r = _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-kI8Max)), _mm512_set1_ps(kI8Max));  // NaN -> -127
+    _mm512_mask_cvtsepi32_storeu_epi8(q + c, mask, _mm512_cvtps_epi32(r));
+  }
+  return d;
+}
+
 }  // namespace avx512
+
+float quantize_row_i8_f32_avx512(const float* v, int64_t k, int8_t* q) {
+  return avx512::quantize_row([v](int64_t c, __mmask16 m) { return _mm512_maskz_loadu_ps(m, v + c); }, k, q);
+}
+
+float quantize_row_i8_f16_avx512(const uint16_t* v, int64_t k, int8_t* q) {
+  return avx512::quantize_row(
+      [v](int64_t c, __mmask16 m) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, v + c)); }, k, q);
+}
 
 void matmul_f32_avx512(const float* w, const float* x, float* y, int64_t n, int64_t m, int64_t k, int64_t j0,
                        int64_t j1) {

@@ -91,7 +91,7 @@ float quantize_row(const T* v, int64_t k, int8_t* q) {
 
 }  // namespace
 
-float quantize_row_i8(const float* v, int64_t k, int8_t* q) { return quantize_row(v, k, q); }
-float quantize_row_i8_f16(const uint16_t* v, int64_t k, int8_t* q) { return quantize_row(v, k, q); }
+float quantize_row_i8_f32_generic(const float* v, int64_t k, int8_t* q) { return quantize_row(v, k, q); }
+float quantize_row_i8_f16_generic(const uint16_t* v, int64_t k, int8_t* q) { return quantize_row(v, k, q); }
 
 }  // namespace ternion

@@ -120,7 +120,7 @@ export function roundHalfEven(v: number): number {
   return f % 2 === 0 ? f : f + 1;
 }
 
-/** Absmax int8 row quantisation in float32 arithmetic: d = max|v|/127, q = clamp(rhe(v · (1/d)), ±127). */
+/** Absmax int8 row quantisation in float32 arithmetic: d = max|v|/127, q = clamp(rhe(v · (1/d)), ±127); NaN → -127. */
 export function quantizeRowReference(
   values: ArrayLike<number>,
   k: number,
@@ -128,11 +128,15 @@ export function quantizeRowReference(
   offset: number,
 ): number {
   let amax = 0;
-  for (let c = 0; c < k; c++) amax = Math.max(amax, Math.abs(values[c]!));
+  for (let c = 0; c < k; c++) {
+    const a = Math.abs(values[c]!);
+    if (a > amax) amax = a; // NaN is skipped, like C fmax
+  }
   const d = Math.fround(amax / 127);
   const id = d !== 0 ? Math.fround(1 / d) : 0;
   for (let c = 0; c < k; c++) {
-    q[offset + c] = Math.min(127, Math.max(-127, roundHalfEven(Math.fround(values[c]! * id))));
+    const r = Math.fround(values[c]! * id);
+    q[offset + c] = Number.isNaN(r) ? -127 : Math.min(127, Math.max(-127, roundHalfEven(r)));
   }
   return d;
 }
