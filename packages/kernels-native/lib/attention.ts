@@ -88,7 +88,21 @@ type PagedAttentionArgs = [
   status: Int32Array,
 ];
 
+type KvCopyBlocksArgs = [
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  copies: Int32Array,
+  n: number,
+  status: Int32Array,
+];
+
 interface AttentionNative {
+  kvCopyBlocks(...args: KvCopyBlocksArgs): void;
+  kvCopyBlocksAsync(...args: KvCopyBlocksArgs): Promise<void>;
   kvWrite(...args: KvWriteArgs): void;
   kvWriteAsync(...args: KvWriteArgs): Promise<void>;
   pagedAttention(...args: PagedAttentionArgs): void;
@@ -213,6 +227,72 @@ export async function kvWriteAsync(...args: Parameters<typeof kvWrite>): Promise
   const checked = checkKvWrite(args);
   await addon.kvWriteAsync(...checked);
   const error = kvWriteError(checked);
+  if (error) throw error;
+}
+
+function checkKvCopyBlocks(args: Parameters<typeof kvCopyBlocks>): KvCopyBlocksArgs {
+  const [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, copies, n, status] = args;
+  const fn = 'kvCopyBlocks';
+  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
+  checkInt(fn, 'n', n, 0, 0x3fffffff);
+  const cache = numBlocks * blockSize * nKvHeads * headDim;
+  checkArray(fn, 'kCache', kCache, 'Uint16Array', cache);
+  checkArray(fn, 'vCache', vCache, 'Uint16Array', cache);
+  checkArray(fn, 'copies', copies, 'Int32Array', 2 * n);
+  return [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, copies, n, resetStatus(fn, status)];
+}
+
+function kvCopyBlocksError(args: KvCopyBlocksArgs): RangeError | undefined {
+  const [, , numBlocks, , , , copies, , status] = args;
+  if ((status[0] ?? 0) === 0) return undefined;
+  const first = status[1] ?? -1;
+  return new RangeError(
+    `kvCopyBlocks: ${status[0]} copy(ies) with a block id outside [0, ${numBlocks}) were skipped; the first is ` +
+      `copy ${first} (${copies[2 * first]} → ${copies[2 * first + 1]})`,
+  );
+}
+
+/**
+ * Copies whole blocks of both caches (copy-on-write before a sequence appends into a block it shares):
+ * copy i duplicates block `copies[2i]` into block `copies[2i + 1]`, in order. Block ids are read when the
+ * kernel runs; a copy naming a block outside [0, numBlocks) is skipped and reported like a bad slot.
+ *
+ * @param copies (n, 2) [source block, destination block]
+ * @param status optional (2): `[skipped copies, first skipped copy or -1]`, written on every run
+ * @throws RangeError after the run if a block id was out of range (not while recording a program)
+ */
+export function kvCopyBlocks(
+  kCache: Uint16Array,
+  vCache: Uint16Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  copies: Int32Array,
+  n: number,
+  status?: Int32Array,
+): void {
+  const args = checkKvCopyBlocks([
+    kCache,
+    vCache,
+    numBlocks,
+    blockSize,
+    nKvHeads,
+    headDim,
+    copies,
+    n,
+    status,
+  ]);
+  addon.kvCopyBlocks(...args);
+  const error = kvCopyBlocksError(args);
+  if (error) throw error;
+}
+
+/** `kvCopyBlocks` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
+export async function kvCopyBlocksAsync(...args: Parameters<typeof kvCopyBlocks>): Promise<void> {
+  const checked = checkKvCopyBlocks(args);
+  await addon.kvCopyBlocksAsync(...checked);
+  const error = kvCopyBlocksError(checked);
   if (error) throw error;
 }
 

@@ -6,6 +6,8 @@ import {
   kCacheIndex,
   kernelInfo,
   kvCacheElements,
+  kvCopyBlocks,
+  kvCopyBlocksAsync,
   kvWrite,
   kvWriteAsync,
   pagedAttention,
@@ -318,6 +320,40 @@ describe('kvWrite', () => {
       /status has 1 elements/,
     );
     expect(() => kvWrite(c, c, 2, 4, 1, 8, x, x, s, 2)).toThrow(/kCache and vCache must not overlap/);
+  });
+});
+
+describe('kvCopyBlocks', () => {
+  it('copies whole blocks of K and V in order, skipping and reporting bad block ids', async () => {
+    const shape: KvCacheShape = { numBlocks: 4, blockSize: 3, nKvHeads: 2, headDim: 5 };
+    const size = kvCacheElements(shape);
+    const blockElems = size / 4;
+    const kCache = Uint16Array.from({ length: size }, (_, i) => i);
+    const vCache = Uint16Array.from({ length: size }, (_, i) => 50000 - i);
+    const kBefore = kCache.slice();
+    const vBefore = vCache.slice();
+    const block = (a: Uint16Array, b: number) => [...a.subarray(b * blockElems, (b + 1) * blockElems)];
+    kvCopyBlocks(kCache, vCache, 4, 3, 2, 5, Int32Array.from([2, 0, 0, 3, 1, 1]), 3); // 2→0, then (new) 0→3
+    expect(block(kCache, 0)).toEqual(block(kBefore, 2));
+    expect(block(kCache, 3)).toEqual(block(kBefore, 2));
+    expect(block(vCache, 3)).toEqual(block(vBefore, 2));
+    expect(block(kCache, 1)).toEqual(block(kBefore, 1));
+    expect(block(kCache, 2)).toEqual(block(kBefore, 2));
+    const copies = Int32Array.from([1, 4, 1, 2, -1, 0]);
+    expect(() => kvCopyBlocks(kCache, vCache, 4, 3, 2, 5, copies, 3)).toThrow(
+      /2 copy\(ies\).*copy 0 \(1 → 4\)/,
+    );
+    expect(block(vCache, 2)).toEqual(block(vBefore, 1)); // the good copy ran
+    expect(block(vCache, 0)).toEqual(block(vBefore, 2)); // the bad ones did not
+    const status = new Int32Array(2);
+    await expect(kvCopyBlocksAsync(kCache, vCache, 4, 3, 2, 5, copies, 3, status)).rejects.toThrow(
+      RangeError,
+    );
+    expect([...status]).toEqual([2, 0]);
+    expect(() => kvCopyBlocks(kCache, vCache, 4, 3, 2, 5, copies, 4)).toThrow(
+      /copies has 6 elements, at least 8/,
+    );
+    expect(() => kvCopyBlocks(kCache, kCache, 4, 3, 2, 5, copies, 0)).toThrow(/must not overlap/);
   });
 });
 
