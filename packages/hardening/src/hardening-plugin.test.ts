@@ -9,6 +9,7 @@ import { ApiKeyAuth } from './api-key-auth.js';
 import { EngineBreaker } from './engine-breaker.js';
 import { GracefulShutdown } from './graceful-shutdown.js';
 import { type HardeningPluginOptions, hardeningPlugin } from './hardening-plugin.js';
+import { HttpError } from './http-error.js';
 import { defaultLimits } from './limits.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -198,8 +199,8 @@ describe('hardeningPlugin: error bodies', () => {
     expectOpenAiError(nested.body, 'invalid_request_error', 'invalid_value', 'messages[1].role');
   });
 
-  it('400 invalid_utf8 for a body that is not UTF-8; multi-byte UTF-8 passes intact', async () => {
-    const app = await build();
+  it('strictUtf8: 400 invalid_utf8 for a body that is not UTF-8; multi-byte UTF-8 passes intact', async () => {
+    const app = await build({ strictUtf8: true });
     app.post('/echo', async (request) => request.body);
     const bad = await app.inject({
       method: 'POST',
@@ -219,12 +220,47 @@ describe('hardeningPlugin: error bodies', () => {
     expect(good.json()).toEqual({ prompt: 'héllo ✓ 🦙' });
   });
 
-  it("keeps fastify's prototype-poisoning protection in the strict parser", async () => {
-    const app = await build();
+  it("strictUtf8 keeps fastify's prototype-poisoning protection", async () => {
+    const app = await build({ strictUtf8: true });
     app.post('/echo', async (request) => request.body);
     const res = await post(app, '{"model":"m","__proto__":{"polluted":true}}');
     expect(res.statusCode).toBe(400);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("leaves the app's own JSON parser alone by default", async () => {
+    const app = Fastify();
+    apps.push(app);
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      done(null, { parsedBy: 'app', length: (body as string).length });
+    });
+    await app.register(hardeningPlugin, { limits: defaultLimits(64) });
+    app.post('/echo', async (request) => request.body);
+    const res = await app.inject({
+      method: 'POST',
+      url: '/echo',
+      headers: { 'content-type': 'application/json' },
+      payload: 'xyz',
+    });
+    expect(res.json()).toEqual({ parsedBy: 'app', length: 3 });
+  });
+
+  it('sends an HttpError from a schemaErrorFormatter as it is', async () => {
+    const app = Fastify({
+      schemaErrorFormatter: () =>
+        new HttpError(400, "Missing required parameter: 'prompt'", {
+          param: 'prompt',
+          code: 'missing_required_parameter',
+        }),
+    });
+    apps.push(app);
+    await app.register(hardeningPlugin, { limits: defaultLimits(64) });
+    app.post('/v1/completions', { schema: completionSchema }, async () => ({}));
+    const res = await app.inject({ method: 'POST', url: '/v1/completions', payload: { model: 'm' } });
+    expect(res.statusCode).toBe(400);
+    const e = expectOpenAiError(res.body, 'invalid_request_error', 'missing_required_parameter', 'prompt');
+    expect(e.message).toBe("Missing required parameter: 'prompt'");
   });
 
   it('404 for unknown routes, OpenAI-shaped', async () => {

@@ -29,8 +29,8 @@ export interface HardeningPluginOptions {
   notFoundHandler?: boolean;
   /**
    * Replace fastify's JSON body parser with one that rejects invalid UTF-8 (400 `invalid_utf8`) instead of
-   * silently turning it into U+FFFD, keeping fastify's prototype-poisoning protection (default true). Set
-   * false if the app installs its own `application/json` parser.
+   * silently turning it into U+FFFD, keeping fastify's prototype-poisoning protection. Default false: off
+   * unless asked for, so it never replaces an `application/json` parser the app installed itself.
    */
   strictUtf8?: boolean;
 }
@@ -152,7 +152,7 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
     fastify.addHook('onClose', async () => subscription.dispose());
   }
 
-  if (options.strictUtf8 !== false) {
+  if (options.strictUtf8 === true) {
     const parseJson = fastify.getDefaultJsonParser(
       fastify.initialConfig.onProtoPoisoning ?? 'error',
       fastify.initialConfig.onConstructorPoisoning ?? 'error',

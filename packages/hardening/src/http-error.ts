@@ -28,6 +28,8 @@ const HTTP_ERROR_MARKER = Symbol.for('ternion.http-error');
 /** An error that already knows its HTTP response: status, OpenAI `type`, `code` and `param`. Throw it from routes. */
 export class HttpError extends Error {
   readonly status: number;
+  /** Same as `status`, under the name fastify's and most Node tooling's default error handling read. */
+  readonly statusCode: number;
   readonly type: OpenAiErrorType;
   readonly code: string | null;
   readonly param: string | null;
@@ -41,6 +43,7 @@ export class HttpError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HttpError';
     this.status = status;
+    this.statusCode = status;
     this.type = options.type ?? defaultTypeForStatus(status);
     this.code = options.code ?? null;
     this.param = options.param ?? null;
