@@ -8,6 +8,10 @@
 // float formulas of ternary_matmul.h lane-wise, so results equal the scalar reference bit for bit.
 #include <immintrin.h>
 
+// GCC 12's own AVX-512 headers trip -Wmaybe-uninitialized on _mm512_undefined_* inside the intrinsics.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #include "ternary/packed_layout.h"
 #include "ternary/ternary_matmul.h"
 
