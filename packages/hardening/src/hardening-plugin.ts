@@ -135,7 +135,10 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
 
   fastify.setErrorHandler((err, request, reply) => {
     const http = toHttpError(err);
-    if (http.status >= 500 && http.status !== 503) request.log.error({ err }, 'request failed');
+    // 503/504 are load and deadlines (expected under pressure): warn; other 5xx are faults: error, with stack.
+    if (http.status === 503 || http.status === 504)
+      request.log.warn({ status: http.status, code: http.code }, http.message);
+    else if (http.status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ status: http.status, code: http.code }, http.message);
     metrics?.countError(http.code ?? String(http.status));
     for (const [name, value] of Object.entries(http.headers)) reply.header(name, value);
