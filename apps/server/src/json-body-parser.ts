@@ -1,0 +1,32 @@
+import { HttpError } from '@ternion/hardening';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Parses a JSON request body. Stricter than fastify's default in two ways a model server cares about:
+ * invalid UTF-8 is a 400 (the default parser would turn it into U+FFFD and the prompt would silently
+ * change), and a `__proto__` key is a 400 (prototype poisoning), as fastify's onProtoPoisoning 'error'.
+ */
+export function parseJsonBody(body: Buffer): unknown {
+  let text: string;
+  try {
+    text = strictUtf8.decode(body);
+  } catch {
+    throw new HttpError(400, 'The request body is not valid UTF-8', { code: 'invalid_encoding' });
+  }
+  if (text.trim().length === 0) {
+    throw new HttpError(400, 'The request body is empty; send a JSON object', { code: 'invalid_json' });
+  }
+  try {
+    return JSON.parse(text, (key, value) => {
+      if (key === '__proto__')
+        throw new HttpError(400, "The key '__proto__' is not allowed", { code: 'invalid_json' });
+      return value;
+    });
+  } catch (e) {
+    if (e instanceof HttpError) throw e;
+    throw new HttpError(400, `The request body is not valid JSON: ${(e as Error).message}`, {
+      code: 'invalid_json',
+    });
+  }
+}

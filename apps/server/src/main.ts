@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * `node dist/main.js --model <file.gguf> [--port 8080] ...`: the server without the CLI package (the
+ * `ternion serve` command calls startServer the same way).
+ */
+import { parseArgs } from 'node:util';
+import type { LogLevel } from './server.js';
+import { startServer } from './start-server.js';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    threads: { type: 'string' },
+    'context-size': { type: 'string' },
+    parallel: { type: 'string' },
+    'api-key': { type: 'string', multiple: true },
+    'api-keys-file': { type: 'string' },
+    'max-queue': { type: 'string' },
+    'drain-timeout-ms': { type: 'string' },
+    'log-level': { type: 'string' },
+    'log-prompts': { type: 'boolean' },
+  },
+});
+
+const int = (name: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n)) {
+    process.stderr.write(`--${name} must be an integer, got '${v}'\n`);
+    process.exit(2);
+  }
+  return n;
+};
+
+if (values.model === undefined) {
+  process.stderr.write(
+    'usage: main.js --model <file.gguf> [--host 127.0.0.1] [--port 8080] [--parallel 4] ...\n',
+  );
+  process.exit(2);
+}
+
+const opt = <K extends string, V>(key: K, v: V | undefined) =>
+  v === undefined ? {} : ({ [key]: v } as Record<K, V>);
+
+const server = await startServer({
+  modelPath: values.model,
+  ...opt('host', values.host),
+  ...opt('port', int('port', values.port)),
+  ...opt('threads', int('threads', values.threads)),
+  ...opt('contextSize', int('context-size', values['context-size'])),
+  ...opt('parallel', int('parallel', values.parallel)),
+  ...opt('apiKeys', values['api-key']),
+  ...opt('apiKeysFile', values['api-keys-file']),
+  ...opt('maxQueue', int('max-queue', values['max-queue'])),
+  ...opt('drainTimeoutMs', int('drain-timeout-ms', values['drain-timeout-ms'])),
+  ...opt('logLevel', values['log-level'] as LogLevel | undefined),
+  ...opt('logPrompts', values['log-prompts']),
+});
+server.app.log.info({ url: server.url }, 'ternion server ready');

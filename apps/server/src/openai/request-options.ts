@@ -1,0 +1,109 @@
+import type { GenerateOptions } from '@ternion/engine';
+import { checkCount, type Limits, tokenBudget } from '@ternion/hardening';
+import { badRequest } from './errors.js';
+import type { SamplingFields } from './types.js';
+
+/** Server-side limits a request is checked against. */
+export interface RequestLimits extends Readonly<Limits> {
+  /** Most choices (`n` × number of prompts) one request may ask for: min(maxN, parallel). */
+  maxChoices: number;
+  vocabSize: number;
+  contextSize: number;
+}
+
+/** The endpoint-independent part of a request, in engine terms. */
+export interface CommonRequest {
+  n: number;
+  stream: boolean;
+  includeUsage: boolean;
+  stop: string[];
+  /** Seed of choice 0; choice i uses seed + i so the choices differ yet stay reproducible. */
+  seed: number | undefined;
+  /** Sampling options shared by every choice (no maxTokens, seed, signal, topLogprobs). */
+  sampling: GenerateOptions;
+}
+
+/** OpenAI's default temperature is 1 (not greedy); a client that sends nothing gets what OpenAI gives. */
+const DEFAULT_TEMPERATURE = 1;
+
+export function parseCommon(body: SamplingFields, limits: RequestLimits): CommonRequest {
+  const n = body.n ?? 1;
+  if (n > limits.maxChoices) {
+    throw badRequest('n', `n must be at most ${limits.maxChoices} on this server, got ${n}`);
+  }
+  const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
+  checkCount(stop.length, limits.maxStopStrings, 'stop');
+  if (stop.some((s) => s.length === 0)) throw badRequest('stop', 'stop strings must not be empty');
+
+  const sampling: GenerateOptions = {
+    temperature: body.temperature ?? DEFAULT_TEMPERATURE,
+    topP: body.top_p ?? 1,
+    topK: body.top_k ?? 0,
+    minP: body.min_p ?? 0,
+    presencePenalty: body.presence_penalty ?? 0,
+    frequencyPenalty: body.frequency_penalty ?? 0,
+  };
+  if (body.logit_bias != null) {
+    const entries = Object.entries(body.logit_bias);
+    checkCount(entries.length, limits.maxLogitBiasEntries, 'logit_bias');
+    const bias = new Map<number, number>();
+    for (const [key, value] of entries) {
+      const id = Number(key);
+      if (id >= limits.vocabSize) {
+        throw badRequest('logit_bias', `logit_bias: token id ${key} is not in [0, ${limits.vocabSize})`);
+      }
+      // OpenAI: -100 / 100 mean ban / force; a bias that large does that on any real logit scale.
+      bias.set(id, value);
+    }
+    sampling.logitBias = bias;
+  }
+  return {
+    n,
+    stream: body.stream ?? false,
+    includeUsage: body.stream_options?.include_usage ?? false,
+    stop,
+    seed: body.seed ?? undefined,
+    sampling,
+  };
+}
+
+export interface MaxTokensDecision {
+  maxTokens: number;
+  /** Set when the requested max_tokens did not fit the context and was lowered. */
+  clampedFrom?: number;
+}
+
+/**
+ * A prompt of P tokens leaves contextSize − P tokens to generate. A larger max_tokens is clamped (the
+ * response says so in a header) rather than rejected: the client still gets a completion, ending with
+ * finish_reason "length". A prompt that leaves no room is a 400 naming the prompt field; a max_tokens over
+ * the server's cap is a 400 naming max_tokens (hardening's tokenBudget).
+ */
+export function resolveMaxTokens(
+  requested: number | undefined,
+  promptTokens: number,
+  limits: RequestLimits,
+  promptParam: 'messages' | 'prompt',
+  maxTokensParam: string,
+): MaxTokensDecision {
+  const budget = tokenBudget({
+    promptTokens,
+    requestedMaxTokens: requested,
+    maxTokensParam,
+    promptParam,
+    contextSize: limits.contextSize,
+    limits,
+  });
+  return budget.clamped
+    ? { maxTokens: budget.maxTokens, clampedFrom: requested! }
+    : { maxTokens: budget.maxTokens };
+}
+
+/** Unsupported known fields: reject instead of silently doing something else. */
+export function rejectUnsupported(body: Record<string, unknown>, fields: readonly string[]): void {
+  for (const field of fields) {
+    const v = body[field];
+    if (v === undefined || v === null || v === false || (Array.isArray(v) && v.length === 0)) continue;
+    throw badRequest(field, `'${field}' is not supported by this server`, 'unsupported_parameter');
+  }
+}

@@ -1,0 +1,94 @@
+import { fileURLToPath } from 'node:url';
+import { loadModel, type Model } from '@ternion/engine';
+import OpenAI from 'openai';
+import { ModelEngine } from './engine-host.js';
+import { type CreateServerOptions, createServer, type TernionServer } from './server.js';
+
+/** The bundled 5M-parameter TinyStories model (context 256, vocabulary 2048, no chat template). */
+export const MODEL_PATH = fileURLToPath(
+  new URL('../../../models/tinystories-bitnet-b158-target-5m-tq2_0.gguf', import.meta.url),
+);
+
+export function loadTestModel(): Promise<Model> {
+  return loadModel(MODEL_PATH);
+}
+
+export interface TestServer {
+  url: string;
+  server: TernionServer;
+  engine: ModelEngine;
+  client: OpenAI;
+  close(): Promise<void>;
+}
+
+/** A real server on 127.0.0.1 with a free port, its own context on `model`, and an OpenAI client for it. */
+export async function startTestServer(
+  model: Model,
+  options: Omit<CreateServerOptions, 'engine'> & { parallel?: number; contextSize?: number } = {},
+  wrap: (engine: ModelEngine) => CreateServerOptions['engine'] = (e) => e,
+): Promise<TestServer> {
+  const { parallel, contextSize, ...serverOptions } = options;
+  const engine = await ModelEngine.create(model, {
+    parallel: parallel ?? 4,
+    modelId: 'tiny',
+    ...(contextSize === undefined ? {} : { contextSize }),
+  });
+  const server = createServer({
+    logLevel: 'silent',
+    port: 0,
+    drainTimeoutMs: 2000,
+    ...serverOptions,
+    engine: wrap(engine),
+  });
+  const url = await server.start();
+  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: options.apiKeys?.[0] ?? 'none', maxRetries: 0 });
+  return {
+    url,
+    server,
+    engine,
+    client,
+    close: async () => {
+      await server.close();
+      engine.dispose();
+    },
+  };
+}
+
+/** POSTs JSON (or raw bytes) and returns status, headers and the parsed body. */
+export async function postJson(
+  url: string,
+  body: unknown,
+  init: { headers?: Record<string, string>; raw?: string | Uint8Array } = {},
+  // biome-ignore lint/suspicious/noExplicitAny: tests index into arbitrary JSON answers
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...init.headers },
+    body: init.raw ?? JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {}
+  return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** Polls until `check()` is true or `ms` pass; returns the last result. */
+export async function eventually(check: () => boolean, ms = 3000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return check();
+}
+
+/** Reads an SSE response body into its `data:` payloads (stops at the end of the body). */
+export async function readSse(res: Response): Promise<string[]> {
+  const text = await res.text();
+  return text
+    .split('\n\n')
+    .filter((e) => e.startsWith('data: '))
+    .map((e) => e.slice(6));
+}
