@@ -32,7 +32,7 @@ import {
 const initialThreads = getThreads();
 afterAll(() => setThreads(initialThreads));
 
-// Ragged shapes: n covers 1..4-row register tiles plus remainders, m covers 4-row tiles, 16-row blocks and a
+// Ragged shapes: n covers the decode (n < 4) stream kernels, 1..4-row register tiles plus remainders, m covers 4-row tiles, 16-row blocks and a
 // thread split, k covers every vector tail (8, 16, 32, 64 lanes).
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
@@ -43,6 +43,8 @@ const SHAPES: [number, number, number][] = [
   [7, 40, 130],
   [4, 33, 64],
   [9, 18, 257],
+  [2, 13, 300], // decode-sized n: the single-stream kernels, several unrolled steps plus a tail
+  [1, 9, 1000],
 ];
 
 /** Copies `src` into a fresh buffer at byte offset `offset`, like a tensor view inside a mapped GGUF file. */

@@ -86,9 +86,28 @@ static inline void float_tile(const Rows& rows, const float* x, float* y, int64_
   }
 }
 
+// n = 1 (decode): one weight row at a time so W is read as one sequential stream, 4 accumulators.
+template <typename Rows>
+static inline void float_stream_row(const Rows& rows, const float* x, float* y, int64_t k, int64_t j) {
+  __m256 acc[4];
+  for (int u = 0; u < 4; u++) acc[u] = _mm256_setzero_ps();
+  int64_t c0 = 0;
+  for (; c0 + 32 <= k; c0 += 32) {
+    for (int u = 0; u < 4; u++) acc[u] = _mm256_fmadd_ps(rows.load(j, c0 + 8 * u), _mm256_loadu_ps(x + c0 + 8 * u), acc[u]);
+  }
+  for (; c0 + 8 <= k; c0 += 8) acc[0] = _mm256_fmadd_ps(rows.load(j, c0), _mm256_loadu_ps(x + c0), acc[0]);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; c0 < k; c0++) sum += rows.at(j, c0) * x[c0];
+  y[j] = sum;
+}
+
 template <typename Rows>
 static inline void float_matmul(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
                                 int64_t j0, int64_t j1) {
+  if (n == 1) {
+    for (int64_t j = j0; j < j1; j++) float_stream_row(rows, x, y, k, j);
+    return;
+  }
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
     for (int64_t i = 0; i < n; i += kTileX) {
@@ -173,6 +192,28 @@ static inline float quantize_row(const Rows& src, int64_t k, int8_t* q) {
   return d;
 }
 
+// n = 1: one weight row at a time (a single sequential stream), 2 × 32 weights per step.
+static inline void i8_stream_row(const int8_t* w, const float* w_scales, const int8_t* xq, const float* x_scales,
+                                 float* y, int64_t k, int64_t j) {
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+  const int8_t* wr = w + j * k;
+  int64_t c0 = 0;
+  for (; c0 + 64 <= k; c0 += 64) {
+    const __m256i w0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + c0));
+    const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + c0 + 32));
+    const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + c0));
+    const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + c0 + 32));
+    const __m256i p0 = _mm256_maddubs_epi16(_mm256_sign_epi8(w0, w0), _mm256_sign_epi8(x0, w0));
+    const __m256i p1 = _mm256_maddubs_epi16(_mm256_sign_epi8(w1, w1), _mm256_sign_epi8(x1, w1));
+    acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, ones16));
+    acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(p1, ones16));
+  }
+  int32_t sum = hsum_i32(_mm256_add_epi32(acc0, acc1));
+  for (; c0 < k; c0++) sum += static_cast<int32_t>(wr[c0]) * static_cast<int32_t>(xq[c0]);
+  y[j] = static_cast<float>(sum) * (w_scales[j] * x_scales[0]);
+}
+
 }  // namespace avx2
 
 float quantize_row_i8_f32_avx2(const float* v, int64_t k, int8_t* q) {
@@ -201,6 +242,10 @@ void matmul_q8_0_avx2(const uint8_t* w, const float* x, float* y, int64_t n, int
 void matmul_i8_avx2(const int8_t* w, const float* w_scales, const int8_t* xq, const float* x_scales, float* y,
                     int64_t n, int64_t m, int64_t k, int64_t j0, int64_t j1) {
   using namespace avx2;
+  if (n == 1) {
+    for (int64_t j = j0; j < j1; j++) i8_stream_row(w, w_scales, xq, x_scales, y, k, j);
+    return;
+  }
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
     for (int64_t i = 0; i < n; i += kTileX) {

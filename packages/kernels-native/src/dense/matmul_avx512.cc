@@ -87,6 +87,31 @@ static inline void float_tile(const Rows& rows, const float* x, float* y, int64_
     for (int c = 0; c < C; c++) y[r * m + j + c] = _mm512_reduce_add_ps(acc[r][c]);
 }
 
+// Decode-sized n (< kTileX): one weight row at a time, so W is read as a single sequential stream (four
+// interleaved row streams measured ~30% slower at n = 1), with 4 independent accumulators per x row to hide
+// FMA latency.
+template <int R, typename Rows>
+static inline void float_stream_row(const Rows& rows, const float* x, float* y, int64_t m, int64_t k, int64_t j) {
+  __m512 acc[R][4];
+  for (int r = 0; r < R; r++)
+    for (int u = 0; u < 4; u++) acc[r][u] = _mm512_setzero_ps();
+  int64_t c0 = 0;
+  for (; c0 + 64 <= k; c0 += 64) {
+    __m512 wv[4];
+    for (int u = 0; u < 4; u++) wv[u] = rows.load(j, c0 + 16 * u);
+    for (int r = 0; r < R; r++)
+      for (int u = 0; u < 4; u++) acc[r][u] = _mm512_fmadd_ps(wv[u], _mm512_loadu_ps(x + r * k + c0 + 16 * u), acc[r][u]);
+  }
+  for (; c0 < k; c0 += 16) {
+    const __mmask16 mask = k - c0 >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask16(k - c0);
+    const __m512 wv = rows.load_tail(j, c0, mask);
+    for (int r = 0; r < R; r++) acc[r][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(mask, x + r * k + c0), acc[r][0]);
+  }
+  for (int r = 0; r < R; r++) {
+    y[r * m + j] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3])));
+  }
+}
+
 template <int C, typename Rows>
 static inline void float_column(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
                                 int64_t i0, int64_t j) {
@@ -105,6 +130,14 @@ static inline void float_column(const Rows& rows, const float* x, float* y, int6
 template <typename Rows>
 static inline void float_matmul(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
                                 int64_t j0, int64_t j1) {
+  if (n < kTileX) {
+    for (int64_t j = j0; j < j1; j++) {
+      if (n == 1) float_stream_row<1>(rows, x, y, m, k, j);
+      else if (n == 2) float_stream_row<2>(rows, x, y, m, k, j);
+      else float_stream_row<3>(rows, x, y, m, k, j);
+    }
+    return;
+  }
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
     for (int64_t i = 0; i < n; i += kTileX) {
@@ -147,6 +180,44 @@ static inline void i8_tile(const int8_t* w, const float* w_scales, const int8_t*
       const int32_t sum = static_cast<int32_t>(static_cast<uint32_t>(_mm512_reduce_add_epi32(acc[r][c])) - 128u * wsum);
       y[r * m + j + c] = static_cast<float>(sum) * (w_scales[j + c] * x_scales[r]);
     }
+  }
+}
+
+// Decode-sized n: one weight row at a time (a single sequential stream), 2 × 64 weights per step.
+template <int R>
+static inline void i8_stream_row(const int8_t* w, const float* w_scales, const int8_t* xq, const float* x_scales,
+                                 float* y, int64_t m, int64_t k, int64_t j) {
+  __m512i acc[R][2];
+  __m512i corr[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+  for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  const __m512i ones = _mm512_set1_epi8(1);
+  const __m512i offset = _mm512_set1_epi8(static_cast<char>(0x80));
+  const int8_t* wr = w + j * k;
+  int64_t c0 = 0;
+  for (; c0 + 128 <= k; c0 += 128) {
+    const __m512i w0 = _mm512_loadu_si512(wr + c0), w1 = _mm512_loadu_si512(wr + c0 + 64);
+    corr[0] = _mm512_dpbusd_epi32(corr[0], ones, w0);
+    corr[1] = _mm512_dpbusd_epi32(corr[1], ones, w1);
+    for (int r = 0; r < R; r++) {
+      const __m512i x0 = _mm512_xor_si512(_mm512_loadu_si512(xq + r * k + c0), offset);
+      const __m512i x1 = _mm512_xor_si512(_mm512_loadu_si512(xq + r * k + c0 + 64), offset);
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x0, w0);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], x1, w1);
+    }
+  }
+  for (; c0 < k; c0 += 64) {
+    const __mmask64 mask = k - c0 >= 64 ? ~__mmask64{0} : (__mmask64{1} << (k - c0)) - 1;
+    const __m512i w0 = _mm512_maskz_loadu_epi8(mask, wr + c0);
+    corr[0] = _mm512_dpbusd_epi32(corr[0], ones, w0);
+    for (int r = 0; r < R; r++) {
+      const __m512i x0 = _mm512_xor_si512(_mm512_maskz_loadu_epi8(mask, xq + r * k + c0), offset);
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], x0, w0);
+    }
+  }
+  const uint32_t wsum = static_cast<uint32_t>(_mm512_reduce_add_epi32(_mm512_add_epi32(corr[0], corr[1])));
+  for (int r = 0; r < R; r++) {
+    const uint32_t raw = static_cast<uint32_t>(_mm512_reduce_add_epi32(_mm512_add_epi32(acc[r][0], acc[r][1])));
+    y[r * m + j] = static_cast<float>(static_cast<int32_t>(raw - 128u * wsum)) * (w_scales[j] * x_scales[r]);
   }
 }
 
@@ -215,6 +286,14 @@ void matmul_q8_0_avx512(const uint8_t* w, const float* x, float* y, int64_t n, i
 void matmul_i8_avx512(const int8_t* w, const float* w_scales, const int8_t* xq, const float* x_scales, float* y,
                       int64_t n, int64_t m, int64_t k, int64_t j0, int64_t j1) {
   using namespace avx512;
+  if (n < kTileX) {
+    for (int64_t j = j0; j < j1; j++) {
+      if (n == 1) i8_stream_row<1>(w, w_scales, xq, x_scales, y, m, k, j);
+      else if (n == 2) i8_stream_row<2>(w, w_scales, xq, x_scales, y, m, k, j);
+      else i8_stream_row<3>(w, w_scales, xq, x_scales, y, m, k, j);
+    }
+    return;
+  }
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
     for (int64_t i = 0; i < n; i += kTileX) {
