@@ -8,6 +8,9 @@
  * Accuracy: float variants (generic, AVX2, AVX-512) differ only in summation order, so each output is within
  * the recursive-summation bound (k + 2) · 2⁻²⁴ · Σ|w·x| of the exact product (for Q8_0 the +2 covers d · q);
  * typical errors are ~√k times smaller. `matmulI8` and `quantizeRowsI8` are bit-exact across ISA levels.
+ *
+ * Every `…Async` variant runs on a libuv thread and rejects with the same TypeError/RangeError the sync call
+ * throws; keep its buffers untouched until the promise settles.
  */
 import { native } from './native.js';
 
@@ -102,7 +105,7 @@ export function matmulF32(
 }
 
 /** `matmulF32` on a libuv thread (keep the buffers untouched until the promise settles). */
-export function matmulF32Async(
+export async function matmulF32Async(
   w: Float32Array,
   x: Float32Array,
   n: number,
@@ -129,7 +132,7 @@ export function matmulF16(
   n_.matmulF16(w, x, n, m, k, y);
 }
 
-export function matmulF16Async(
+export async function matmulF16Async(
   w: Uint16Array,
   x: Float32Array,
   n: number,
@@ -162,7 +165,7 @@ export function matmulQ8_0(
   n_.matmulQ8_0(w, x, n, m, k, y);
 }
 
-export function matmulQ8_0Async(
+export async function matmulQ8_0Async(
   w: Uint8Array,
   x: Float32Array,
   n: number,
@@ -211,7 +214,7 @@ export function quantizeRowsI8(
 }
 
 /** `quantizeRowsI8` off the JS thread (a model-sized matrix takes a noticeable fraction of a second). */
-export function quantizeRowsI8Async(
+export async function quantizeRowsI8Async(
   w: Float32Array | Uint16Array,
   kind: DenseWeightKind,
   m: number,
@@ -250,7 +253,8 @@ function checkI8(
 /**
  * y (n, m) = x (n, k) · wᵀ with w an int8 copy from `quantizeRowsI8`. Each x row is quantised to int8 (absmax,
  * same rule) into `scratch` (Int8Array of `matmulI8ScratchBytes(n, k)`), dot products are exact int32, and
- * y = dot · (wScales[j] · xScale[i]). Bit-exact across ISA levels.
+ * y = dot · (wScales[j] · xScale[i]). Bit-exact across ISA levels. Against the float product the error is at
+ * most hx·Σ|w_j| + hw·Σ|x_i| + k·hx·hw, with hx = max|x_i|/254 and hw = max|w_j|/254 (half a quantisation step).
  */
 export function matmulI8(
   w: Int8Array,
@@ -266,7 +270,7 @@ export function matmulI8(
   n_.matmulI8(w, wScales, x, n, m, k, y, scratch);
 }
 
-export function matmulI8Async(
+export async function matmulI8Async(
   w: Int8Array,
   wScales: Float32Array,
   x: Float32Array,

@@ -7,12 +7,15 @@ import {
   matmulF16,
   matmulF16Async,
   matmulF32,
+  matmulF32Async,
   matmulI8,
   matmulI8Async,
   matmulI8ScratchBytes,
   matmulQ8_0,
+  matmulQ8_0Async,
   q8_0Bytes,
   quantizeRowsI8,
+  quantizeRowsI8Async,
   recordProgram,
   setThreads,
 } from '../lib/index.js';
@@ -115,6 +118,17 @@ describe('matmulF32 / matmulF16 / matmulQ8_0', () => {
     matmulF16(w, x, n, m, k, ySync);
     await matmulF16Async(w, x, n, m, k, yAsync);
     expect(yAsync).toEqual(ySync);
+    const w32 = Float32Array.from(w, f16ToF32);
+    matmulF32(w32, x, n, m, k, ySync);
+    await matmulF32Async(w32, x, n, m, k, yAsync);
+    expect(yAsync).toEqual(ySync);
+    const kq = 64;
+    const q8 = randomQ8_0(m, kq, rand);
+    const xq = randomF32(n * kq, rand);
+    matmulQ8_0(q8, xq, n, m, kq, ySync);
+    await matmulQ8_0Async(q8, xq, n, m, kq, yAsync);
+    expect(yAsync).toEqual(ySync);
+    await expect(matmulF16Async(w, x, n, m, k, new Float32Array(1))).rejects.toThrow(RangeError);
   });
 
   it('rejects bad arguments with TypeError / RangeError', () => {
@@ -195,6 +209,33 @@ describe('int8 path', () => {
           matmulI8(w, ws, x, n, m, k, y, scratch);
           expect(y, `${isa} ${n}x${m}x${k}`).toEqual(want);
         });
+      }
+    }
+  });
+
+  it('approximates the float product within the int8 rounding bound', async () => {
+    const rand = rng(7);
+    const [n, m, k] = [3, 17, 500];
+    const wf = randomF32(m * k, rand);
+    const x = randomF32(n * k, rand, 2);
+    const w = new Int8Array(m * k);
+    const ws = new Float32Array(m);
+    await quantizeRowsI8Async(wf, 'f32', m, k, w, ws);
+    const y = new Float32Array(n * m);
+    const scratch = new Int8Array(matmulI8ScratchBytes(n, k));
+    matmulI8(w, ws, x, n, m, k, y, scratch);
+    const exact = matmulReference((j, c) => wf[j * k + c]!, x, n, m, k).y;
+    const absMax = (a: Float32Array) => a.reduce((mx, v) => Math.max(mx, Math.abs(v)), 0);
+    const absSum = (a: Float32Array) => a.reduce((s, v) => s + Math.abs(v), 0);
+    for (let i = 0; i < n; i++) {
+      const xi = x.subarray(i * k, (i + 1) * k);
+      for (let j = 0; j < m; j++) {
+        const wj = wf.subarray(j * k, (j + 1) * k);
+        // Each operand moves by at most half a step (max/127/2); the cross term is second order.
+        const hx = absMax(xi) / 254;
+        const hw = absMax(wj) / 254;
+        const bound = hx * absSum(wj) + hw * absSum(xi) + k * hx * hw + 1e-6;
+        expect(Math.abs(y[i * m + j]! - exact[i * m + j]!)).toBeLessThanOrEqual(bound);
       }
     }
   });
