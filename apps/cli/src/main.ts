@@ -1,6 +1,7 @@
 import { TernionError } from '@ternion/engine';
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.js';
+import { registerChat } from './commands/chat.js';
 import { registerInfo } from './commands/info.js';
 import { registerRun } from './commands/run.js';
 import { registerSynth } from './commands/synth.js';
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerRun(program);
+  registerChat(program);
   registerInfo(program);
   registerBench(program);
   registerSynth(program);

@@ -156,6 +156,18 @@ export class Context {
     s.admitted = false;
   }
 
+  /** @internal keeps only the first `numTokens` tokens of a sequence (rollback); frees the KV past them. */
+  truncateSequence(id: SeqId, numTokens: number): void {
+    const s = this.states.get(id);
+    if (!s) return;
+    if (s.request) throw new TernionError('INVALID_ARGUMENT', `sequence ${id}: cannot truncate while it evaluates`);
+    if (!Number.isInteger(numTokens) || numTokens < 0) throw new RangeError(`truncate: numTokens must be an integer ≥ 0, got ${numTokens}`);
+    if (numTokens >= s.tokens.length) return;
+    s.tokens.length = numTokens;
+    s.numComputed = Math.min(s.numComputed, numTokens);
+    if (s.admitted && this.kv.numTokens(id) > s.numComputed) this.kv.truncate(id, s.numComputed);
+  }
+
   /** Tokens submitted to `seq` so far. */
   numTokens(seq: SeqId): number {
     return this.states.get(seq)?.tokens.length ?? 0;

@@ -2,10 +2,7 @@ export type { ActivationQuantization, ModelConfig, SeqId, Token } from '@ternion
 export { TernionError } from '@ternion/contracts';
 export { getThreads, kernelInfo, setThreads } from '@ternion/kernels-native';
 export { Context, type ContextOptions } from './context.js';
-export { GgufError } from './gguf/errors.js';
-export { GgufFile, type GgufTensorInfo } from './gguf/gguf-file.js';
-export { openGguf, parseGguf } from './gguf/reader.js';
-export type { GgufValue } from './gguf/value-types.js';
+export * from './gguf/index.js';
 export { loadModel, type LoadModelOptions, Model, type TokenizeOptions } from './model.js';
 export * from './sampling/index.js';
 export {
@@ -16,3 +13,6 @@ export {
   Sequence,
 } from './sequence.js';
 export * from './synth/index.js';
+export * from './chat/index.js';
+export { ChatSession, type ChatSessionOptions } from './chat-session.js';
+export * from './tokenizer/index.js';

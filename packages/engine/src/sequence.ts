@@ -149,6 +149,22 @@ export class Sequence {
     }
   }
 
+  /**
+   * Keeps only the first `numTokens` tokens (rollback, e.g. to re-use a common prefix or drop rejected
+   * speculative tokens); the KV blocks past them are freed.
+   */
+  truncate(numTokens: number): void {
+    this.assertLive();
+    if (this.busy) throw new TernionError('INVALID_ARGUMENT', `sequence ${this.id}: cannot truncate while generating`);
+    const evaluated = this.numEvaluated;
+    if (numTokens < evaluated) {
+      this.context.truncateSequence(this.id, numTokens);
+      this.pending = [];
+    } else {
+      this.pending = this.pending.slice(0, numTokens - evaluated);
+    }
+  }
+
   /** Forgets everything: frees the KV blocks and starts empty. */
   clearHistory(): void {
     this.assertLive();
