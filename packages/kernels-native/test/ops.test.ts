@@ -76,6 +76,9 @@ describe('rmsNorm', () => {
     expect(() => rmsNorm(x, w, 2, 0, 1e-6, x)).toThrow(RangeError);
     const big = new Float32Array(12);
     expect(() => rmsNorm(big.subarray(0, 8), w, 2, 4, 1e-6, big.subarray(2, 10))).toThrow(/partial overlap/);
+    expect(() => rmsNorm(big.subarray(0, 8), big.subarray(6, 10), 2, 4, 1e-6, big.subarray(0, 8))).toThrow(
+      /must not overlap weight/,
+    );
   });
 });
 

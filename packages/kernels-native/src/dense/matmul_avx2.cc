@@ -1,6 +1,7 @@
-// AVX2 + FMA + F16C dense matmuls. Register tile: 4 weight rows × up to 2 activation rows (8 ymm
-// accumulators, 8 floats of k per step; 16 registers leave no room for more), scalar k tail. Same blocking as
-// the AVX-512 file: 16 weight rows stay in L2 while X passes over them.
+// AVX2 + FMA + F16C dense matmuls. n = 1 (decode): one weight row at a time, a single sequential stream of W
+// with 4 accumulators. n >= 2: register tile of 4 weight rows × 2 activation rows (8 ymm accumulators, 8
+// floats of k per step; 16 registers leave no room for more), scalar k tail, and the same blocking as the
+// AVX-512 file: 16 weight rows stay in L2 while X passes over them.
 // The int8 kernel uses the sign trick of llama.cpp's AVX2 q8 dot products: vpmaddubsw(|w|, sign(x, w)) is
 // exact because |w|, |x| <= 127 keeps every pair sum below 2^15.
 #include <immintrin.h>

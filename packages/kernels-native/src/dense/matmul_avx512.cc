@@ -1,9 +1,15 @@
-// AVX-512 dense matmuls. Register tile: 4 weight rows × up to 4 activation rows (16 zmm accumulators, 16
-// floats of k per step), masked loads for the k tail. Weight rows are walked in blocks of 16 that stay in L2
-// while every 4-row slab of X passes over them (and the slab stays in L1 across the block's 4 sub-tiles), so
-// W is read from DRAM once per call whatever n is; n = 1 degenerates to a streaming GEMV.
+// AVX-512 dense matmuls.
+//
+// Decode-sized n (< 4): one weight row at a time, so W is a single sequential stream (four interleaved row
+// streams ran at ~60% of the read bandwidth at n = 1, one stream at ~90-100%), 4 accumulators per x row.
+// Larger n: register tile of 4 weight rows × 4 activation rows (16 zmm accumulators, 16 floats of k per step),
+// masked loads for the k tail. Weight rows are walked in blocks of 16 that stay in L2 while every 4-row slab
+// of X passes over them (the slab stays in L1 across the block's 4 sub-tiles), so W is read from DRAM once
+// per call whatever n is.
 // The int8 kernel uses vpdpbusd (u8 × s8) with activations offset by +128 to make them unsigned and a Σw
 // correction (the trick llama.cpp's AVX-512 VNNI q8 dot products rely on), so integer sums are exact.
+// Measured against widening int8 weights to f32 + FMA (same tiling): 15 vs 30 ms for the 128256×2560 GEMV,
+// 5.1 vs 5.9 ms for n = 16 on 2560→6912 (one thread), so VNNI stays.
 #include <immintrin.h>
 
 // GCC 12 reports its own _mm512_undefined_* placeholders inside vcvtph2ps/vpmovsxbd as uninitialised.

@@ -61,6 +61,9 @@ Work PrepareRmsNorm(const Napi::CallbackInfo& info) {
   const float* weight = f32_arg(info, 1, "weight", d).data;
   float* out = f32_arg(info, 5, "out", nd).data;
   check_same_or_disjoint(env, out, x, n * d, "out", "x");
+  if (out < weight + d && weight < out + n * d) {
+    throw_range_error(env, "argument 5 (out): must not overlap weight (every row reads all of it)");
+  }
   const float eps_f = static_cast<float>(eps);
   return [x, weight, out, n, d, eps_f] {
     const auto fn = pick(rms_norm_row_generic, rms_norm_row_avx2, rms_norm_row_avx512);
