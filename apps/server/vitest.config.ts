@@ -1,5 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { include: ['src/**/*.test.ts'], testTimeout: 60_000, fileParallelism: false },
+  test: {
+    include: ['src/**/*.test.ts'],
+    testTimeout: 60_000,
+    fileParallelism: false,
+    // The memory test reads heapUsed after a forced GC.
+    execArgv: ['--expose-gc'],
+  },
 });

@@ -144,7 +144,8 @@ export function createServer(options: CreateServerOptions): TernionServer {
     loaded: true,
   };
 
-  app.removeContentTypeParser('application/json');
+  // JSON only: a text/plain body is a 415, not a string that fails the schema.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       done(null, parseJsonBody(body as Buffer));

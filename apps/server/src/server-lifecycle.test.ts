@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Model } from '@ternion/engine';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, loadTestModel, MODEL_PATH, postJson, startTestServer } from './test-support.fixture.js';
+
+let model: Model;
+
+beforeAll(async () => {
+  model = await loadTestModel();
+});
+
+afterAll(() => {
+  model?.dispose();
+});
+
+const streamBody = (max_tokens: number) =>
+  JSON.stringify({ prompt: 'Once upon a time', max_tokens, temperature: 0, stream: true });
+
+async function openStream(url: string, max_tokens: number, signal?: AbortSignal) {
+  const res = await fetch(`${url}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: streamBody(max_tokens),
+    ...(signal ? { signal } : {}),
+  });
+  expect(res.status).toBe(200);
+  return res;
+}
+
+describe('lifecycle', () => {
+  it('a client disconnecting mid-stream cancels its sequence and frees its KV blocks at once', async () => {
+    const s = await startTestServer(model, { parallel: 2 });
+    try {
+      const abort = new AbortController();
+      const res = await openStream(s.url, 200, abort.signal);
+      const reader = res.body!.getReader();
+      await reader.read();
+      await reader.read();
+      expect(s.engine.kvStats().usedBlocks).toBeGreaterThan(0);
+      const cutAt = performance.now();
+      abort.abort();
+      expect(
+        await eventually(
+          () => s.engine.kvStats().usedBlocks === 0 && s.server.state.activeSequences === 0,
+          2000,
+        ),
+      ).toBe(true);
+      expect(performance.now() - cutAt).toBeLessThan(2000);
+      // The sequence went back to the pool: the next request runs.
+      const next = await postJson(`${s.url}/v1/completions`, { prompt: 'The dog', max_tokens: 2 });
+      expect(next.status).toBe(200);
+      expect(s.engine.kvStats().usedBlocks).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('/health answers promptly while 16 streams generate (generation never blocks the event loop)', async () => {
+    const s = await startTestServer(model, { parallel: 16 });
+    try {
+      const streams = Array.from({ length: 16 }, () => openStream(s.url, 24).then((r) => r.text()));
+      expect(await eventually(() => s.server.state.activeSequences === 16, 10_000)).toBe(true);
+      const latencies: number[] = [];
+      while (s.server.state.activeSequences > 0 && latencies.length < 50) {
+        const t0 = performance.now();
+        const r = await fetch(`${s.url}/health`);
+        expect(r.status).toBe(200);
+        latencies.push(performance.now() - t0);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const bodies = await Promise.all(streams);
+      for (const b of bodies) expect(b.endsWith('data: [DONE]\n\n')).toBe(true);
+      latencies.sort((a, b) => a - b);
+      // Bound chosen for a loaded 2-core machine; a forward pass on the event loop would take far longer.
+      expect(latencies.length).toBeGreaterThan(3);
+      expect(latencies[Math.floor(latencies.length / 2)]!).toBeLessThan(250);
+      expect(s.engine.kvStats().usedBlocks).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('1,000 sequential short requests keep heapUsed flat (< 8 MiB growth after GC)', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, 'run with --expose-gc (vitest.config.ts sets execArgv)').toBeTypeOf('function');
+    const s = await startTestServer(model, { parallel: 2 });
+    try {
+      const one = async () => {
+        const r = await fetch(`${s.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"prompt":"Hi","max_tokens":1}',
+        });
+        expect(r.status).toBe(200);
+        await r.arrayBuffer();
+      };
+      for (let i = 0; i < 100; i++) await one();
+      gc!();
+      const before = process.memoryUsage().heapUsed;
+      for (let i = 0; i < 900; i++) await one();
+      gc!();
+      const after = process.memoryUsage().heapUsed;
+      // A leak of one logits row per request (2048 floats = 8 KiB) would add 7 MiB over 900 requests.
+      expect(after - before).toBeLessThan(8 * 1024 * 1024);
+      expect(s.engine.kvStats().usedBlocks).toBe(0);
+      expect(s.server.state.admission.running).toBe(0);
+    } finally {
+      await s.close();
+    }
+  }, 120_000);
+});
+
+describe('SIGTERM drains and exits 0', () => {
+  const mainJs = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+  async function spawnServer(drainMs: number): Promise<{ child: ChildProcess; url: string }> {
+    expect(existsSync(mainJs), `build the package first (npm run build -w @ternion/server): ${mainJs}`).toBe(
+      true,
+    );
+    const child = spawn(
+      process.execPath,
+      [
+        mainJs,
+        '--model',
+        MODEL_PATH,
+        '--port',
+        '0',
+        '--parallel',
+        '2',
+        '--drain-timeout-ms',
+        String(drainMs),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let buffered = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
+      child.stdout!.on('data', (d: Buffer) => {
+        buffered += d.toString();
+        const m = /"url":"(http:[^"]+)"/.exec(buffered);
+        if (m) resolve(m[1]!);
+      });
+    });
+    return { child, url };
+  }
+
+  it('a running stream finishes, new requests are refused, the process exits 0', async () => {
+    const { child, url } = await spawnServer(10_000);
+    const res = await openStream(url, 40);
+    const reader = res.body!.getReader();
+    const first = await reader.read();
+    let text = new TextDecoder().decode(first.value);
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 100));
+    // Draining: the listener is closed (connection refused) or the request is answered 503.
+    const late = await fetch(`${url}/v1/models`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    expect([503, 'refused']).toContain(late);
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += new TextDecoder().decode(r.value);
+    }
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(text).toContain('"finish_reason":"length"');
+    const [code] = await exited;
+    expect(code).toBe(0);
+  });
+
+  it('a stream longer than the drain timeout is cut cleanly and the process exits 0', async () => {
+    const { child, url } = await spawnServer(300);
+    const res = await openStream(url, 250);
+    const reader = res.body!.getReader();
+    await reader.read();
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    let text = '';
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) break;
+      text += new TextDecoder().decode(r.value);
+    }
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
+    const [code] = await exited;
+    expect(code).toBe(0);
+  });
+});
