@@ -4,6 +4,7 @@ import {
   embeddingGatherAsync,
   forEachIsa,
   getThreads,
+  kernelInfo,
   matmulF16,
   matmulF16Async,
   matmulF32,
@@ -273,6 +274,49 @@ describe('int8 path', () => {
     expect(() => quantizeRowsI8(new Float32Array(6), 'f16', 3, 2, w, ws)).toThrow(TypeError);
     expect(() => quantizeRowsI8(new Float32Array(6), 'bf16' as never, 3, 2, w, ws)).toThrow(TypeError);
     expect(() => quantizeRowsI8(new Float32Array(6), 'f32', 3, 2, w.subarray(1), ws)).toThrow(RangeError);
+  });
+});
+
+describe('recorded programs', () => {
+  it('replay matmuls on the current buffer contents', () => {
+    const rand = rng(8);
+    const [n, m, k] = [2, 23, 96];
+    const x = randomF32(n * k, rand); // (n, k) rewritten between replays
+    const w16 = randomF16(m * k, rand);
+    const w8 = new Int8Array(m * k);
+    const ws = new Float32Array(m);
+    quantizeRowsI8(randomF32(m * k, rand), 'f32', m, k, w8, ws);
+    const scratch = new Int8Array(matmulI8ScratchBytes(n, k));
+    const y16 = new Float32Array(n * m);
+    const y8 = new Float32Array(n * m);
+    const program = recordProgram(() => {
+      matmulF16(w16, x, n, m, k, y16);
+      matmulI8(w8, ws, x, n, m, k, y8, scratch);
+    });
+    expect(program.length).toBe(2);
+    for (const seed of [9, 10]) {
+      x.set(randomF32(n * k, rng(seed)));
+      program.run();
+      const want16 = new Float32Array(n * m);
+      matmulF16(w16, x, n, m, k, want16);
+      expect(y16).toEqual(want16);
+      expect(y8).toEqual(matmulI8Reference(w8, ws, x, n, m, k));
+    }
+  });
+
+  it('register every kernel variant for kernelInfo()', () => {
+    const info = kernelInfo();
+    for (const name of [
+      'matmul_f32',
+      'matmul_f16',
+      'matmul_q8_0',
+      'matmul_i8',
+      'quantize_rows_i8',
+      'embedding_gather',
+    ]) {
+      expect(info.kernels[name], name).toBeTypeOf('string');
+    }
+    if (info.isa === 'avx512') expect(info.kernels.matmul_i8).toBe('avx512-vnni');
   });
 });
 
