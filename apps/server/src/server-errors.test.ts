@@ -233,7 +233,9 @@ describe('auth, rate limits, admission and the engine breaker', () => {
             dispose: () => seq.dispose(),
             generate: (input, options) => {
               if (!failing) return seq.generate(input, options);
+              // Fails on the first next(), like a native fault in the first forward pass.
               return (async function* () {
+                yield* [];
                 throw new Error('injected engine fault');
               })();
             },
