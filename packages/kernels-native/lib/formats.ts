@@ -45,6 +45,8 @@ interface FormatsNative {
     out: Uint8Array,
     status: Int32Array,
   ): void;
+  ternaryDecodeAsync(...args: Parameters<FormatsNative['ternaryDecode']>): Promise<void>;
+  ternaryEncodeAsync(...args: Parameters<FormatsNative['ternaryEncode']>): Promise<void>;
 }
 const n = native as unknown as FormatsNative;
 
@@ -92,26 +94,83 @@ function scaleCount(format: TernaryFormat, nWeights: number): number {
   return format === 'I2_S' ? 1 : nWeights / 256;
 }
 
-/** Decodes a ternary tensor byte-exactly as llama.cpp / bitnet.cpp do. RangeError on an invalid code (3). */
-export function decodeTernary(format: TernaryFormat, bytes: Uint8Array, nWeights: number): DecodedTernary {
-  const id = ternaryFormatId(format, 'decodeTernary');
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeTernary: bytes must be a Uint8Array');
+interface Call<A extends unknown[], R> {
+  args: A;
+  finish: () => R;
+}
+
+function checkStatus(fn: string, status: Int32Array, what: string): void {
+  if (status[0] === -2) throw new Error(`${fn}: did not run (it cannot be recorded into a program)`);
+  if (status[0] !== -1) throw new RangeError(`${fn}: block ${status[0]} ${what}`);
+}
+
+function prepareDecode(
+  fn: string,
+  format: TernaryFormat,
+  bytes: Uint8Array,
+  nWeights: number,
+): Call<Parameters<FormatsNative['ternaryDecode']>, DecodedTernary> {
+  const id = ternaryFormatId(format, fn);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
   const need = ternaryTensorBytes(format, nWeights);
   if (bytes.length < need) {
-    throw new RangeError(
-      `decodeTernary: bytes holds ${bytes.length} bytes, ${format} x ${nWeights} needs ${need}`,
-    );
+    throw new RangeError(`${fn}: bytes holds ${bytes.length} bytes, ${format} x ${nWeights} needs ${need}`);
   }
   const values = new Int8Array(nWeights);
   const scales = new Float32Array(scaleCount(format, nWeights));
-  const status = new Int32Array(1);
-  n.ternaryDecode(id, bytes, nWeights, values, scales, status);
-  if (status[0] !== -1) {
+  const status = new Int32Array(1).fill(-2); // the kernel writes -1 (fine) or a block index
+  return {
+    args: [id, bytes, nWeights, values, scales, status],
+    finish: () => {
+      checkStatus(fn, status, 'holds the invalid code 3 (codes are 0/1/2 = -1/0/+1)');
+      return { values, scales };
+    },
+  };
+}
+
+/** Decodes a ternary tensor byte-exactly as llama.cpp / bitnet.cpp do. RangeError on an invalid code (3). */
+export function decodeTernary(format: TernaryFormat, bytes: Uint8Array, nWeights: number): DecodedTernary {
+  const call = prepareDecode('decodeTernary', format, bytes, nWeights);
+  n.ternaryDecode(...call.args);
+  return call.finish();
+}
+
+/** decodeTernary off the JS thread; do not modify `bytes` until the promise settles. */
+export async function decodeTernaryAsync(
+  format: TernaryFormat,
+  bytes: Uint8Array,
+  nWeights: number,
+): Promise<DecodedTernary> {
+  const call = prepareDecode('decodeTernaryAsync', format, bytes, nWeights);
+  await n.ternaryDecodeAsync(...call.args);
+  return call.finish();
+}
+
+function prepareEncode(
+  fn: string,
+  format: TernaryFormat,
+  values: Int8Array,
+  scales: Float32Array,
+): Call<Parameters<FormatsNative['ternaryEncode']>, Uint8Array> {
+  const id = ternaryFormatId(format, fn);
+  if (!(values instanceof Int8Array)) throw new TypeError(`${fn}: values must be an Int8Array`);
+  if (!(scales instanceof Float32Array)) throw new TypeError(`${fn}: scales must be a Float32Array`);
+  const bytes = ternaryTensorBytes(format, values.length);
+  const want = scaleCount(format, values.length);
+  if (scales.length !== want) {
     throw new RangeError(
-      `decodeTernary: block ${status[0]} holds the invalid code 3 (codes are 0/1/2 = -1/0/+1)`,
+      `${fn}: scales has ${scales.length} elements, ${format} x ${values.length} needs ${want}`,
     );
   }
-  return { values, scales };
+  const out = new Uint8Array(bytes);
+  const status = new Int32Array(1).fill(-2);
+  return {
+    args: [id, values, scales, out, status],
+    finish: () => {
+      checkStatus(fn, status, 'holds a value outside {-1, 0, 1}');
+      return out;
+    },
+  };
 }
 
 /**
@@ -120,21 +179,18 @@ export function decodeTernary(format: TernaryFormat, bytes: Uint8Array, nWeights
  * 256-block (stored as fp16), I2_S one.
  */
 export function encodeTernary(format: TernaryFormat, values: Int8Array, scales: Float32Array): Uint8Array {
-  const id = ternaryFormatId(format, 'encodeTernary');
-  if (!(values instanceof Int8Array)) throw new TypeError('encodeTernary: values must be an Int8Array');
-  if (!(scales instanceof Float32Array)) throw new TypeError('encodeTernary: scales must be a Float32Array');
-  const bytes = ternaryTensorBytes(format, values.length);
-  const want = scaleCount(format, values.length);
-  if (scales.length !== want) {
-    throw new RangeError(
-      `encodeTernary: scales has ${scales.length} elements, ${format} x ${values.length} needs ${want}`,
-    );
-  }
-  const out = new Uint8Array(bytes);
-  const status = new Int32Array(1);
-  n.ternaryEncode(id, values, scales, out, status);
-  if (status[0] !== -1) {
-    throw new RangeError(`encodeTernary: block ${status[0]} holds a value outside {-1, 0, 1}`);
-  }
-  return out;
+  const call = prepareEncode('encodeTernary', format, values, scales);
+  n.ternaryEncode(...call.args);
+  return call.finish();
+}
+
+/** encodeTernary off the JS thread; do not modify `values` or `scales` until the promise settles. */
+export async function encodeTernaryAsync(
+  format: TernaryFormat,
+  values: Int8Array,
+  scales: Float32Array,
+): Promise<Uint8Array> {
+  const call = prepareEncode('encodeTernaryAsync', format, values, scales);
+  await n.ternaryEncodeAsync(...call.args);
+  return call.finish();
 }

@@ -52,6 +52,7 @@ interface TernaryNative {
     rowScales: Float32Array,
     status: Int32Array,
   ): void;
+  ternaryPackAsync(...args: Parameters<TernaryNative['ternaryPack']>): Promise<void>;
   ternaryQuantize(
     x: Float32Array,
     rows: number,
@@ -96,18 +97,18 @@ export function ternaryColsPadded(cols: number): number {
   return Math.ceil(cols / PACKED_TERNARY_BLOCK_WEIGHTS) * PACKED_TERNARY_BLOCK_WEIGHTS;
 }
 
-/**
- * Repacks a GGUF ternary tensor (ne0 = cols = K, ne1 = rows = M, row-major) into the runtime layout. I2_S rows
- * may start anywhere inside its 128-weight blocks; TQ* need cols % 256 == 0 (as GGUF does) and one scale per
- * row: RangeError names the first row whose non-zero blocks carry different scales.
- */
-export function packTernary(
+interface PackCall {
+  args: Parameters<TernaryNative['ternaryPack']>;
+  finish: () => PackedTernary;
+}
+
+function preparePack(
+  fn: string,
   format: TernaryFormat,
   bytes: Uint8Array,
   rows: number,
   cols: number,
-): PackedTernary {
-  const fn = 'packTernary';
+): PackCall {
   const id = ternaryFormatId(format, fn);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
   checkDim(fn, 'rows', rows, 1, 2 ** 31);
@@ -122,15 +123,48 @@ export function packTernary(
   const colsPadded = ternaryColsPadded(cols);
   const data = new Uint8Array(rows * (colsPadded / 4));
   const rowScales = new Float32Array(rows);
-  const status = new Int32Array(2);
-  n.ternaryPack(id, bytes, rows, cols, data, rowScales, status);
-  if (status[0] !== -1) throw new RangeError(`${fn}: row ${status[0]} holds the invalid code 3`);
-  if (status[1] !== -1) {
-    throw new RangeError(
-      `${fn}: row ${status[1]} has blocks with different scales; the packed layout needs one scale per row`,
-    );
-  }
-  return { rows, cols, colsPadded, data, rowScales };
+  const status = new Int32Array(2).fill(-2); // the kernel writes -1 (fine) or a row index
+  return {
+    args: [id, bytes, rows, cols, data, rowScales, status],
+    finish: () => {
+      if (status[0] === -2) throw new Error(`${fn}: did not run (it cannot be recorded into a program)`);
+      if (status[0] !== -1) throw new RangeError(`${fn}: row ${status[0]} holds the invalid code 3`);
+      if (status[1] !== -1) {
+        throw new RangeError(
+          `${fn}: row ${status[1]} has blocks with different scales; the packed layout needs one scale per row`,
+        );
+      }
+      return { rows, cols, colsPadded, data, rowScales };
+    },
+  };
+}
+
+/**
+ * Repacks a GGUF ternary tensor (ne0 = cols = K, ne1 = rows = M, row-major) into the runtime layout. I2_S rows
+ * may start anywhere inside its 128-weight blocks; TQ* need cols % 256 == 0 (as GGUF does) and one scale per
+ * row: RangeError names the first row whose non-zero blocks carry different scales.
+ */
+export function packTernary(
+  format: TernaryFormat,
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+): PackedTernary {
+  const call = preparePack('packTernary', format, bytes, rows, cols);
+  n.ternaryPack(...call.args);
+  return call.finish();
+}
+
+/** packTernary off the JS thread (model load): do not modify `bytes` until the promise settles. */
+export async function packTernaryAsync(
+  format: TernaryFormat,
+  bytes: Uint8Array,
+  rows: number,
+  cols: number,
+): Promise<PackedTernary> {
+  const call = preparePack('packTernaryAsync', format, bytes, rows, cols);
+  await n.ternaryPackAsync(...call.args);
+  return call.finish();
 }
 
 export function allocQuantizedActivations(

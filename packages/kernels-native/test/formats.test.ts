@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeTernary,
+  decodeTernaryAsync,
   encodeTernary,
+  encodeTernaryAsync,
+  recordProgram,
   type TernaryFormat,
   ternaryFormatInfo,
   ternaryTensorBytes,
@@ -176,6 +179,22 @@ describe('encodeTernary', () => {
       const bytes = encodeTernary(format, values, new Float32Array(nScales).fill(1));
       expect(sameBytes(decodeTernary(format, bytes, n).values, values)).toBe(true);
     }
+  });
+
+  it('runs off the JS thread with the same bytes, and refuses to be recorded', async () => {
+    const values = randomTernary(256 * 5, 9);
+    const scales = Float32Array.from({ length: 5 }, (_, i) => i + 1);
+    for (const format of ['TQ1_0', 'TQ2_0'] as const) {
+      const bytes = await encodeTernaryAsync(format, values, scales);
+      expect(bytes).toEqual(encodeTernary(format, values, scales));
+      expect(await decodeTernaryAsync(format, bytes, values.length)).toEqual(
+        decodeTernary(format, bytes, values.length),
+      );
+    }
+    await expect(encodeTernaryAsync('I2_S', new Int8Array(128).fill(-2), Float32Array.of(1))).rejects.toThrow(
+      RangeError,
+    );
+    expect(() => recordProgram(() => encodeTernary('TQ2_0', values, scales))).toThrow(/cannot be recorded/);
   });
 
   it('validates its arguments', () => {

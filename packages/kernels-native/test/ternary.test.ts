@@ -6,6 +6,7 @@ import {
   kernelInfo,
   type PackedTernary,
   packTernary,
+  packTernaryAsync,
   quantizeActivations,
   recordProgram,
   ternaryMatmul,
@@ -104,6 +105,14 @@ describe('packTernary', () => {
     expect([...ok.rowScales]).toEqual([1, 1]);
     const zero = packTernary('TQ2_0', encodeTernary('TQ2_0', new Int8Array(256), Float32Array.of(9)), 1, 256);
     expect([...zero.rowScales]).toEqual([0]);
+  });
+
+  it('packs off the JS thread with the same result and rejects bad rows asynchronously', async () => {
+    const values = randomTernary(3 * 512, 21);
+    const bytes = encodeTernary('TQ1_0', values, Float32Array.of(1, 1, 2, 2, 3, 3));
+    expect(await packTernaryAsync('TQ1_0', bytes, 3, 512)).toEqual(packTernary('TQ1_0', bytes, 3, 512));
+    const mixed = encodeTernary('TQ1_0', values, Float32Array.of(1, 1, 2, 5, 3, 3));
+    await expect(packTernaryAsync('TQ1_0', mixed, 3, 512)).rejects.toThrow(/row 1 /);
   });
 
   it('validates its arguments', () => {
