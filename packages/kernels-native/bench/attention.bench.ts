@@ -3,13 +3,17 @@
 // position (10.5 MB at 4096) and does 20 × 128 × 2 × 2 = 10 kFLOP per position, i.e. 4 FLOP per byte:
 // attention at decode is a bandwidth problem. "hot" reuses one layer's cache (it fits the 32 MiB L3 up to
 // ctx 4096); "cold" rotates over as many layer caches as make 96 MB (3× L3), like a forward pass through
-// 30 layers does, and is the figure to hold against the DRAM read bandwidth.
+// 30 layers does, and is the figure to hold against the DRAM read bandwidth. The int8 cache halves the
+// bytes (plus 8 bytes of scales per position and head).
 import {
   getThreads,
   type Isa,
+  type KvCacheShape,
   kernelInfo,
   kvCacheElements,
+  kvScaleElements,
   pagedAttention,
+  pagedAttentionI8,
   setIsa,
   setThreads,
 } from '../lib/index.js';
@@ -32,6 +36,12 @@ function randomHalves(length: number, seed: number): Uint16Array {
   return out;
 }
 
+function randomInt8(length: number, seed: number): Int8Array {
+  return new Int8Array(randomHalves((length + 1) >> 1, seed).buffer, 0, length);
+}
+
+type Dtype = 'f16' | 'int8';
+
 export async function run(ctx: BenchContext): Promise<void> {
   const before = { threads: getThreads(), isa: kernelInfo().isa };
   const threadCounts = [1, 2];
@@ -39,66 +49,134 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.print(
     `attention: read bandwidth ${threadCounts.map((t) => `${t}T ${bw.get(t)?.toFixed(1)} GB/s`).join(', ')}`,
   );
-  const isas: Isa[] = ctx.quick ? [kernelInfo().bestIsa] : kernelInfo().supportedIsas;
+  const best = kernelInfo().bestIsa;
   const reps = ctx.quick ? 5 : 15;
+  const scale = 1 / Math.sqrt(HEAD_DIM);
+  const q = new Float32Array(N_HEADS * HEAD_DIM).map((_, i) => Math.sin(i)); // (1, nHeads, headDim)
+  const out = new Float32Array(N_HEADS * HEAD_DIM); // (1, nHeads, headDim)
+  const tokenSeq = new Int32Array(1);
 
   for (const contextLength of ctx.quick ? [1024] : [256, 1024, 4096]) {
     const blocksPerSeq = contextLength / BLOCK_SIZE;
     const shape = { numBlocks: blocksPerSeq, blockSize: BLOCK_SIZE, nKvHeads: N_KV_HEADS, headDim: HEAD_DIM };
-    const kvBytes = 2 * 2 * kvCacheElements(shape); // K and V, f16
-    const layers = Math.max(1, Math.ceil(96e6 / kvBytes));
-    const caches = Array.from({ length: layers }, (_, l) => ({
-      k: randomHalves(kvCacheElements(shape), 2 * l + 1), // (numBlocks, nKvHeads, headDim, blockSize)
-      v: randomHalves(kvCacheElements(shape), 2 * l + 2), // (numBlocks, nKvHeads, blockSize, headDim)
-    }));
+    const elements = kvCacheElements(shape);
     // The sequence's blocks in reverse order, so the table is not the identity.
     const blockTable = Int32Array.from({ length: blocksPerSeq }, (_, i) => blocksPerSeq - 1 - i); // (1, blocksPerSeq)
-    const q = new Float32Array(N_HEADS * HEAD_DIM).map((_, i) => Math.sin(i)); // (1, nHeads, headDim)
-    const out = new Float32Array(N_HEADS * HEAD_DIM); // (1, nHeads, headDim)
-    const tokenSeq = new Int32Array(1);
     const tokenPos = Int32Array.of(contextLength - 1);
-    let layer = 0;
-    const attend = (rotate: boolean) => () => {
-      const c = caches[rotate ? layer++ % layers : 0];
-      if (!c) return;
-      pagedAttention(
-        q,
-        c.k,
-        c.v,
-        blocksPerSeq,
-        BLOCK_SIZE,
-        N_HEADS,
-        N_KV_HEADS,
-        HEAD_DIM,
-        blockTable,
-        blocksPerSeq,
-        tokenSeq,
-        tokenPos,
-        1,
-        1 / Math.sqrt(HEAD_DIM),
-        out,
-      );
-    };
-    for (const isa of isas) {
-      setIsa(isa);
-      for (const t of threadCounts) {
-        setThreads(t);
-        const line = [`ctx ${String(contextLength).padStart(4)} ${isa.padEnd(7)} ${t}T:`];
-        for (const rotate of [false, true]) {
-          const s = ctx.median(
-            attend(rotate),
-            isa === 'generic' ? 3 : rotate ? Math.max(reps, layers) : reps,
-          );
-          const gbps = kvBytes / s / 1e9;
-          line.push(
-            `${rotate ? 'cold' : 'hot'} ${(s * 1e6).toFixed(0).padStart(5)} µs ${gbps.toFixed(1).padStart(5)} GB/s ` +
-              `(${((100 * gbps) / (bw.get(t) ?? 1)).toFixed(0)}% of DRAM read)`,
-          );
+    for (const dtype of ['f16', 'int8'] as Dtype[]) {
+      // K and V plus, for int8, one f32 scale per position and head for each.
+      const kvBytes = dtype === 'f16' ? 2 * 2 * elements : 2 * (elements + 4 * kvScaleElements(shape));
+      const layers = Math.max(1, Math.ceil(96e6 / kvBytes));
+      const attendLayer = layerCaches(dtype, layers, shape, elements);
+      let layer = 0;
+      const attend = (rotate: boolean) => () =>
+        attendLayer(
+          rotate ? layer++ % layers : 0,
+          q,
+          blockTable,
+          blocksPerSeq,
+          tokenSeq,
+          tokenPos,
+          scale,
+          out,
+        );
+      const isas: Isa[] = ctx.quick || dtype === 'int8' ? [best] : kernelInfo().supportedIsas;
+      for (const isa of isas) {
+        setIsa(isa);
+        for (const t of threadCounts) {
+          setThreads(t);
+          const line = [
+            `ctx ${String(contextLength).padStart(4)} ${dtype.padEnd(4)} ${isa.padEnd(7)} ${t}T:`,
+          ];
+          for (const rotate of [false, true]) {
+            const s = ctx.median(
+              attend(rotate),
+              isa === 'generic' ? 3 : rotate ? Math.max(reps, layers) : reps,
+            );
+            const gbps = kvBytes / s / 1e9;
+            line.push(
+              `${rotate ? 'cold' : 'hot'} ${(s * 1e6).toFixed(0).padStart(5)} µs ${gbps.toFixed(1).padStart(5)} GB/s ` +
+                `(${((100 * gbps) / (bw.get(t) ?? 1)).toFixed(0)}% of DRAM read)`,
+            );
+          }
+          ctx.print(`${line.join('  ')}  [${(kvBytes / 1e6).toFixed(2)} MB per call]`);
         }
-        ctx.print(`${line.join('  ')}  [${(kvBytes / 1e6).toFixed(2)} MB K+V per call]`);
       }
     }
   }
   setThreads(before.threads);
   setIsa(before.isa);
+}
+
+type AttendLayer = (
+  layer: number,
+  q: Float32Array,
+  blockTable: Int32Array,
+  blocksPerSeq: number,
+  tokenSeq: Int32Array,
+  tokenPos: Int32Array,
+  scale: number,
+  out: Float32Array,
+) => void;
+
+/** `layers` independent caches of one dtype and a function running decode attention over one of them. */
+function layerCaches(dtype: Dtype, layers: number, shape: KvCacheShape, elements: number): AttendLayer {
+  const { numBlocks, blockSize, nKvHeads, headDim } = shape;
+  if (dtype === 'f16') {
+    const caches = Array.from({ length: layers }, (_, l) => ({
+      k: randomHalves(elements, 2 * l + 1), // (numBlocks, nKvHeads, headDim, blockSize)
+      v: randomHalves(elements, 2 * l + 2), // (numBlocks, nKvHeads, blockSize, headDim)
+    }));
+    return (layer, q, table, maxBlocks, seq, pos, scale, out) => {
+      const c = caches[layer];
+      if (c)
+        pagedAttention(
+          q,
+          c.k,
+          c.v,
+          numBlocks,
+          blockSize,
+          N_HEADS,
+          nKvHeads,
+          headDim,
+          table,
+          maxBlocks,
+          seq,
+          pos,
+          1,
+          scale,
+          out,
+        );
+    };
+  }
+  const scales = kvScaleElements(shape);
+  const caches = Array.from({ length: layers }, (_, l) => ({
+    k: randomInt8(elements, 2 * l + 1), // (numBlocks, nKvHeads, headDim, blockSize)
+    kScales: new Float32Array(scales).fill(1 / 127), // (numBlocks, nKvHeads, blockSize)
+    v: randomInt8(elements, 2 * l + 2), // (numBlocks, nKvHeads, blockSize, headDim)
+    vScales: new Float32Array(scales).fill(1 / 127), // (numBlocks, nKvHeads, blockSize)
+  }));
+  return (layer, q, table, maxBlocks, seq, pos, scale, out) => {
+    const c = caches[layer];
+    if (c)
+      pagedAttentionI8(
+        q,
+        c.k,
+        c.kScales,
+        c.v,
+        c.vScales,
+        numBlocks,
+        blockSize,
+        N_HEADS,
+        nKvHeads,
+        headDim,
+        table,
+        maxBlocks,
+        seq,
+        pos,
+        1,
+        scale,
+        out,
+      );
+  };
 }

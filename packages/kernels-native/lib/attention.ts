@@ -13,6 +13,10 @@ import { native } from './native.js';
  *   is one vector load and q·K needs no horizontal sums;
  * - `vCache` (numBlocks, nKvHeads, blockSize, headDim): position-major, so p·V adds whole rows.
  *
+ * The int8 variant (`kvWriteI8`, `pagedAttentionI8`) keeps the same two layouts as `Int8Array`s plus one
+ * f32 scale per (block, KV head, position) for K and for V (`kScales`, `vScales`: (numBlocks, nKvHeads,
+ * blockSize), `kvScaleElements(shape)` each): half the bytes for decode attention to stream.
+ *
  * A sequence's position `pos` lives in block `blockTable[floor(pos / blockSize)]` at offset
  * `pos % blockSize`; its slot (what `kvWrite` takes) is `block * blockSize + pos % blockSize`.
  *
@@ -38,6 +42,18 @@ export const MAX_ATTENTION_HEAD_DIM = 512;
 export function kvCacheElements(shape: KvCacheShape): number {
   checkCacheShape('kvCacheElements', shape.numBlocks, shape.blockSize, shape.nKvHeads, shape.headDim);
   return shape.numBlocks * shape.blockSize * shape.nKvHeads * shape.headDim;
+}
+
+/** Elements of each int8 scale array (`kScales`, `vScales`): numBlocks × nKvHeads × blockSize. */
+export function kvScaleElements(shape: KvCacheShape): number {
+  checkCacheShape('kvScaleElements', shape.numBlocks, shape.blockSize, shape.nKvHeads, shape.headDim);
+  return shape.numBlocks * shape.nKvHeads * shape.blockSize;
+}
+
+/** Index of the scale of (slot, kvHead) in `kScales` / `vScales` of the int8 caches. */
+export function kvScaleIndex(shape: KvCacheShape, slot: number, kvHead: number): number {
+  const block = Math.floor(slot / shape.blockSize);
+  return (block * shape.nKvHeads + kvHead) * shape.blockSize + (slot % shape.blockSize);
 }
 
 /** Index of element (slot, kvHead, dim) in `kCache` (dimension-major inside a block). */
@@ -100,6 +116,42 @@ type KvCopyBlocksArgs = [
   status: Int32Array,
 ];
 
+type KvWriteI8Args = [
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  k: Float32Array,
+  v: Float32Array,
+  slots: Int32Array,
+  n: number,
+  status: Int32Array,
+];
+type PagedAttentionI8Args = [
+  q: Float32Array,
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+  numBlocks: number,
+  blockSize: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  blockTables: Int32Array,
+  maxBlocksPerSeq: number,
+  tokenSeq: Int32Array,
+  tokenPos: Int32Array,
+  n: number,
+  scale: number,
+  out: Float32Array,
+  status: Int32Array,
+];
+
 interface AttentionNative {
   kvCopyBlocks(...args: KvCopyBlocksArgs): void;
   kvCopyBlocksAsync(...args: KvCopyBlocksArgs): Promise<void>;
@@ -107,6 +159,10 @@ interface AttentionNative {
   kvWriteAsync(...args: KvWriteArgs): Promise<void>;
   pagedAttention(...args: PagedAttentionArgs): void;
   pagedAttentionAsync(...args: PagedAttentionArgs): Promise<void>;
+  kvWriteI8(...args: KvWriteI8Args): void;
+  kvWriteI8Async(...args: KvWriteI8Args): Promise<void>;
+  pagedAttentionI8(...args: PagedAttentionI8Args): void;
+  pagedAttentionI8Async(...args: PagedAttentionI8Args): Promise<void>;
 }
 const addon = native as unknown as AttentionNative;
 
@@ -117,16 +173,17 @@ function checkInt(fn: string, name: string, value: number, min: number, max: num
     throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
 }
 
+const arrayTypes = { Float32Array, Uint16Array, Int32Array, Int8Array };
+
 function checkArray(
   fn: string,
   name: string,
   value: unknown,
-  type: 'Float32Array' | 'Uint16Array' | 'Int32Array',
+  type: keyof typeof arrayTypes,
   min: number,
 ): void {
-  const ctor = type === 'Float32Array' ? Float32Array : type === 'Uint16Array' ? Uint16Array : Int32Array;
-  if (!(value instanceof ctor))
-    throw new TypeError(`${fn}: ${name} must be ${type === 'Int32Array' ? 'an' : 'a'} ${type}`);
+  if (!(value instanceof arrayTypes[type]))
+    throw new TypeError(`${fn}: ${name} must be ${type.startsWith('Int') ? 'an' : 'a'} ${type}`);
   if (value.length < min)
     throw new RangeError(`${fn}: ${name} has ${value.length} elements, at least ${min} are needed`);
 }
@@ -169,14 +226,24 @@ function checkKvWrite(args: Parameters<typeof kvWrite>): KvWriteArgs {
   return [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, resetStatus(fn, status)];
 }
 
-function kvWriteError(args: KvWriteArgs): RangeError | undefined {
-  const [, , numBlocks, blockSize, , , , , slots, , status] = args;
+function kvWriteError(
+  fn: string,
+  numBlocks: number,
+  blockSize: number,
+  slots: Int32Array,
+  status: Int32Array,
+): RangeError | undefined {
   if ((status[0] ?? 0) === 0) return undefined;
   const first = status[1] ?? -1;
   return new RangeError(
-    `kvWrite: ${status[0]} slot(s) outside [0, ${numBlocks * blockSize}) were skipped; the first is ` +
+    `${fn}: ${status[0]} slot(s) outside [0, ${numBlocks * blockSize}) were skipped; the first is ` +
       `slots[${first}] = ${slots[first]} (slot = block * blockSize + pos % blockSize)`,
   );
+}
+
+function kvWriteF16Error(args: KvWriteArgs): RangeError | undefined {
+  const [, , numBlocks, blockSize, , , , , slots, , status] = args;
+  return kvWriteError('kvWrite', numBlocks, blockSize, slots, status);
 }
 
 /**
@@ -218,7 +285,7 @@ export function kvWrite(
     status,
   ]);
   addon.kvWrite(...args);
-  const error = kvWriteError(args);
+  const error = kvWriteF16Error(args);
   if (error) throw error;
 }
 
@@ -226,7 +293,7 @@ export function kvWrite(
 export async function kvWriteAsync(...args: Parameters<typeof kvWrite>): Promise<void> {
   const checked = checkKvWrite(args);
   await addon.kvWriteAsync(...checked);
-  const error = kvWriteError(checked);
+  const error = kvWriteF16Error(checked);
   if (error) throw error;
 }
 
@@ -296,13 +363,43 @@ export async function kvCopyBlocksAsync(...args: Parameters<typeof kvCopyBlocks>
   if (error) throw error;
 }
 
+// The arguments both cache formats share: the batch, its block tables and the output.
+function checkBatch(
+  fn: string,
+  q: Float32Array,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  blockTables: Int32Array,
+  maxBlocksPerSeq: number,
+  tokenSeq: Int32Array,
+  tokenPos: Int32Array,
+  n: number,
+  scale: number,
+  out: Float32Array,
+): void {
+  checkInt(fn, 'nHeads', nHeads, 1, 1 << 12);
+  if (nHeads % nKvHeads !== 0)
+    throw new RangeError(`${fn}: nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`);
+  checkInt(fn, 'maxBlocksPerSeq', maxBlocksPerSeq, 1, 0x7fffffff);
+  checkInt(fn, 'n', n, 0, 0x7fffffff);
+  if (typeof scale !== 'number' || !Number.isFinite(scale))
+    throw new TypeError(`${fn}: scale must be a finite number, got ${String(scale)}`);
+  checkArray(fn, 'q', q, 'Float32Array', n * nHeads * headDim);
+  checkArray(fn, 'blockTables', blockTables, 'Int32Array', maxBlocksPerSeq);
+  checkArray(fn, 'tokenSeq', tokenSeq, 'Int32Array', n);
+  checkArray(fn, 'tokenPos', tokenPos, 'Int32Array', n);
+  checkArray(fn, 'out', out, 'Float32Array', n * nHeads * headDim);
+}
+
 function checkPagedAttention(args: Parameters<typeof pagedAttention>): PagedAttentionArgs {
-  const [
+  const [q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...rest] = args;
+  const [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] = rest;
+  const fn = 'pagedAttention';
+  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
+  checkBatch(
+    fn,
     q,
-    kCache,
-    vCache,
-    numBlocks,
-    blockSize,
     nHeads,
     nKvHeads,
     headDim,
@@ -313,25 +410,10 @@ function checkPagedAttention(args: Parameters<typeof pagedAttention>): PagedAtte
     n,
     scale,
     out,
-    status,
-  ] = args;
-  const fn = 'pagedAttention';
-  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
-  checkInt(fn, 'nHeads', nHeads, 1, 1 << 12);
-  if (nHeads % nKvHeads !== 0)
-    throw new RangeError(`${fn}: nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`);
-  checkInt(fn, 'maxBlocksPerSeq', maxBlocksPerSeq, 1, 0x7fffffff);
-  checkInt(fn, 'n', n, 0, 0x7fffffff);
-  if (typeof scale !== 'number' || !Number.isFinite(scale))
-    throw new TypeError(`${fn}: scale must be a finite number, got ${String(scale)}`);
+  );
   const cache = numBlocks * blockSize * nKvHeads * headDim;
-  checkArray(fn, 'q', q, 'Float32Array', n * nHeads * headDim);
   checkArray(fn, 'kCache', kCache, 'Uint16Array', cache);
   checkArray(fn, 'vCache', vCache, 'Uint16Array', cache);
-  checkArray(fn, 'blockTables', blockTables, 'Int32Array', maxBlocksPerSeq);
-  checkArray(fn, 'tokenSeq', tokenSeq, 'Int32Array', n);
-  checkArray(fn, 'tokenPos', tokenPos, 'Int32Array', n);
-  checkArray(fn, 'out', out, 'Float32Array', n * nHeads * headDim);
   return [
     q,
     kCache,
@@ -352,17 +434,41 @@ function checkPagedAttention(args: Parameters<typeof pagedAttention>): PagedAtte
   ];
 }
 
-function pagedAttentionError(args: PagedAttentionArgs): RangeError | undefined {
+interface BatchReport {
+  fn: string;
+  numBlocks: number;
+  blockSize: number;
+  blockTables: Int32Array;
+  maxBlocksPerSeq: number;
+  tokenSeq: Int32Array;
+  tokenPos: Int32Array;
+  status: Int32Array;
+}
+
+function pagedAttentionError(r: BatchReport): RangeError | undefined {
+  if ((r.status[0] ?? 0) === 0) return undefined;
+  const first = r.status[1] ?? -1;
+  const numSeqs = Math.floor(r.blockTables.length / r.maxBlocksPerSeq);
+  return new RangeError(
+    `${r.fn}: ${r.status[0]} token(s) had an out-of-range sequence row, position or block id and got ` +
+      `zero output; the first is token ${first} (tokenSeq = ${r.tokenSeq[first]} of ${numSeqs} rows, tokenPos = ` +
+      `${r.tokenPos[first]} of at most ${r.maxBlocksPerSeq * r.blockSize}, block ids must be in [0, ${r.numBlocks}))`,
+  );
+}
+
+function reportF16(args: PagedAttentionArgs): BatchReport {
   const [, , , numBlocks, blockSize, , , , blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, , , , status] =
     args;
-  if ((status[0] ?? 0) === 0) return undefined;
-  const first = status[1] ?? -1;
-  const numSeqs = Math.floor(blockTables.length / maxBlocksPerSeq);
-  return new RangeError(
-    `pagedAttention: ${status[0]} token(s) had an out-of-range sequence row, position or block id and got ` +
-      `zero output; the first is token ${first} (tokenSeq = ${tokenSeq[first]} of ${numSeqs} rows, tokenPos = ` +
-      `${tokenPos[first]} of at most ${maxBlocksPerSeq * blockSize}, block ids must be in [0, ${numBlocks}))`,
-  );
+  return {
+    fn: 'pagedAttention',
+    numBlocks,
+    blockSize,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    status,
+  };
 }
 
 /**
@@ -419,7 +525,7 @@ export function pagedAttention(
     status,
   ]);
   addon.pagedAttention(...args);
-  const error = pagedAttentionError(args);
+  const error = pagedAttentionError(reportF16(args));
   if (error) throw error;
 }
 
@@ -427,6 +533,235 @@ export function pagedAttention(
 export async function pagedAttentionAsync(...args: Parameters<typeof pagedAttention>): Promise<void> {
   const checked = checkPagedAttention(args);
   await addon.pagedAttentionAsync(...checked);
-  const error = pagedAttentionError(checked);
+  const error = pagedAttentionError(reportF16(checked));
+  if (error) throw error;
+}
+
+// --- int8 caches -----------------------------------------------------------------------------------------
+
+function checkInt8Caches(
+  fn: string,
+  shape: KvCacheShape,
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+): void {
+  checkCacheShape(fn, shape.numBlocks, shape.blockSize, shape.nKvHeads, shape.headDim);
+  const cache = shape.numBlocks * shape.blockSize * shape.nKvHeads * shape.headDim;
+  const scales = shape.numBlocks * shape.blockSize * shape.nKvHeads;
+  checkArray(fn, 'kCache', kCache, 'Int8Array', cache);
+  checkArray(fn, 'kScales', kScales, 'Float32Array', scales);
+  checkArray(fn, 'vCache', vCache, 'Int8Array', cache);
+  checkArray(fn, 'vScales', vScales, 'Float32Array', scales);
+}
+
+function checkKvWriteI8(args: Parameters<typeof kvWriteI8>): KvWriteI8Args {
+  const [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status] =
+    args;
+  const fn = 'kvWriteI8';
+  checkInt8Caches(fn, { numBlocks, blockSize, nKvHeads, headDim }, kCache, kScales, vCache, vScales);
+  checkInt(fn, 'n', n, 0, 0x7fffffff);
+  checkArray(fn, 'k', k, 'Float32Array', n * nKvHeads * headDim);
+  checkArray(fn, 'v', v, 'Float32Array', n * nKvHeads * headDim);
+  checkArray(fn, 'slots', slots, 'Int32Array', n);
+  const checked = resetStatus(fn, status);
+  return [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, checked];
+}
+
+function kvWriteI8Error(args: KvWriteI8Args): RangeError | undefined {
+  const [, , , , numBlocks, blockSize, , , , , slots, , status] = args;
+  return kvWriteError('kvWriteI8', numBlocks, blockSize, slots, status);
+}
+
+/**
+ * `kvWrite` for int8 caches: each (token, KV head) row of K and of V is stored as int8 with one f32 scale,
+ * `scale = max|row| / 127`, `int8 = round-to-nearest-even(x · 127 / max|row|)` clamped to ±127 (NaN → 0).
+ * Half the bytes of f16 for attention to stream, at ~0.4% of the row's largest value as the worst error.
+ *
+ * @param kCache (numBlocks, nKvHeads, headDim, blockSize) int8
+ * @param kScales (numBlocks, nKvHeads, blockSize)
+ * @param vCache (numBlocks, nKvHeads, blockSize, headDim) int8
+ * @param vScales (numBlocks, nKvHeads, blockSize)
+ * @throws RangeError after the run if a slot was out of range (not while recording a program)
+ */
+export function kvWriteI8(
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  k: Float32Array,
+  v: Float32Array,
+  slots: Int32Array,
+  n: number,
+  status?: Int32Array,
+): void {
+  const args = checkKvWriteI8([
+    kCache,
+    kScales,
+    vCache,
+    vScales,
+    numBlocks,
+    blockSize,
+    nKvHeads,
+    headDim,
+    k,
+    v,
+    slots,
+    n,
+    status,
+  ]);
+  addon.kvWriteI8(...args);
+  const error = kvWriteI8Error(args);
+  if (error) throw error;
+}
+
+/** `kvWriteI8` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
+export async function kvWriteI8Async(...args: Parameters<typeof kvWriteI8>): Promise<void> {
+  const checked = checkKvWriteI8(args);
+  await addon.kvWriteI8Async(...checked);
+  const error = kvWriteI8Error(checked);
+  if (error) throw error;
+}
+
+function checkPagedAttentionI8(args: Parameters<typeof pagedAttentionI8>): PagedAttentionI8Args {
+  const [q, kCache, kScales, vCache, vScales, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...rest] =
+    args;
+  const [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] = rest;
+  const fn = 'pagedAttentionI8';
+  checkInt8Caches(fn, { numBlocks, blockSize, nKvHeads, headDim }, kCache, kScales, vCache, vScales);
+  checkBatch(
+    fn,
+    q,
+    nHeads,
+    nKvHeads,
+    headDim,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    n,
+    scale,
+    out,
+  );
+  return [
+    q,
+    kCache,
+    kScales,
+    vCache,
+    vScales,
+    numBlocks,
+    blockSize,
+    nHeads,
+    nKvHeads,
+    headDim,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    n,
+    scale,
+    out,
+    resetStatus(fn, status),
+  ];
+}
+
+function reportI8(args: PagedAttentionI8Args): BatchReport {
+  const [
+    ,
+    ,
+    ,
+    ,
+    ,
+    numBlocks,
+    blockSize,
+    ,
+    ,
+    ,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    ,
+    ,
+    ,
+    status,
+  ] = args;
+  return {
+    fn: 'pagedAttentionI8',
+    numBlocks,
+    blockSize,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    status,
+  };
+}
+
+/**
+ * `pagedAttention` over int8 caches written by `kvWriteI8`: scores use `k = int8 · kScale`, the output
+ * `v = int8 · vScale` (the scales fold into the score and the probability, so the inner loops stay
+ * int8 → f32 conversions and FMAs). Same batch arguments, checks and error reporting as `pagedAttention`.
+ *
+ * @param kCache (numBlocks, nKvHeads, headDim, blockSize) int8
+ * @param kScales (numBlocks, nKvHeads, blockSize)
+ * @param vCache (numBlocks, nKvHeads, blockSize, headDim) int8
+ * @param vScales (numBlocks, nKvHeads, blockSize)
+ */
+export function pagedAttentionI8(
+  q: Float32Array,
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+  numBlocks: number,
+  blockSize: number,
+  nHeads: number,
+  nKvHeads: number,
+  headDim: number,
+  blockTables: Int32Array,
+  maxBlocksPerSeq: number,
+  tokenSeq: Int32Array,
+  tokenPos: Int32Array,
+  n: number,
+  scale: number,
+  out: Float32Array,
+  status?: Int32Array,
+): void {
+  const args = checkPagedAttentionI8([
+    q,
+    kCache,
+    kScales,
+    vCache,
+    vScales,
+    numBlocks,
+    blockSize,
+    nHeads,
+    nKvHeads,
+    headDim,
+    blockTables,
+    maxBlocksPerSeq,
+    tokenSeq,
+    tokenPos,
+    n,
+    scale,
+    out,
+    status,
+  ]);
+  addon.pagedAttentionI8(...args);
+  const error = pagedAttentionError(reportI8(args));
+  if (error) throw error;
+}
+
+/** `pagedAttentionI8` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
+export async function pagedAttentionI8Async(...args: Parameters<typeof pagedAttentionI8>): Promise<void> {
+  const checked = checkPagedAttentionI8(args);
+  await addon.pagedAttentionI8Async(...checked);
+  const error = pagedAttentionError(reportI8(checked));
   if (error) throw error;
 }

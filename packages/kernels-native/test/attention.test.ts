@@ -8,10 +8,14 @@ import {
   kvCacheElements,
   kvCopyBlocks,
   kvCopyBlocksAsync,
+  kvScaleElements,
+  kvScaleIndex,
   kvWrite,
   kvWriteAsync,
+  kvWriteI8,
   pagedAttention,
   pagedAttentionAsync,
+  pagedAttentionI8,
   recordProgram,
   setThreads,
   vCacheIndex,
@@ -19,9 +23,14 @@ import {
 import {
   type AttentionBatch,
   f16ToF32,
+  f16Values,
   f32ToF16,
+  type Int8Caches,
+  int8Values,
+  kvWriteI8Reference,
   kvWriteReference,
   pagedAttentionReference,
+  quantizeRowI8,
 } from './reference/attention.js';
 
 const initialThreads = getThreads();
@@ -67,6 +76,8 @@ interface Scenario {
   kCache: Uint16Array;
   vCache: Uint16Array;
   batch: AttentionBatch;
+  /** The same K/V written with kvWriteI8 (noise elsewhere). */
+  i8: Int8Caches;
   /** Blocks no sequence uses yet. */
   spareBlocks: number[];
 }
@@ -101,6 +112,12 @@ function scenario(
     kCache[i] = f32ToF16((rng() * 2 - 1) * 4);
     vCache[i] = f32ToF16((rng() * 2 - 1) * 4);
   }
+  const i8: Int8Caches = {
+    k: Int8Array.from({ length: elements }, () => Math.floor(rng() * 255) - 127),
+    kScales: Float32Array.from({ length: kvScaleElements(shape) }, () => rng() / 64),
+    v: Int8Array.from({ length: elements }, () => Math.floor(rng() * 255) - 127),
+    vScales: Float32Array.from({ length: kvScaleElements(shape) }, () => rng() / 64),
+  };
   const pool = shuffle(rng, [...Array(numBlocks).keys()]);
   const blockTables = new Int32Array(o.seqLens.length * maxBlocksPerSeq).fill(-1); // (numSeqs, maxBlocksPerSeq)
   o.seqLens.forEach((_, s) => {
@@ -113,15 +130,20 @@ function scenario(
       slots[p] =
         (blockTables[s * maxBlocksPerSeq + Math.floor(p / o.blockSize)] ?? 0) * o.blockSize +
         (p % o.blockSize);
-    kvWrite(
-      kCache,
-      vCache,
+    const k = uniform(rng, len * row, 1.5);
+    const v = uniform(rng, len * row, 1);
+    kvWrite(kCache, vCache, numBlocks, o.blockSize, o.nKvHeads, o.headDim, k, v, slots, len);
+    kvWriteI8(
+      i8.k,
+      i8.kScales,
+      i8.v,
+      i8.vScales,
       numBlocks,
       o.blockSize,
       o.nKvHeads,
       o.headDim,
-      uniform(rng, len * row, 1.5),
-      uniform(rng, len * row, 1),
+      k,
+      v,
       slots,
       len,
     );
@@ -151,6 +173,7 @@ function scenario(
       n,
       scale: o.scale ?? 1 / Math.sqrt(o.headDim),
     },
+    i8,
     spareBlocks: pool,
   };
 }
@@ -370,7 +393,7 @@ describe('pagedAttention', () => {
   for (const [i, o] of shapes.entries()) {
     it(`matches the reference: headDim ${o.headDim}, ${o.nHeads}/${o.nKvHeads} heads, blockSize ${o.blockSize}, seqs ${o.seqLens.join(',')}`, () => {
       const s = scenario(100 + i, { ...o, chunk: Math.min(9, o.seqLens[0] ?? 1) });
-      const expected = pagedAttentionReference(s.shape, s.kCache, s.vCache, s.batch);
+      const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), s.batch);
       forEachIsa((isa) => {
         for (const threads of [1, 2]) {
           setThreads(threads);
@@ -392,7 +415,7 @@ describe('pagedAttention', () => {
       chunk: 5,
       scale: 4,
     });
-    const expected = pagedAttentionReference(s.shape, s.kCache, s.vCache, s.batch);
+    const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), s.batch);
     forEachIsa((isa) => {
       const out = new Float32Array(expected.length);
       attend(s, out);
@@ -417,7 +440,7 @@ describe('pagedAttention', () => {
     b.tokenPos[2] = -3;
     b.tokenPos[3] = b.maxBlocksPerSeq * c.blockSize;
     b.blockTables[4 * b.maxBlocksPerSeq + 2] = c.numBlocks;
-    const expected = pagedAttentionReference(c, s.kCache, s.vCache, b);
+    const expected = pagedAttentionReference(c, f16Values(c, s.kCache, s.vCache), b);
     const row = b.nHeads * c.headDim;
     for (const t of [1, 2, 3, 4])
       expect(expected.subarray(t * row, (t + 1) * row).every((x) => x === 0)).toBe(true);
@@ -495,7 +518,9 @@ describe('pagedAttention', () => {
       kvWriteReference(c, refK, refV, k, v, slots, b.n);
       expect(s.kCache).toEqual(refK);
       expect(s.vCache).toEqual(refV);
-      expect(maxAbsDiff(out, pagedAttentionReference(c, s.kCache, s.vCache, b))).toBeLessThan(TOLERANCE);
+      expect(maxAbsDiff(out, pagedAttentionReference(c, f16Values(c, s.kCache, s.vCache), b))).toBeLessThan(
+        TOLERANCE,
+      );
     }
     b.tokenSeq[0] = -1; // a bad row on replay: reported, never thrown
     program.run();
@@ -548,7 +573,9 @@ describe('pagedAttention', () => {
       b.scale,
       out,
     );
-    expect(maxAbsDiff(out, pagedAttentionReference(c, s.kCache, s.vCache, b))).toBeLessThan(TOLERANCE);
+    expect(maxAbsDiff(out, pagedAttentionReference(c, f16Values(c, s.kCache, s.vCache), b))).toBeLessThan(
+      TOLERANCE,
+    );
   });
 
   it('rejects bad arguments with TypeError / RangeError before running', () => {
@@ -613,5 +640,177 @@ describe('pagedAttention', () => {
     ).toThrow(/out and q must not overlap/);
     expect(call((a) => a.push(new Int32Array(1)))).toThrow(/status has 1 elements/);
     expect(kernelInfo().kernels.paged_attention).toBeTypeOf('string');
+  });
+});
+
+describe('int8 KV cache', () => {
+  it('kvWriteI8 quantises each (token, head) row bit-exactly with the reference rule', () => {
+    const rng = mulberry32(21);
+    const shape: KvCacheShape = { numBlocks: 3, blockSize: 5, nKvHeads: 2, headDim: 24 };
+    const n = 7;
+    const k = uniform(rng, n * 2 * 24, 3); // (n, nKvHeads, headDim)
+    const v = uniform(rng, n * 2 * 24, 0.01);
+    k.fill(0, 0, 24); // an all-zero row: scale 0
+    k[30] = Number.NaN; // NaN quantises to 0 and leaves the scale alone
+    v.set([1, 0.5, -0.25, -1], 48); // 0.5 · 127 = 63.5 → 64 (nearest even); -0.25 · 127 = -31.75 → -32
+    const slots = Int32Array.from([14, 0, 7, 3, 9, 11, 5]);
+    const mk = (): Int8Caches => ({
+      k: new Int8Array(kvCacheElements(shape)),
+      kScales: new Float32Array(kvScaleElements(shape)),
+      v: new Int8Array(kvCacheElements(shape)),
+      vScales: new Float32Array(kvScaleElements(shape)),
+    });
+    const got = mk();
+    const want = mk();
+    kvWriteI8(got.k, got.kScales, got.v, got.vScales, 3, 5, 2, 24, k, v, slots, n);
+    expect(kvWriteI8Reference(shape, want, k, v, slots, n)).toEqual([]);
+    expect(got).toEqual(want);
+    expect(got.kScales[kvScaleIndex(shape, 14, 0)]).toBe(0);
+    expect(quantizeRowI8(Float32Array.of(1, 0.5, -1)).q).toEqual(Int8Array.of(127, 64, -127));
+    expect(() =>
+      kvWriteI8(got.k, got.kScales, got.v, got.vScales, 3, 5, 2, 24, k, v, Int32Array.of(15), 1),
+    ).toThrow(/kvWriteI8: 1 slot\(s\) outside \[0, 15\)/);
+    expect(() =>
+      kvWriteI8(
+        new Uint8Array(got.k.length) as unknown as Int8Array,
+        got.kScales,
+        got.v,
+        got.vScales,
+        3,
+        5,
+        2,
+        24,
+        k,
+        v,
+        slots,
+        n,
+      ),
+    ).toThrow(/kCache must be an Int8Array/);
+    expect(() =>
+      kvWriteI8(got.k, got.kScales.subarray(1), got.v, got.vScales, 3, 5, 2, 24, k, v, slots, n),
+    ).toThrow(/kScales has 29 elements, at least 30/);
+  });
+
+  const shapes = [
+    { headDim: 128, nHeads: 20, nKvHeads: 5, blockSize: 16, seqLens: [40, 130, 7] },
+    { headDim: 64, nHeads: 8, nKvHeads: 2, blockSize: 32, seqLens: [33, 64] },
+    { headDim: 40, nHeads: 3, nKvHeads: 3, blockSize: 5, seqLens: [12, 2] },
+  ];
+  for (const [i, o] of shapes.entries()) {
+    it(`pagedAttentionI8 matches the reference: headDim ${o.headDim}, ${o.nHeads}/${o.nKvHeads} heads, blockSize ${o.blockSize}`, () => {
+      const s = scenario(200 + i, { ...o, chunk: 4 });
+      const { shape: c, batch: b } = s;
+      const expected = pagedAttentionReference(c, int8Values(c, s.i8), b);
+      // Sanity check of the quantisation itself: int8 stays close to the f16 result on these rows.
+      const f16 = pagedAttentionReference(c, f16Values(c, s.kCache, s.vCache), b);
+      expect(maxAbsDiff(Float32Array.from(expected), f16)).toBeLessThan(0.03);
+      forEachIsa((isa) => {
+        for (const threads of [1, 2]) {
+          setThreads(threads);
+          const out = new Float32Array(expected.length).fill(Number.NaN);
+          pagedAttentionI8(
+            b.q,
+            s.i8.k,
+            s.i8.kScales,
+            s.i8.v,
+            s.i8.vScales,
+            c.numBlocks,
+            c.blockSize,
+            b.nHeads,
+            c.nKvHeads,
+            c.headDim,
+            b.blockTables,
+            b.maxBlocksPerSeq,
+            b.tokenSeq,
+            b.tokenPos,
+            b.n,
+            b.scale,
+            out,
+          );
+          expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+        }
+      });
+    });
+  }
+
+  it('pagedAttentionI8 zeroes and reports tokens with bad ids and validates its arguments', () => {
+    const s = scenario(210, {
+      headDim: 64,
+      nHeads: 4,
+      nKvHeads: 2,
+      blockSize: 16,
+      seqLens: [20, 30],
+      chunk: 2,
+    });
+    const { shape: c, batch: b } = s;
+    b.blockTables[0] = -5;
+    const out = new Float32Array(b.n * b.nHeads * c.headDim).fill(Number.NaN);
+    const status = new Int32Array(2);
+    expect(() =>
+      pagedAttentionI8(
+        b.q,
+        s.i8.k,
+        s.i8.kScales,
+        s.i8.v,
+        s.i8.vScales,
+        c.numBlocks,
+        c.blockSize,
+        b.nHeads,
+        c.nKvHeads,
+        c.headDim,
+        b.blockTables,
+        b.maxBlocksPerSeq,
+        b.tokenSeq,
+        b.tokenPos,
+        b.n,
+        b.scale,
+        out,
+        status,
+      ),
+    ).toThrow(/pagedAttentionI8: 2 token\(s\)/);
+    expect([...status]).toEqual([2, 0]);
+    expect(maxAbsDiff(out, pagedAttentionReference(c, int8Values(c, s.i8), b))).toBeLessThan(TOLERANCE);
+    expect(() =>
+      pagedAttentionI8(
+        b.q,
+        s.i8.k,
+        s.i8.kScales,
+        s.i8.v,
+        s.i8.vScales.subarray(2),
+        c.numBlocks,
+        c.blockSize,
+        b.nHeads,
+        c.nKvHeads,
+        c.headDim,
+        b.blockTables,
+        b.maxBlocksPerSeq,
+        b.tokenSeq,
+        b.tokenPos,
+        b.n,
+        b.scale,
+        out,
+      ),
+    ).toThrow(/vScales has/);
+    expect(() =>
+      pagedAttentionI8(
+        b.q,
+        s.kCache as unknown as Int8Array,
+        s.i8.kScales,
+        s.i8.v,
+        s.i8.vScales,
+        c.numBlocks,
+        c.blockSize,
+        b.nHeads,
+        c.nKvHeads,
+        c.headDim,
+        b.blockTables,
+        b.maxBlocksPerSeq,
+        b.tokenSeq,
+        b.tokenPos,
+        b.n,
+        b.scale,
+        out,
+      ),
+    ).toThrow(TypeError);
   });
 });

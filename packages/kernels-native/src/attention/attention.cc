@@ -1,7 +1,7 @@
 // pagedAttention: softmax(scale · q·Kᵀ) · V for a batch of tokens, each reading its own sequence's K/V
 // through a block table (layout: attention/attention.h). One call serves a prefill chunk (several tokens of
 // one sequence; causal because token i sees positions 0..tokenPos[i]) and a decode batch (one token of each
-// of many sequences) alike.
+// of many sequences) alike. pagedAttentionI8 does the same over int8 caches with per-row scales.
 #include <napi.h>
 
 #include <cstdint>
@@ -77,53 +77,86 @@ void paged_attention(const PagedAttentionCall& c) {
   errors.publish(c.status);
 }
 
+// Shapes, batch buffers and output: the arguments both cache formats share. `c` (caches) is the index of
+// the last cache argument: 2 for f16 (kCache, vCache), 4 for int8 (kCache, kScales, vCache, vScales).
+void prepare_common(const Napi::CallbackInfo& info, size_t c, PagedAttentionCall* call, size_t* cache_elems,
+                    size_t* qo_elems) {
+  Napi::Env env = info.Env();
+  PagedAttentionArgs& a = call->kernel;
+  a.num_blocks = int_arg(info, c + 1, "numBlocks", 1, INT32_MAX);
+  a.block_size = int_arg(info, c + 2, "blockSize", 1, 1 << 16);
+  a.n_heads = int_arg(info, c + 3, "nHeads", 1, 1 << 12);
+  a.n_kv_heads = int_arg(info, c + 4, "nKvHeads", 1, 1 << 12);
+  a.head_dim = int_arg(info, c + 5, "headDim", 1, kMaxAttentionHeadDim);
+  if (a.n_heads % a.n_kv_heads != 0) {
+    throw_range_error(env, "nHeads (" + std::to_string(a.n_heads) + ") must be a multiple of nKvHeads (" +
+                               std::to_string(a.n_kv_heads) + ")");
+  }
+  call->max_blocks_per_seq = int_arg(info, c + 7, "maxBlocksPerSeq", 1, INT32_MAX);
+  call->n = int_arg(info, c + 10, "n", 0, INT32_MAX);
+  a.scale = static_cast<float>(number_arg(info, c + 11, "scale"));
+  *cache_elems = checked_mul(env, checked_mul(env, a.num_blocks, a.block_size, "numBlocks * blockSize"),
+                             checked_mul(env, a.n_kv_heads, a.head_dim, "nKvHeads * headDim"), "KV cache size");
+  *qo_elems = checked_mul(env, call->n, checked_mul(env, a.n_heads, a.head_dim, "nHeads * headDim"),
+                          "n * nHeads * headDim");
+  auto q = f32_arg(info, 0, "q", *qo_elems);
+  auto tables = i32_arg(info, c + 6, "blockTables", static_cast<size_t>(call->max_blocks_per_seq));
+  auto token_seq = i32_arg(info, c + 8, "tokenSeq", call->n);
+  auto token_pos = i32_arg(info, c + 9, "tokenPos", call->n);
+  auto out = f32_arg(info, c + 12, "out", *qo_elems);
+  call->status = optional_status_arg(info, c + 13);
+  check_disjoint(env, out.data, *qo_elems * 4, "out", q.data, *qo_elems * 4, "q");
+  a.q = q.data;
+  a.out = out.data;
+  call->block_tables = tables.data;
+  call->num_seqs = static_cast<int64_t>(tables.length) / call->max_blocks_per_seq;
+  call->token_seq = token_seq.data;
+  call->token_pos = token_pos.data;
+}
+
 // pagedAttention(q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, blockTables,
 //                maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status?)
 Work PreparePagedAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PagedAttentionCall c{};
-  PagedAttentionArgs& a = c.kernel;
-  a.num_blocks = int_arg(info, 3, "numBlocks", 1, INT32_MAX);
-  a.block_size = int_arg(info, 4, "blockSize", 1, 1 << 16);
-  a.n_heads = int_arg(info, 5, "nHeads", 1, 1 << 12);
-  a.n_kv_heads = int_arg(info, 6, "nKvHeads", 1, 1 << 12);
-  a.head_dim = int_arg(info, 7, "headDim", 1, kMaxAttentionHeadDim);
-  if (a.n_heads % a.n_kv_heads != 0) {
-    throw_range_error(env, "nHeads (" + std::to_string(a.n_heads) + ") must be a multiple of nKvHeads (" +
-                               std::to_string(a.n_kv_heads) + ")");
-  }
-  c.max_blocks_per_seq = int_arg(info, 9, "maxBlocksPerSeq", 1, INT32_MAX);
-  c.n = int_arg(info, 12, "n", 0, INT32_MAX);
-  a.scale = static_cast<float>(number_arg(info, 13, "scale"));
-  const size_t cache_elems =
-      checked_mul(env, checked_mul(env, a.num_blocks, a.block_size, "numBlocks * blockSize"),
-                  checked_mul(env, a.n_kv_heads, a.head_dim, "nKvHeads * headDim"), "KV cache size");
-  const size_t qo_elems = checked_mul(env, c.n, checked_mul(env, a.n_heads, a.head_dim, "nHeads * headDim"),
-                                      "n * nHeads * headDim");
-  auto q = f32_arg(info, 0, "q", qo_elems);
+  size_t cache_elems = 0, qo_elems = 0;
+  prepare_common(info, 2, &c, &cache_elems, &qo_elems);
   auto k_cache = u16_arg(info, 1, "kCache", cache_elems);
   auto v_cache = u16_arg(info, 2, "vCache", cache_elems);
-  auto tables = i32_arg(info, 8, "blockTables", static_cast<size_t>(c.max_blocks_per_seq));
-  auto token_seq = i32_arg(info, 10, "tokenSeq", c.n);
-  auto token_pos = i32_arg(info, 11, "tokenPos", c.n);
-  auto out = f32_arg(info, 14, "out", qo_elems);
-  c.status = optional_status_arg(info, 15);
-  check_disjoint(env, out.data, qo_elems * 4, "out", q.data, qo_elems * 4, "q");
-  check_disjoint(env, out.data, qo_elems * 4, "out", k_cache.data, cache_elems * 2, "kCache");
-  check_disjoint(env, out.data, qo_elems * 4, "out", v_cache.data, cache_elems * 2, "vCache");
-  a.q = q.data;
-  a.k_cache = k_cache.data;
-  a.v_cache = v_cache.data;
-  a.out = out.data;
-  c.block_tables = tables.data;
-  c.num_seqs = static_cast<int64_t>(tables.length) / c.max_blocks_per_seq;
-  c.token_seq = token_seq.data;
-  c.token_pos = token_pos.data;
+  check_disjoint(env, c.kernel.out, qo_elems * 4, "out", k_cache.data, cache_elems * 2, "kCache");
+  check_disjoint(env, c.kernel.out, qo_elems * 4, "out", v_cache.data, cache_elems * 2, "vCache");
+  c.kernel.k_cache = k_cache.data;
+  c.kernel.v_cache = v_cache.data;
+  return [c] { paged_attention(c); };
+}
+
+// pagedAttentionI8(q, kCache, kScales, vCache, vScales, numBlocks, blockSize, nHeads, nKvHeads, headDim,
+//                  blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status?)
+Work PreparePagedAttentionI8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  PagedAttentionCall c{};
+  size_t cache_elems = 0, qo_elems = 0;
+  prepare_common(info, 4, &c, &cache_elems, &qo_elems);
+  const size_t scale_elems = cache_elems / static_cast<size_t>(c.kernel.head_dim);
+  auto k_cache = i8_arg(info, 1, "kCache", cache_elems);
+  auto k_scales = f32_arg(info, 2, "kScales", scale_elems);
+  auto v_cache = i8_arg(info, 3, "vCache", cache_elems);
+  auto v_scales = f32_arg(info, 4, "vScales", scale_elems);
+  check_disjoint(env, c.kernel.out, qo_elems * 4, "out", k_cache.data, cache_elems, "kCache");
+  check_disjoint(env, c.kernel.out, qo_elems * 4, "out", v_cache.data, cache_elems, "vCache");
+  check_disjoint(env, c.kernel.out, qo_elems * 4, "out", k_scales.data, scale_elems * 4, "kScales");
+  check_disjoint(env, c.kernel.out, qo_elems * 4, "out", v_scales.data, scale_elems * 4, "vScales");
+  c.kernel.k_cache = k_cache.data;
+  c.kernel.v_cache = v_cache.data;
+  c.kernel.k_scales = k_scales.data;
+  c.kernel.v_scales = v_scales.data;
+  c.kernel.int8 = true;
   return [c] { paged_attention(c); };
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
   export_kernel(env, exports, "pagedAttention", PreparePagedAttention);
+  export_kernel(env, exports, "pagedAttentionI8", PreparePagedAttentionI8);
 }
 
 }  // namespace

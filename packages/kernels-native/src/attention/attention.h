@@ -11,6 +11,12 @@
 //   v_cache  (num_blocks, n_kv_heads, block_size, head_dim)  position-major: p·V adds one broadcast
 //            probability times a contiguous V row.
 //
+// The int8 variant stores the same layouts as int8 with one f32 scale per (block, kv head, position) for K
+// and for V: value = int8 · scale, scale = max|row| / 127 over that token's head_dim values (symmetric
+// round-to-nearest-even quantisation, one scale per row as llama.cpp's Q8_0 has one per 32 values). It
+// halves the bytes decode attention streams.
+//   k_scales, v_scales  (num_blocks, n_kv_heads, block_size)
+//
 // A sequence maps position pos to block block_table[pos / block_size], offset pos % block_size; the slot
 // number kv_write takes is block * block_size + pos % block_size.
 #pragma once
@@ -24,9 +30,12 @@ constexpr int64_t kMaxAttentionHeadDim = 512;
 
 struct PagedAttentionArgs {
   const float* q;               // (n, n_heads, head_dim)
-  const uint16_t* k_cache;      // (num_blocks, n_kv_heads, head_dim, block_size) f16
-  const uint16_t* v_cache;      // (num_blocks, n_kv_heads, block_size, head_dim) f16
+  const void* k_cache;          // (num_blocks, n_kv_heads, head_dim, block_size) f16 (uint16_t) or int8
+  const void* v_cache;          // (num_blocks, n_kv_heads, block_size, head_dim) f16 (uint16_t) or int8
+  const float* k_scales;        // (num_blocks, n_kv_heads, block_size) int8 caches only, else null
+  const float* v_scales;        // (num_blocks, n_kv_heads, block_size) int8 caches only, else null
   float* out;                   // (n, n_heads, head_dim)
+  bool int8;                    // the caches hold int8 with scales (else f16)
   int64_t num_blocks;
   int64_t block_size;
   int64_t n_heads;

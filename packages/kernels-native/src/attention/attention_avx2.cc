@@ -53,15 +53,31 @@ inline __m256 load_f16(const uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// The first `count` (< 8) halves at p, zero-padded.
-inline __m256 load_f16_partial(const uint16_t* p, int64_t count) {
-  alignas(16) uint16_t tmp[8] = {};
-  std::memcpy(tmp, p, static_cast<size_t>(count) * sizeof(uint16_t));
-  return load_f16(tmp);
+inline __m256 load_i8(const int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
-// G query heads [head0, head0 + G) sharing one KV head.
-template <int G>
+// 8 cache values from element `index` on as f32 (f16 converted, int8 without its scale); `count` < 8 reads
+// only that many through a zero-padded copy.
+template <bool kInt8>
+inline __m256 load_values(const void* cache, int64_t index, int64_t count = 8) {
+  if constexpr (kInt8) {
+    const int8_t* p = static_cast<const int8_t*>(cache) + index;
+    if (count == 8) return load_i8(p);
+    alignas(16) int8_t tmp[16] = {};
+    std::memcpy(tmp, p, static_cast<size_t>(count));
+    return load_i8(tmp);
+  } else {
+    const uint16_t* p = static_cast<const uint16_t*>(cache) + index;
+    if (count == 8) return load_f16(p);
+    alignas(16) uint16_t tmp[8] = {};
+    std::memcpy(tmp, p, static_cast<size_t>(count) * sizeof(uint16_t));
+    return load_f16(tmp);
+  }
+}
+
+// G query heads [head0, head0 + G) sharing one KV head; kInt8 selects the int8 + scales caches.
+template <int G, bool kInt8>
 bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table, int64_t num_positions,
                   int64_t head0) {
   constexpr int kSets = G <= 4 ? 2 : 1;  // independent score accumulators per head, to hide FMA latency
@@ -86,32 +102,41 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
   for (int64_t b = 0; b < num_table_blocks; b++) {
     const int32_t block = block_table[b];
     if (block < 0 || block >= a.num_blocks) return false;
-    const uint16_t* k = a.k_cache + (block * a.n_kv_heads + kv_head) * head_dim * block_size;  // (head_dim, block_size)
-    const uint16_t* v = a.v_cache + (block * a.n_kv_heads + kv_head) * block_size * head_dim;  // (block_size, head_dim)
+    const int64_t base = (block * a.n_kv_heads + kv_head) * head_dim * block_size;  // K (head_dim, block_size), V (block_size, head_dim)
+    const int64_t scales = (block * a.n_kv_heads + kv_head) * block_size;            // (block_size)
     const int64_t valid = num_positions - b * block_size < block_size ? num_positions - b * block_size : block_size;
     for (int64_t t0 = 0; t0 < valid; t0 += 8) {
       const int64_t len = valid - t0 < 8 ? valid - t0 : 8;
-      const bool whole = t0 + 8 <= block_size;  // 8 lanes stay inside the block
-      const int64_t in_block = block_size - t0;
+      // 8 lanes stay inside the block, or only the `in_block` left are read.
+      const int64_t in_block = block_size - t0 < 8 ? block_size - t0 : 8;
       const __m256 lanes = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(len)), lane_ids));
-      const uint16_t* kt = k + t0;
+      const int64_t kt = base + t0;
       __m256 s[kSets][G];
       for (int j = 0; j < kSets; j++)
         for (int g = 0; g < G; g++) s[j][g] = _mm256_setzero_ps();
       int64_t d = 0;
       for (; d + kSets <= head_dim; d += kSets) {
         for (int j = 0; j < kSets; j++) {
-          const __m256 kk = whole ? load_f16(kt + (d + j) * block_size) : load_f16_partial(kt + (d + j) * block_size, in_block);
+          const __m256 kk = load_values<kInt8>(a.k_cache, kt + (d + j) * block_size, in_block);
           for (int g = 0; g < G; g++) s[j][g] = _mm256_fmadd_ps(kk, _mm256_set1_ps(q[g][d + j]), s[j][g]);
         }
       }
       for (; d < head_dim; d++) {
-        const __m256 kk = whole ? load_f16(kt + d * block_size) : load_f16_partial(kt + d * block_size, in_block);
+        const __m256 kk = load_values<kInt8>(a.k_cache, kt + d * block_size, in_block);
         for (int g = 0; g < G; g++) s[0][g] = _mm256_fmadd_ps(kk, _mm256_set1_ps(q[g][d]), s[0][g]);
+      }
+      __m256 k_scale = _mm256_setzero_ps(), v_scale = _mm256_setzero_ps();
+      if constexpr (kInt8) {
+        alignas(32) float ks[8] = {}, vs[8] = {};
+        std::memcpy(ks, a.k_scales + scales + t0, static_cast<size_t>(len) * sizeof(float));
+        std::memcpy(vs, a.v_scales + scales + t0, static_cast<size_t>(len) * sizeof(float));
+        k_scale = _mm256_load_ps(ks);
+        v_scale = _mm256_load_ps(vs);
       }
       for (int g = 0; g < G; g++) {
         __m256 sum = s[0][g];
         if (kSets == 2) sum = _mm256_add_ps(sum, s[kSets - 1][g]);
+        if constexpr (kInt8) sum = _mm256_mul_ps(sum, k_scale);
         // Lanes past the last valid position read stale (or padded) K: -inf keeps them out of the max.
         const __m256 sc = _mm256_blendv_ps(neg_inf, _mm256_mul_ps(sum, scale), lanes);
         const float tile_max = hmax(sc);
@@ -126,16 +151,16 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
         }
         const __m256 e = _mm256_and_ps(lanes, exp_ps(_mm256_sub_ps(sc, _mm256_set1_ps(m[g]))));
         l[g] += hsum(e);
-        _mm256_store_ps(p[g], e);
+        // int8: V's per-position scale folds into the probability.
+        _mm256_store_ps(p[g], kInt8 ? _mm256_mul_ps(e, v_scale) : e);
       }
-      const uint16_t* vt = v + t0 * head_dim;
+      const int64_t vt = base + t0 * head_dim;
       for (int64_t c = 0; c < num_chunks; c++) {
         const bool full = c < num_chunks - 1 || tail_dims == 8;
         __m256 av[G];
         for (int g = 0; g < G; g++) av[g] = _mm256_load_ps(acc[g] + c * 8);
         for (int64_t t = 0; t < len; t++) {
-          const uint16_t* row = vt + t * head_dim + c * 8;
-          const __m256 vv = full ? load_f16(row) : load_f16_partial(row, tail_dims);
+          const __m256 vv = load_values<kInt8>(a.v_cache, vt + t * head_dim + c * 8, full ? 8 : tail_dims);
           for (int g = 0; g < G; g++) av[g] = _mm256_fmadd_ps(_mm256_set1_ps(p[g][t]), vv, av[g]);
         }
         for (int g = 0; g < G; g++) _mm256_store_ps(acc[g] + c * 8, av[g]);
@@ -150,6 +175,21 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
   return true;
 }
 
+template <bool kInt8>
+bool attend(int64_t g, const PagedAttentionArgs& a, int64_t token, const int32_t* block_table, int64_t num_positions,
+            int64_t head0) {
+  switch (g) {
+    case 1: return attend_group<1, kInt8>(a, token, block_table, num_positions, head0);
+    case 2: return attend_group<2, kInt8>(a, token, block_table, num_positions, head0);
+    case 3: return attend_group<3, kInt8>(a, token, block_table, num_positions, head0);
+    case 4: return attend_group<4, kInt8>(a, token, block_table, num_positions, head0);
+    case 5: return attend_group<5, kInt8>(a, token, block_table, num_positions, head0);
+    case 6: return attend_group<6, kInt8>(a, token, block_table, num_positions, head0);
+    case 7: return attend_group<7, kInt8>(a, token, block_table, num_positions, head0);
+    default: return attend_group<8, kInt8>(a, token, block_table, num_positions, head0);
+  }
+}
+
 }  // namespace
 }  // namespace avx2
 
@@ -158,18 +198,10 @@ bool paged_attention_heads_avx2(const PagedAttentionArgs& a, int64_t token, cons
   using namespace avx2;
   for (int64_t h = head_begin; h < head_begin + head_count; h += kMaxGroup) {
     const int64_t g = head_begin + head_count - h < kMaxGroup ? head_begin + head_count - h : kMaxGroup;
-    bool ok = false;
-    switch (g) {
-      case 1: ok = attend_group<1>(a, token, block_table, num_positions, h); break;
-      case 2: ok = attend_group<2>(a, token, block_table, num_positions, h); break;
-      case 3: ok = attend_group<3>(a, token, block_table, num_positions, h); break;
-      case 4: ok = attend_group<4>(a, token, block_table, num_positions, h); break;
-      case 5: ok = attend_group<5>(a, token, block_table, num_positions, h); break;
-      case 6: ok = attend_group<6>(a, token, block_table, num_positions, h); break;
-      case 7: ok = attend_group<7>(a, token, block_table, num_positions, h); break;
-      default: ok = attend_group<8>(a, token, block_table, num_positions, h); break;
+    if (!(a.int8 ? attend<true>(g, a, token, block_table, num_positions, h)
+                 : attend<false>(g, a, token, block_table, num_positions, h))) {
+      return false;
     }
-    if (!ok) return false;
   }
   return true;
 }

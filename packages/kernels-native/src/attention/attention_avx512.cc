@@ -8,6 +8,8 @@
 // group. Online softmax: Milakov & Gimelshein, "Online normalizer calculation for softmax" (2018), in the
 // tiled form of FlashAttention (Dao et al. 2022). Q, scores, probabilities and the accumulator stay in f32
 // (ggml's CPU flash-attention rounds Q and the V accumulator to f16; this is the more precise side).
+// The int8 caches share the code: their values convert with vpmovsxbd + vcvtdq2ps, the K scales multiply
+// the 16 scores, and the V scales fold into the 16 probabilities.
 #include <immintrin.h>
 
 #include <cmath>
@@ -44,10 +46,20 @@ inline __m512 exp_ps(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-inline __m512 load_f16(__mmask16 mask, const uint16_t* p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, p)); }
+// Up to 16 cache values from element `index` on (masked lanes read nothing and give 0) as f32: f16
+// through vcvtph2ps, int8 sign-extended (without its scale).
+template <bool kInt8>
+inline __m512 load_values(const void* cache, int64_t index, __mmask16 mask) {
+  if constexpr (kInt8) {
+    const __m128i bytes = _mm_maskz_loadu_epi8(mask, static_cast<const int8_t*>(cache) + index);
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes));
+  } else {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, static_cast<const uint16_t*>(cache) + index));
+  }
+}
 
-// G query heads [head0, head0 + G) sharing one KV head.
-template <int G>
+// G query heads [head0, head0 + G) sharing one KV head; kInt8 selects the int8 + scales caches.
+template <int G, bool kInt8>
 bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table, int64_t num_positions,
                   int64_t head0) {
   const int64_t head_dim = a.head_dim, block_size = a.block_size;
@@ -69,8 +81,8 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
   for (int64_t b = 0; b < num_table_blocks; b++) {
     const int32_t block = block_table[b];
     if (block < 0 || block >= a.num_blocks) return false;
-    const uint16_t* k = a.k_cache + (block * a.n_kv_heads + kv_head) * head_dim * block_size;  // (head_dim, block_size)
-    const uint16_t* v = a.v_cache + (block * a.n_kv_heads + kv_head) * block_size * head_dim;  // (block_size, head_dim)
+    const int64_t base = (block * a.n_kv_heads + kv_head) * head_dim * block_size;  // K (head_dim, block_size), V (block_size, head_dim)
+    const int64_t scales = (block * a.n_kv_heads + kv_head) * block_size;            // (block_size)
     const int64_t valid = num_positions - b * block_size < block_size ? num_positions - b * block_size : block_size;
     for (int64_t t0 = 0; t0 < valid; t0 += 16) {
       const int64_t len = valid - t0 < 16 ? valid - t0 : 16;
@@ -78,22 +90,29 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
       // Scores: two accumulators per head (even and odd d) hide the FMA latency.
       __m512 s0[G], s1[G];
       for (int g = 0; g < G; g++) s0[g] = s1[g] = _mm512_setzero_ps();
-      const uint16_t* kt = k + t0;
+      const int64_t kt = base + t0;
       int64_t d = 0;
       for (; d + 2 <= head_dim; d += 2) {
-        const __m512 k0 = load_f16(lanes, kt + d * block_size);
-        const __m512 k1 = load_f16(lanes, kt + (d + 1) * block_size);
+        const __m512 k0 = load_values<kInt8>(a.k_cache, kt + d * block_size, lanes);
+        const __m512 k1 = load_values<kInt8>(a.k_cache, kt + (d + 1) * block_size, lanes);
         for (int g = 0; g < G; g++) {
           s0[g] = _mm512_fmadd_ps(k0, _mm512_set1_ps(q[g][d]), s0[g]);
           s1[g] = _mm512_fmadd_ps(k1, _mm512_set1_ps(q[g][d + 1]), s1[g]);
         }
       }
       if (d < head_dim) {
-        const __m512 k0 = load_f16(lanes, kt + d * block_size);
+        const __m512 k0 = load_values<kInt8>(a.k_cache, kt + d * block_size, lanes);
         for (int g = 0; g < G; g++) s0[g] = _mm512_fmadd_ps(k0, _mm512_set1_ps(q[g][d]), s0[g]);
       }
+      __m512 k_scale = _mm512_setzero_ps(), v_scale = _mm512_setzero_ps();
+      if constexpr (kInt8) {
+        k_scale = _mm512_maskz_loadu_ps(lanes, a.k_scales + scales + t0);
+        v_scale = _mm512_maskz_loadu_ps(lanes, a.v_scales + scales + t0);
+      }
       for (int g = 0; g < G; g++) {
-        const __m512 s = _mm512_mul_ps(_mm512_add_ps(s0[g], s1[g]), scale);
+        __m512 dot = _mm512_add_ps(s0[g], s1[g]);
+        if constexpr (kInt8) dot = _mm512_mul_ps(dot, k_scale);
+        const __m512 s = _mm512_mul_ps(dot, scale);
         const float tile_max = _mm512_mask_reduce_max_ps(lanes, s);
         if (tile_max > m[g]) {
           // The running maximum grows: rescale what was accumulated against the old one.
@@ -107,16 +126,17 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
         }
         const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(s, _mm512_set1_ps(m[g]))));
         l[g] += _mm512_reduce_add_ps(e);
-        _mm512_store_ps(p[g], e);
+        // int8: V's per-position scale folds into the probability.
+        _mm512_store_ps(p[g], kInt8 ? _mm512_mul_ps(e, v_scale) : e);
       }
       // p·V, one 16-dimension chunk of every head's accumulator at a time.
-      const uint16_t* vt = v + t0 * head_dim;
+      const int64_t vt = base + t0 * head_dim;
       for (int64_t c = 0; c < num_chunks; c++) {
         const __mmask16 dims = c == num_chunks - 1 ? last_chunk : 0xffff;
         __m512 av[G];
         for (int g = 0; g < G; g++) av[g] = _mm512_load_ps(acc[g] + c * 16);
         for (int64_t t = 0; t < len; t++) {
-          const __m512 vv = load_f16(dims, vt + t * head_dim + c * 16);
+          const __m512 vv = load_values<kInt8>(a.v_cache, vt + t * head_dim + c * 16, dims);
           for (int g = 0; g < G; g++) av[g] = _mm512_fmadd_ps(_mm512_set1_ps(p[g][t]), vv, av[g]);
         }
         for (int g = 0; g < G; g++) _mm512_store_ps(acc[g] + c * 16, av[g]);
@@ -134,6 +154,21 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
   return true;
 }
 
+template <bool kInt8>
+bool attend(int64_t g, const PagedAttentionArgs& a, int64_t token, const int32_t* block_table, int64_t num_positions,
+            int64_t head0) {
+  switch (g) {
+    case 1: return attend_group<1, kInt8>(a, token, block_table, num_positions, head0);
+    case 2: return attend_group<2, kInt8>(a, token, block_table, num_positions, head0);
+    case 3: return attend_group<3, kInt8>(a, token, block_table, num_positions, head0);
+    case 4: return attend_group<4, kInt8>(a, token, block_table, num_positions, head0);
+    case 5: return attend_group<5, kInt8>(a, token, block_table, num_positions, head0);
+    case 6: return attend_group<6, kInt8>(a, token, block_table, num_positions, head0);
+    case 7: return attend_group<7, kInt8>(a, token, block_table, num_positions, head0);
+    default: return attend_group<8, kInt8>(a, token, block_table, num_positions, head0);
+  }
+}
+
 }  // namespace
 }  // namespace avx512
 
@@ -142,18 +177,10 @@ bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, co
   using namespace avx512;
   for (int64_t h = head_begin; h < head_begin + head_count; h += kMaxGroup) {
     const int64_t g = head_begin + head_count - h < kMaxGroup ? head_begin + head_count - h : kMaxGroup;
-    bool ok = false;
-    switch (g) {
-      case 1: ok = attend_group<1>(a, token, block_table, num_positions, h); break;
-      case 2: ok = attend_group<2>(a, token, block_table, num_positions, h); break;
-      case 3: ok = attend_group<3>(a, token, block_table, num_positions, h); break;
-      case 4: ok = attend_group<4>(a, token, block_table, num_positions, h); break;
-      case 5: ok = attend_group<5>(a, token, block_table, num_positions, h); break;
-      case 6: ok = attend_group<6>(a, token, block_table, num_positions, h); break;
-      case 7: ok = attend_group<7>(a, token, block_table, num_positions, h); break;
-      default: ok = attend_group<8>(a, token, block_table, num_positions, h); break;
+    if (!(a.int8 ? attend<true>(g, a, token, block_table, num_positions, h)
+                 : attend<false>(g, a, token, block_table, num_positions, h))) {
+      return false;
     }
-    if (!ok) return false;
   }
   return true;
 }

@@ -1,7 +1,9 @@
 // kvWrite: stores the K and V rows of N new tokens into their slots of one layer's paged KV cache, rounding
-// f32 to f16 (nearest even, as vcvtps2ph and llama.cpp's F16 cache do). Layout: see attention/attention.h.
+// f32 to f16 (nearest even, as vcvtps2ph and llama.cpp's F16 cache do). kvWriteI8 stores int8 with one
+// scale per (token, head) row instead. Layouts: see attention/attention.h.
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 
 #include "attention/args.h"
@@ -24,6 +26,53 @@ struct KvWriteArgs {
   int32_t* status;      // (2) or null
   int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
 };
+
+struct KvWriteI8Args {
+  int8_t* k_cache;      // (num_blocks, n_kv_heads, head_dim, block_size)
+  float* k_scales;      // (num_blocks, n_kv_heads, block_size)
+  int8_t* v_cache;      // (num_blocks, n_kv_heads, block_size, head_dim)
+  float* v_scales;      // (num_blocks, n_kv_heads, block_size)
+  const float* k;       // (n, n_kv_heads, head_dim)
+  const float* v;       // (n, n_kv_heads, head_dim)
+  const int32_t* slots; // (n) read when the work runs
+  int32_t* status;      // (2) or null
+  int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
+};
+
+// Symmetric int8 quantisation of one row: scale = max|x| / 127, q = x · (127 / max|x|) rounded to nearest
+// even and clamped to [-127, 127] (a NaN becomes 0). Writes q[d] to dst[d * stride]; returns the scale.
+float quantize_row_i8(const float* x, int64_t count, int8_t* dst, int64_t stride) {
+  float amax = 0.0f;
+  for (int64_t d = 0; d < count; d++) amax = std::fabs(x[d]) > amax ? std::fabs(x[d]) : amax;
+  const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+  for (int64_t d = 0; d < count; d++) {
+    const float r = std::nearbyint(x[d] * inv);  // default rounding mode: nearest even
+    dst[d * stride] = static_cast<int8_t>(r >= 127.0f ? 127 : r <= -127.0f ? -127 : r == r ? static_cast<int>(r) : 0);
+  }
+  return amax / 127.0f;
+}
+
+void kv_write_i8(const KvWriteI8Args& a) {
+  RowErrors errors;
+  const int64_t capacity = a.num_blocks * a.block_size;
+  const int64_t head_dim = a.head_dim, block_size = a.block_size;
+  for (int64_t i = 0; i < a.n; i++) {
+    const int32_t slot = a.slots[i];
+    if (slot < 0 || slot >= capacity) {
+      errors.add(i);
+      continue;
+    }
+    const int64_t block = slot / block_size, offset = slot % block_size;
+    for (int64_t h = 0; h < a.n_kv_heads; h++) {
+      const int64_t row = (i * a.n_kv_heads + h) * head_dim;
+      const int64_t base = (block * a.n_kv_heads + h) * head_dim * block_size;
+      const int64_t scale = (block * a.n_kv_heads + h) * block_size + offset;
+      a.k_scales[scale] = quantize_row_i8(a.k + row, head_dim, a.k_cache + base + offset, block_size);
+      a.v_scales[scale] = quantize_row_i8(a.v + row, head_dim, a.v_cache + base + offset * head_dim, 1);
+    }
+  }
+  errors.publish(a.status);
+}
 
 void kv_write(const KvWriteArgs& a) {
   RowErrors errors;
@@ -80,7 +129,48 @@ Work PrepareKvWrite(const Napi::CallbackInfo& info) {
   return [a] { kv_write(a); };
 }
 
-void Init(Napi::Env env, Napi::Object exports) { export_kernel(env, exports, "kvWrite", PrepareKvWrite); }
+// kvWriteI8(kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status?)
+Work PrepareKvWriteI8(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  KvWriteI8Args a{};
+  a.num_blocks = int_arg(info, 4, "numBlocks", 1, INT32_MAX);
+  a.block_size = int_arg(info, 5, "blockSize", 1, 1 << 16);
+  a.n_kv_heads = int_arg(info, 6, "nKvHeads", 1, 1 << 12);
+  a.head_dim = int_arg(info, 7, "headDim", 1, kMaxAttentionHeadDim);
+  a.n = int_arg(info, 11, "n", 0, INT32_MAX);
+  const size_t slots_total = checked_mul(env, a.num_blocks, a.block_size, "numBlocks * blockSize");
+  if (slots_total > static_cast<size_t>(INT32_MAX)) {
+    throw_range_error(env, "numBlocks * blockSize must be below 2^31 so every slot fits an Int32, got " +
+                               std::to_string(slots_total));
+  }
+  const size_t row = checked_mul(env, a.n_kv_heads, a.head_dim, "nKvHeads * headDim");
+  const size_t cache_elems = checked_mul(env, slots_total, row, "KV cache size");
+  const size_t scale_elems = checked_mul(env, slots_total, a.n_kv_heads, "KV scales size");
+  const size_t kv_elems = checked_mul(env, a.n, row, "n * nKvHeads * headDim");
+  auto k_cache = i8_arg(info, 0, "kCache", cache_elems);
+  auto k_scales = f32_arg(info, 1, "kScales", scale_elems);
+  auto v_cache = i8_arg(info, 2, "vCache", cache_elems);
+  auto v_scales = f32_arg(info, 3, "vScales", scale_elems);
+  auto k = f32_arg(info, 8, "k", kv_elems);
+  auto v = f32_arg(info, 9, "v", kv_elems);
+  auto slots = i32_arg(info, 10, "slots", a.n);
+  a.status = optional_status_arg(info, 12);
+  check_disjoint(env, k_cache.data, cache_elems, "kCache", v_cache.data, cache_elems, "vCache");
+  check_disjoint(env, k_scales.data, scale_elems * 4, "kScales", v_scales.data, scale_elems * 4, "vScales");
+  a.k_cache = k_cache.data;
+  a.k_scales = k_scales.data;
+  a.v_cache = v_cache.data;
+  a.v_scales = v_scales.data;
+  a.k = k.data;
+  a.v = v.data;
+  a.slots = slots.data;
+  return [a] { kv_write_i8(a); };
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  export_kernel(env, exports, "kvWrite", PrepareKvWrite);
+  export_kernel(env, exports, "kvWriteI8", PrepareKvWriteI8);
+}
 
 }  // namespace
 }  // namespace ternion

@@ -1,6 +1,6 @@
 // Plain TypeScript oracles for the attention kernels: f16 conversion, the paged KV layout and attention
 // itself, written for clarity (float64, two-pass softmax) rather than speed.
-import { type KvCacheShape, kCacheIndex, vCacheIndex } from '../../lib/attention.js';
+import { type KvCacheShape, kCacheIndex, kvScaleIndex, vCacheIndex } from '../../lib/attention.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -83,14 +83,35 @@ export interface AttentionBatch {
   scale: number;
 }
 
+/** How the oracle reads the cache: the real value of K and V at (slot, kvHead, dim). */
+export interface KvValues {
+  k(slot: number, kvHead: number, dim: number): number;
+  v(slot: number, kvHead: number, dim: number): number;
+}
+
+export function f16Values(shape: KvCacheShape, kCache: Uint16Array, vCache: Uint16Array): KvValues {
+  return {
+    k: (slot, h, d) => f16ToF32(kCache[kCacheIndex(shape, slot, h, d)] ?? 0),
+    v: (slot, h, d) => f16ToF32(vCache[vCacheIndex(shape, slot, h, d)] ?? 0),
+  };
+}
+
+export function int8Values(shape: KvCacheShape, c: Int8Caches): KvValues {
+  return {
+    k: (slot, h, d) =>
+      (c.k[kCacheIndex(shape, slot, h, d)] ?? 0) * (c.kScales[kvScaleIndex(shape, slot, h)] ?? 0),
+    v: (slot, h, d) =>
+      (c.v[vCacheIndex(shape, slot, h, d)] ?? 0) * (c.vScales[kvScaleIndex(shape, slot, h)] ?? 0),
+  };
+}
+
 /**
- * pagedAttention oracle in float64 over the f16 cache values; tokens with an out-of-range row, position or
+ * pagedAttention oracle in float64 over the cached values; tokens with an out-of-range row, position or
  * block id get zero output. Returns (n, nHeads, headDim).
  */
 export function pagedAttentionReference(
   shape: KvCacheShape,
-  kCache: Uint16Array,
-  vCache: Uint16Array,
+  values: KvValues,
   b: AttentionBatch,
 ): Float64Array {
   const { numBlocks, blockSize, nKvHeads, headDim } = shape;
@@ -113,11 +134,8 @@ export function pagedAttentionReference(
       const kvHead = Math.floor(h / group);
       const scores = slots.map((slot) => {
         let dot = 0;
-        for (let d = 0; d < headDim; d++) {
-          dot +=
-            (b.q[(i * b.nHeads + h) * headDim + d] ?? 0) *
-            f16ToF32(kCache[kCacheIndex(shape, slot, kvHead, d)] ?? 0);
-        }
+        for (let d = 0; d < headDim; d++)
+          dot += (b.q[(i * b.nHeads + h) * headDim + d] ?? 0) * values.k(slot, kvHead, d);
         return b.scale * dot;
       });
       const max = Math.max(...scores);
@@ -125,12 +143,75 @@ export function pagedAttentionReference(
       const sum = weights.reduce((a, w) => a + w, 0);
       for (let d = 0; d < headDim; d++) {
         let acc = 0;
-        for (let t = 0; t < slots.length; t++) {
-          acc += (weights[t] ?? 0) * f16ToF32(vCache[vCacheIndex(shape, slots[t] ?? 0, kvHead, d)] ?? 0);
-        }
+        for (let t = 0; t < slots.length; t++) acc += (weights[t] ?? 0) * values.v(slots[t] ?? 0, kvHead, d);
         out[(i * b.nHeads + h) * headDim + d] = acc / sum;
       }
     }
   }
   return out;
+}
+
+// --- int8 caches -----------------------------------------------------------------------------------------
+
+export interface Int8Caches {
+  k: Int8Array; // (numBlocks, nKvHeads, headDim, blockSize)
+  kScales: Float32Array; // (numBlocks, nKvHeads, blockSize)
+  v: Int8Array; // (numBlocks, nKvHeads, blockSize, headDim)
+  vScales: Float32Array; // (numBlocks, nKvHeads, blockSize)
+}
+
+function roundHalfEven(x: number): number {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff < 0.5) return floor;
+  if (diff > 0.5) return floor + 1;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+/** The kernel's int8 row rule in f32 arithmetic: scale = max|x| / 127, q = rne(x · (127 / max|x|)). */
+export function quantizeRowI8(x: Float32Array): { q: Int8Array; scale: number } {
+  let amax = 0;
+  for (const value of x) {
+    // biome-ignore lint/complexity/useMathMinMax: Math.max would keep a NaN; the kernel's comparison skips it
+    amax = Math.abs(value) > amax ? Math.abs(value) : amax;
+  }
+  const inv = amax > 0 ? Math.fround(127 / amax) : 0;
+  const q = new Int8Array(x.length);
+  x.forEach((value, d) => {
+    const r = roundHalfEven(Math.fround(value * inv));
+    q[d] = Number.isNaN(r) ? 0 : Math.max(-127, Math.min(127, r));
+  });
+  return { q, scale: Math.fround(amax / 127) };
+}
+
+/** kvWriteI8 oracle: writes in place; returns the indices of skipped (bad-slot) tokens. */
+export function kvWriteI8Reference(
+  shape: KvCacheShape,
+  c: Int8Caches,
+  k: Float32Array, // (n, nKvHeads, headDim)
+  v: Float32Array, // (n, nKvHeads, headDim)
+  slots: Int32Array, // (n)
+  n: number,
+): number[] {
+  const { numBlocks, blockSize, nKvHeads, headDim } = shape;
+  const skipped: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const slot = slots[i] ?? -1;
+    if (slot < 0 || slot >= numBlocks * blockSize) {
+      skipped.push(i);
+      continue;
+    }
+    for (let h = 0; h < nKvHeads; h++) {
+      const row = (i * nKvHeads + h) * headDim;
+      const kq = quantizeRowI8(k.subarray(row, row + headDim));
+      const vq = quantizeRowI8(v.subarray(row, row + headDim));
+      c.kScales[kvScaleIndex(shape, slot, h)] = kq.scale;
+      c.vScales[kvScaleIndex(shape, slot, h)] = vq.scale;
+      for (let d = 0; d < headDim; d++) {
+        c.k[kCacheIndex(shape, slot, h, d)] = kq.q[d] ?? 0;
+        c.v[vCacheIndex(shape, slot, h, d)] = vq.q[d] ?? 0;
+      }
+    }
+  }
+  return skipped;
 }
