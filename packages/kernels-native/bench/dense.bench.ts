@@ -1,7 +1,9 @@
 // Dense matmul benchmark. Napkin math: decode of bitnet-b1.58-2B-4T reads the tied F16 output matrix
 // (128256 × 2560 = 656 MB) once per token, more than all ternary weights together, so the n = 1 GEMV must
 // run at the machine's read bandwidth; its int8 copy halves the bytes. Prefill (n = 16 .. 128) reuses
-// each weight row across the batch and becomes compute-bound: report GFLOPS there.
+// each weight row across the batch and becomes compute-bound: report GFLOPS (GOPS for int8) there.
+
+import { availableParallelism, loadavg } from 'node:os';
 import {
   getThreads,
   type Isa,
@@ -41,7 +43,8 @@ export async function run(ctx: BenchContext): Promise<void> {
   const threadCounts = [1, 2];
   const bw = new Map(threadCounts.map((t) => [t, ctx.readGBps(t)]));
   ctx.print(
-    `dense: read bandwidth ${threadCounts.map((t) => `${t}T ${bw.get(t)!.toFixed(1)} GB/s`).join(', ')}`,
+    `dense: read bandwidth ${threadCounts.map((t) => `${t}T ${bw.get(t)!.toFixed(1)} GB/s`).join(', ')}; ` +
+      `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs (other work skews 2T figures)`,
   );
 
   // --- the output GEMV: y (1, 128256) = x (1, 2560) · Wᵀ ----------------------------------------------
@@ -82,10 +85,13 @@ export async function run(ctx: BenchContext): Promise<void> {
   // --- prefill GEMM: y (n, 6912) = x (n, 2560) · Wᵀ, F16 (and F32 for comparison) --------------------
   const wFfn = w16.subarray(0, FFN * EMBD); // (ffn, embd) F16
   const wFfn32 = Float32Array.from(wFfn.subarray(0, FFN * EMBD), (_, i) => Math.cos(i) * 0.01); // (ffn, embd)
+  const wFfn8 = w8.subarray(0, FFN * EMBD); // (ffn, embd) int8
+  const scalesFfn = scales.subarray(0, FFN); // (ffn)
   for (const n of [16, 128]) {
     const xs = new Float32Array(n * EMBD).map((_, i) => Math.sin(i)); // (n, embd)
     const ys = new Float32Array(n * FFN); // (n, ffn)
     const flops = 2 * n * FFN * EMBD;
+    const scratchN = new Int8Array(matmulI8ScratchBytes(n, EMBD));
     for (const isa of isas()) {
       if (isa === 'generic' && n > 16) continue; // the scalar reference takes seconds here
       setIsa(isa);
@@ -94,9 +100,12 @@ export async function run(ctx: BenchContext): Promise<void> {
         const r = isa === 'generic' ? 1 : reps;
         const s16 = ctx.median(() => matmulF16(wFfn, xs, n, FFN, EMBD, ys), r);
         const s32 = ctx.median(() => matmulF32(wFfn32, xs, n, FFN, EMBD, ys), r);
+        const s8 = ctx.median(() => matmulI8(wFfn8, scalesFfn, xs, n, FFN, EMBD, ys, scratchN), r);
+        const rate = (s: number, unit: string) =>
+          `${(flops / s / 1e9).toFixed(1)} ${unit} (${(s * 1e3).toFixed(1)} ms)`;
         ctx.print(
-          `gemm n=${String(n).padEnd(3)} 2560->6912 ${isa.padEnd(7)} ${t}T: f16 ${(flops / s16 / 1e9).toFixed(1)} GFLOPS ` +
-            `(${(s16 * 1e3).toFixed(1)} ms), f32 ${(flops / s32 / 1e9).toFixed(1)} GFLOPS (${(s32 * 1e3).toFixed(1)} ms)`,
+          `gemm n=${String(n).padEnd(3)} 2560->6912 ${isa.padEnd(7)} ${t}T: f16 ${rate(s16, 'GFLOPS')}, ` +
+            `f32 ${rate(s32, 'GFLOPS')}, int8 ${rate(s8, 'GOPS')}`,
         );
       }
     }
