@@ -55,25 +55,40 @@ void paged_attention(const PagedAttentionCall& c) {
   const int64_t units_per_kv_head = (group + heads_per_unit - 1) / heads_per_unit;
   const int64_t units_per_token = a.n_kv_heads * units_per_kv_head;
   RowErrors errors;
-  ThreadPool::instance().parallel_for(c.n * units_per_token, 1, [&](int64_t begin, int64_t end, int) {
-    for (int64_t u = begin; u < end; u++) {
-      const int64_t token = u / units_per_token;
-      const int64_t kv_head = (u % units_per_token) / units_per_kv_head;
-      const int64_t part = u % units_per_kv_head;
-      const int64_t head_begin = kv_head * group + part * heads_per_unit;
-      const int64_t head_count = heads_per_unit < group - part * heads_per_unit ? heads_per_unit : group - part * heads_per_unit;
-      const int32_t seq = c.token_seq[token];
-      const int32_t pos = c.token_pos[token];
-      bool ok = seq >= 0 && seq < c.num_seqs && pos >= 0 && pos / a.block_size < c.max_blocks_per_seq;
-      ok = ok && heads_fn(a, token, c.block_tables + seq * c.max_blocks_per_seq, static_cast<int64_t>(pos) + 1,
-                          head_begin, head_count);
-      if (!ok) {
-        std::memset(a.out + (token * a.n_heads + head_begin) * a.head_dim, 0,
-                    static_cast<size_t>(head_count * a.head_dim) * sizeof(float));
-        if (head_begin == 0) errors.add(token);  // count each token once
-      }
+  const auto run_unit = [&](int64_t u) {
+    const int64_t token = u / units_per_token;
+    const int64_t kv_head = (u % units_per_token) / units_per_kv_head;
+    const int64_t part = u % units_per_kv_head;
+    const int64_t head_begin = kv_head * group + part * heads_per_unit;
+    const int64_t head_count = heads_per_unit < group - part * heads_per_unit ? heads_per_unit : group - part * heads_per_unit;
+    const int32_t seq = c.token_seq[token];
+    const int32_t pos = c.token_pos[token];
+    bool ok = seq >= 0 && seq < c.num_seqs && pos >= 0 && pos / a.block_size < c.max_blocks_per_seq;
+    ok = ok && heads_fn(a, token, c.block_tables + seq * c.max_blocks_per_seq, static_cast<int64_t>(pos) + 1,
+                        head_begin, head_count);
+    if (!ok) {
+      std::memset(a.out + (token * a.n_heads + head_begin) * a.head_dim, 0,
+                  static_cast<size_t>(head_count * a.head_dim) * sizeof(float));
+      if (head_begin == 0) errors.add(token);  // count each token once
     }
-  });
+  };
+  ThreadPool& pool = ThreadPool::instance();
+  if (c.n >= 2 * threads) {
+    // Tokens go round-robin to the threads: in a causal prefill chunk later tokens see more positions, so
+    // contiguous token ranges would give the last thread most of the work.
+    pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
+      for (int64_t first = begin; first < end; first++) {
+        for (int64_t token = first; token < c.n; token += threads) {
+          for (int64_t u = token * units_per_token; u < (token + 1) * units_per_token; u++) run_unit(u);
+        }
+      }
+    });
+  } else {
+    // Few tokens (decode): contiguous units, so each thread reads its own KV heads once.
+    pool.parallel_for(c.n * units_per_token, 1, [&](int64_t begin, int64_t end, int) {
+      for (int64_t u = begin; u < end; u++) run_unit(u);
+    });
+  }
   errors.publish(c.status);
 }
 
