@@ -143,9 +143,8 @@ Work PrepareMatmulI8(const Napi::CallbackInfo& info) {
     const uintptr_t end = reinterpret_cast<uintptr_t>(xq + d.n * d.k);
     float* x_scales = reinterpret_cast<float*>((end + 3) & ~uintptr_t{3});  // (n)
     const QuantizeF32Fn quantize = pick(quantize_row_i8_f32_generic, quantize_row_i8_f32_avx2, quantize_row_i8_f32_avx512);
-    ThreadPool::instance().parallel_for(d.n, 1, [&](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; i++) x_scales[i] = quantize(x + i * d.k, d.k, xq + i * d.k);
-    });
+    // On the calling thread: n·k is tiny next to m·k (< 1% of the work), so one fork/join per call, not two.
+    for (int64_t i = 0; i < d.n; i++) x_scales[i] = quantize(x + i * d.k, d.k, xq + i * d.k);
     const MatmulI8Fn fn = pick(matmul_i8_generic, matmul_i8_avx2, matmul_i8_avx512);
     split_rows(d.m, [&](int64_t j0, int64_t j1) { fn(w, ws, xq, x_scales, y, d.n, d.m, d.k, j0, j1); });
   };
