@@ -192,6 +192,8 @@ export function allocQuantizedActivations(
 function checkActivations(fn: string, qa: QuantizedActivations): number {
   if (typeof qa !== 'object' || qa === null) throw new TypeError(`${fn}: expected QuantizedActivations`);
   const mode = modeId(fn, qa.mode);
+  checkDim(fn, 'QuantizedActivations.maxRows', qa.maxRows, 1, 1 << 24);
+  checkDim(fn, 'QuantizedActivations.cols', qa.cols, 1, MAX_TERNARY_COLS);
   if (
     !(qa.q instanceof Int8Array) ||
     !(qa.scales instanceof Float32Array) ||

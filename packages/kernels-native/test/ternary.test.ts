@@ -283,6 +283,8 @@ describe('ternaryMatmul', () => {
     expect(() => ternaryMatmul(packed, allocQuantizedActivations(2, 256, 'per-token'), 1, y)).toThrow(/cols/);
     expect(() => ternaryMatmul({ ...packed, data: new Uint8Array(10) }, qa, 1, y)).toThrow(RangeError);
     expect(() => ternaryMatmul({ ...packed, rowScales: [] as never }, qa, 1, y)).toThrow(TypeError);
+    expect(() => ternaryMatmul(packed, { ...qa, maxRows: Number.NaN }, 1, y)).toThrow(TypeError);
+    expect(() => ternaryMatmul(packed, { ...qa, q: new Int8Array(10) }, 1, y)).toThrow(RangeError);
     const detached = new Float32Array(16);
     structuredClone(detached.buffer, { transfer: [detached.buffer] });
     expect(() => ternaryMatmul(packed, qa, 1, detached)).toThrow(RangeError);
