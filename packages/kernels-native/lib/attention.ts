@@ -152,9 +152,25 @@ type PagedAttentionI8Args = [
   status: Int32Array,
 ];
 
+type KvCopyBlocksI8Args = [
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  copies: Int32Array,
+  n: number,
+  status: Int32Array,
+];
+
 interface AttentionNative {
   kvCopyBlocks(...args: KvCopyBlocksArgs): void;
   kvCopyBlocksAsync(...args: KvCopyBlocksArgs): Promise<void>;
+  kvCopyBlocksI8(...args: KvCopyBlocksI8Args): void;
+  kvCopyBlocksI8Async(...args: KvCopyBlocksI8Args): Promise<void>;
   kvWrite(...args: KvWriteArgs): void;
   kvWriteAsync(...args: KvWriteArgs): Promise<void>;
   pagedAttention(...args: PagedAttentionArgs): void;
@@ -309,14 +325,23 @@ function checkKvCopyBlocks(args: Parameters<typeof kvCopyBlocks>): KvCopyBlocksA
   return [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, copies, n, resetStatus(fn, status)];
 }
 
-function kvCopyBlocksError(args: KvCopyBlocksArgs): RangeError | undefined {
-  const [, , numBlocks, , , , copies, , status] = args;
+function kvCopyBlocksError(
+  fn: string,
+  numBlocks: number,
+  copies: Int32Array,
+  status: Int32Array,
+): RangeError | undefined {
   if ((status[0] ?? 0) === 0) return undefined;
   const first = status[1] ?? -1;
   return new RangeError(
-    `kvCopyBlocks: ${status[0]} copy(ies) with a block id outside [0, ${numBlocks}) were skipped; the first is ` +
+    `${fn}: ${status[0]} copy(ies) with a block id outside [0, ${numBlocks}) were skipped; the first is ` +
       `copy ${first} (${copies[2 * first]} → ${copies[2 * first + 1]})`,
   );
+}
+
+function kvCopyBlocksF16Error(args: KvCopyBlocksArgs): RangeError | undefined {
+  const [, , numBlocks, , , , copies, , status] = args;
+  return kvCopyBlocksError('kvCopyBlocks', numBlocks, copies, status);
 }
 
 /**
@@ -351,7 +376,7 @@ export function kvCopyBlocks(
     status,
   ]);
   addon.kvCopyBlocks(...args);
-  const error = kvCopyBlocksError(args);
+  const error = kvCopyBlocksF16Error(args);
   if (error) throw error;
 }
 
@@ -359,7 +384,7 @@ export function kvCopyBlocks(
 export async function kvCopyBlocksAsync(...args: Parameters<typeof kvCopyBlocks>): Promise<void> {
   const checked = checkKvCopyBlocks(args);
   await addon.kvCopyBlocksAsync(...checked);
-  const error = kvCopyBlocksError(checked);
+  const error = kvCopyBlocksF16Error(checked);
   if (error) throw error;
 }
 
@@ -763,5 +788,60 @@ export async function pagedAttentionI8Async(...args: Parameters<typeof pagedAtte
   const checked = checkPagedAttentionI8(args);
   await addon.pagedAttentionI8Async(...checked);
   const error = pagedAttentionError(reportI8(checked));
+  if (error) throw error;
+}
+
+function checkKvCopyBlocksI8(args: Parameters<typeof kvCopyBlocksI8>): KvCopyBlocksI8Args {
+  const [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, copies, n, status] = args;
+  const fn = 'kvCopyBlocksI8';
+  checkInt8Caches(fn, { numBlocks, blockSize, nKvHeads, headDim }, kCache, kScales, vCache, vScales);
+  checkInt(fn, 'n', n, 0, 0x3fffffff);
+  checkArray(fn, 'copies', copies, 'Int32Array', 2 * n);
+  const checked = resetStatus(fn, status);
+  return [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, copies, n, checked];
+}
+
+function kvCopyBlocksI8Error(args: KvCopyBlocksI8Args): RangeError | undefined {
+  const [, , , , numBlocks, , , , copies, , status] = args;
+  return kvCopyBlocksError('kvCopyBlocksI8', numBlocks, copies, status);
+}
+
+/** `kvCopyBlocks` for int8 caches: copies the blocks of K, its scales, V and its scales. */
+export function kvCopyBlocksI8(
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+  numBlocks: number,
+  blockSize: number,
+  nKvHeads: number,
+  headDim: number,
+  copies: Int32Array,
+  n: number,
+  status?: Int32Array,
+): void {
+  const args = checkKvCopyBlocksI8([
+    kCache,
+    kScales,
+    vCache,
+    vScales,
+    numBlocks,
+    blockSize,
+    nKvHeads,
+    headDim,
+    copies,
+    n,
+    status,
+  ]);
+  addon.kvCopyBlocksI8(...args);
+  const error = kvCopyBlocksI8Error(args);
+  if (error) throw error;
+}
+
+/** `kvCopyBlocksI8` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
+export async function kvCopyBlocksI8Async(...args: Parameters<typeof kvCopyBlocksI8>): Promise<void> {
+  const checked = checkKvCopyBlocksI8(args);
+  await addon.kvCopyBlocksI8Async(...checked);
+  const error = kvCopyBlocksI8Error(checked);
   if (error) throw error;
 }

@@ -8,6 +8,7 @@ import {
   kvCacheElements,
   kvCopyBlocks,
   kvCopyBlocksAsync,
+  kvCopyBlocksI8,
   kvScaleElements,
   kvScaleIndex,
   kvWrite,
@@ -644,6 +645,58 @@ describe('pagedAttention', () => {
 });
 
 describe('int8 KV cache', () => {
+  it('kvCopyBlocksI8 copies the blocks of K, V and both scale arrays', () => {
+    const s = scenario(220, { headDim: 16, nHeads: 2, nKvHeads: 2, blockSize: 4, seqLens: [8, 5], chunk: 1 });
+    const { numBlocks, blockSize, nKvHeads, headDim } = s.shape;
+    const before = {
+      k: s.i8.k.slice(),
+      kScales: s.i8.kScales.slice(),
+      v: s.i8.v.slice(),
+      vScales: s.i8.vScales.slice(),
+    };
+    const [src, dst] = [s.spareBlocks[0] ?? 0, s.spareBlocks[1] ?? 0];
+    kvCopyBlocksI8(
+      s.i8.k,
+      s.i8.kScales,
+      s.i8.v,
+      s.i8.vScales,
+      numBlocks,
+      blockSize,
+      nKvHeads,
+      headDim,
+      Int32Array.of(src, dst),
+      1,
+    );
+    const per = blockSize * nKvHeads;
+    const block = <T extends Int8Array | Float32Array>(a: T, b: number, size: number) => [
+      ...a.subarray(b * size, (b + 1) * size),
+    ];
+    expect(block(s.i8.k, dst, per * headDim)).toEqual(block(before.k, src, per * headDim));
+    expect(block(s.i8.v, dst, per * headDim)).toEqual(block(before.v, src, per * headDim));
+    expect(block(s.i8.kScales, dst, per)).toEqual(block(before.kScales, src, per));
+    expect(block(s.i8.vScales, dst, per)).toEqual(block(before.vScales, src, per));
+    s.i8.k.set(before.k.subarray(dst * per * headDim, (dst + 1) * per * headDim), dst * per * headDim);
+    s.i8.v.set(before.v.subarray(dst * per * headDim, (dst + 1) * per * headDim), dst * per * headDim);
+    s.i8.kScales.set(before.kScales.subarray(dst * per, (dst + 1) * per), dst * per);
+    s.i8.vScales.set(before.vScales.subarray(dst * per, (dst + 1) * per), dst * per);
+    expect(s.i8).toEqual(before); // nothing else changed
+    expect(() =>
+      kvCopyBlocksI8(
+        s.i8.k,
+        s.i8.kScales,
+        s.i8.v,
+        s.i8.vScales,
+        numBlocks,
+        blockSize,
+        nKvHeads,
+        headDim,
+        Int32Array.of(numBlocks, 0),
+        1,
+      ),
+    ).toThrow(/kvCopyBlocksI8: 1 copy\(ies\)/);
+    expect(s.i8).toEqual(before);
+  });
+
   it('kvWriteI8 quantises each (token, head) row bit-exactly with the reference rule', () => {
     const rng = mulberry32(21);
     const shape: KvCacheShape = { numBlocks: 3, blockSize: 5, nKvHeads: 2, headDim: 24 };
