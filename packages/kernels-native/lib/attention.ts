@@ -22,7 +22,8 @@ import { native } from './native.js';
  *
  * Values that change every step (slots, sequence rows, positions, block ids) are read from their buffers
  * when the kernel runs, so a recorded program can be replayed. Each is range-checked then: a bad one never
- * touches memory out of bounds; its row is skipped (`kvWrite`) or zeroed (`pagedAttention`) and reported:
+ * touches memory out of bounds; its row is skipped (`kvWrite`, `kvCopyBlocks`) or zeroed (`pagedAttention`)
+ * and reported:
  * - the sync call throws a RangeError after the run (the other rows are done);
  * - the async call rejects with that RangeError;
  * - in a recorded program nothing throws: pass a `status` Int32Array(2) when recording, and after every

@@ -2,6 +2,7 @@
 // AVX2 has no masked 16-bit loads, so a tile that would run past its block's end (block sizes that are not
 // multiples of 8) or a head-dimension tail goes through a small zero-padded copy; within a block, lanes past
 // the last valid position are loaded (in bounds) and masked out of the softmax instead.
+// int8 caches share the code (vpmovsxbd + vcvtdq2ps; scales applied to scores and probabilities).
 #include <immintrin.h>
 
 #include <cmath>
