@@ -19,8 +19,12 @@ describe('acquireSequences', () => {
     const a = new AdmissionController({ slots: 3, maxQueue: 8 });
     const holder = await acquireSequences(a, 2, never);
     const order: string[] = [];
-    const first = acquireSequences(a, 2, never).then((r) => (order.push('first'), r));
-    const second = acquireSequences(a, 2, never).then((r) => (order.push('second'), r));
+    const admitted = (name: string) => (release: () => void) => {
+      order.push(name);
+      return release;
+    };
+    const first = acquireSequences(a, 2, never).then(admitted('first'));
+    const second = acquireSequences(a, 2, never).then(admitted('second'));
     await tick();
     expect(a.running).toBe(3); // `first` holds one slot and waits for one more
     holder();
