@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { Model } from '@ternion/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -342,5 +343,44 @@ describe('OpenAI wire format through the official client', () => {
     } finally {
       await small.close();
     }
+  });
+
+  it('logs structured JSON without prompts or completions unless logPrompts is on', async () => {
+    const run = async (logPrompts: boolean) => {
+      const lines: string[] = [];
+      const logStream = new Writable({
+        write(chunk, _enc, done) {
+          lines.push(
+            ...String(chunk)
+              .split('\n')
+              .filter((l) => l.length > 0),
+          );
+          done();
+        },
+      });
+      const s = await startTestServer(model, {
+        parallel: 1,
+        logLevel: 'info',
+        logStream,
+        logPrompts,
+        apiKeys: ['sk-secret-key'],
+      });
+      try {
+        await s.client.completions.create({
+          model: 'tiny',
+          prompt: 'A secret prompt about zebras',
+          max_tokens: 2,
+        });
+      } finally {
+        await s.close();
+      }
+      for (const l of lines) expect(() => JSON.parse(l)).not.toThrow();
+      const all = lines.join('\n');
+      expect(all).not.toContain('sk-secret-key');
+      expect(all).toContain('"reqId"');
+      return all;
+    };
+    expect(await run(false)).not.toContain('zebras');
+    expect(await run(true)).toContain('zebras');
   });
 });
