@@ -127,6 +127,13 @@ describe('packTernary', () => {
     const bad = new Uint8Array(66 * 2).fill(0x55);
     bad[66 + 1] = 0xff;
     expect(() => packTernary('TQ2_0', bad, 2, 256)).toThrow(/row 1 holds the invalid code 3/);
+    const badI2 = encodeTernary('I2_S', new Int8Array(4 * 256), Float32Array.of(1));
+    badI2[2 * 64 + 5] = 0b11_01_01_01; // row 2 (whole blocks: the direct path)
+    expect(() => packTernary('I2_S', badI2, 4, 256)).toThrow(/row 2 holds the invalid code 3/);
+    const badRagged = encodeTernary('I2_S', new Int8Array(32 * 300), Float32Array.of(1));
+    const i = 7 * 300 + 10; // row 7 starts mid-block; set only weight i's 2-bit field to 3
+    badRagged[Math.floor(i / 128) * 32 + (i % 32)]! |= 3 << (6 - 2 * Math.floor((i % 128) / 32));
+    expect(() => packTernary('I2_S', badRagged, 32, 300)).toThrow(/row 7 holds the invalid code 3/);
   });
 });
 

@@ -41,6 +41,40 @@ void i2s_codes(const uint8_t* bytes, int64_t i0, int len, uint8_t* codes) {
   }
 }
 
+// Both TQ2_0 and the packed layout hold 2-bit codes; only their order differs, so a block converts byte-wise:
+// packed byte j < 32 holds k = j, j+64 (qs[j] bits 0-1, 4-5) and k = j+128, j+192 (qs[32+j] bits 0-1, 4-5);
+// packed byte 32+j takes bits 2-3 and 6-7 of the same two bytes.
+static inline void tq2_to_packed(const uint8_t* qs /* (64) */, uint8_t* out /* (64) */) {
+  for (int j = 0; j < 32; j++) {
+    const unsigned a = qs[j], b = qs[32 + j];
+    out[j] = static_cast<uint8_t>((a & 3) | ((a >> 4) & 3) << 2 | (b & 3) << 4 | ((b >> 4) & 3) << 6);
+    out[32 + j] = static_cast<uint8_t>(((a >> 2) & 3) | ((a >> 6) & 3) << 2 | ((b >> 2) & 3) << 4 | ((b >> 6) & 3) << 6);
+  }
+}
+
+// Two consecutive I2_S blocks (weights k and 128 + k) to one packed block: packed byte j < 32 holds k = j, j+64
+// (A[j] bits 7-6, 3-2) and j+128, j+192 (B[j] bits 7-6, 3-2); packed byte 32+j takes bits 5-4 and 1-0.
+static inline void i2s_to_packed(const uint8_t* a /* (32) */, const uint8_t* b /* (32) */, uint8_t* out /* (64) */) {
+  for (int j = 0; j < 32; j++) {
+    const unsigned x = a[j], y = b[j];
+    out[j] = static_cast<uint8_t>(((x >> 6) & 3) | ((x >> 2) & 3) << 2 | ((y >> 6) & 3) << 4 | ((y >> 2) & 3) << 6);
+    out[32 + j] = static_cast<uint8_t>(((x >> 4) & 3) | (x & 3) << 2 | ((y >> 4) & 3) << 4 | (y & 3) << 6);
+  }
+}
+
+// Nonzero if any 2-bit field of the packed bytes is 3 (an invalid code).
+static inline uint8_t packed_has_code3(const uint8_t* p, int n) {
+  uint8_t bad = 0;
+  for (int j = 0; j < n; j++) bad |= static_cast<uint8_t>(p[j] & (p[j] >> 1) & 0x55);
+  return bad;
+}
+
+static inline bool packed_all_zero(const uint8_t* p) {
+  uint8_t diff = 0;
+  for (int j = 0; j < kPackedBlockBytes; j++) diff |= static_cast<uint8_t>(p[j] ^ kPackedZeroByte);
+  return diff == 0;
+}
+
 // ternaryPack(format, bytes, rows, cols, data: Uint8Array (rows * colsPadded/4), rowScales: Float32Array
 //             (rows), status: Int32Array (2)) -- status[0] = first row holding a code 3 (invalid), status[1] =
 // first row whose non-zero TQ blocks have different scales; -1 when none.
@@ -79,22 +113,39 @@ Work PreparePack(const Napi::CallbackInfo& info) {
         for (int64_t b = 0; b < kp / kPackedBlockWeights; b++) {
           const int64_t k0 = b * kPackedBlockWeights;
           const int len = static_cast<int>(std::min<int64_t>(kPackedBlockWeights, cols - k0));
+          uint8_t* ob = out + b * kPackedBlockBytes;
+          const int64_t i0 = m * cols + k0;  // flattened index of the block's first weight
           if (f == TernaryFormat::kI2_S) {
-            i2s_codes(bytes, m * cols + k0, len, codes);
-          } else {
-            const float s = tq_block_codes(f, bytes, m * (cols / kTqBlockWeights) + b, codes);
-            bool all_zero = true;
-            for (int j = 0; j < 256; j++) all_zero &= codes[j] == 1;
-            if (!have_scale && (!all_zero || b == 0)) {
-              scale = s;
-              have_scale = !all_zero;
-            } else if (!all_zero && !(s == scale)) {
-              scales_differ = true;
+            if (len == 256 && i0 % kI2sBlockWeights == 0) {
+              const uint8_t* src = bytes + i0 / kI2sBlockWeights * kI2sBlockBytes;
+              i2s_to_packed(src, src + kI2sBlockBytes, ob);
+            } else {  // a row starting inside an I2_S block, or the ragged end of a row
+              i2s_codes(bytes, i0, len, codes);
+              for (int j = len; j < 256; j++) codes[j] = 1;
+              pack_block(codes, ob);
             }
+            any3 |= packed_has_code3(ob, kPackedBlockBytes);  // padding codes are 1, never 3
+            continue;
           }
-          for (int j = 0; j < len; j++) any3 |= static_cast<uint8_t>(codes[j] == 3);
-          for (int j = len; j < 256; j++) codes[j] = 1;
-          pack_block(codes, out + b * kPackedBlockBytes);
+          float s;
+          const int64_t src_block = i0 / kTqBlockWeights;
+          if (f == TernaryFormat::kTQ2_0) {
+            BlockTQ2_0 blk;
+            std::memcpy(&blk, bytes + src_block * kTq2BlockBytes, sizeof blk);
+            tq2_to_packed(blk.qs, ob);
+            s = fp16_to_f32(blk.d);
+          } else {
+            s = tq_block_codes(f, bytes, src_block, codes);
+            pack_block(codes, ob);
+          }
+          any3 |= packed_has_code3(ob, kPackedBlockBytes);
+          const bool all_zero = packed_all_zero(ob);
+          if (!have_scale && (!all_zero || b == 0)) {
+            scale = s;
+            have_scale = !all_zero;
+          } else if (!all_zero && !(s == scale)) {
+            scales_differ = true;
+          }
         }
         // A row of zero weights gets scale 0, so a non-finite block scale cannot turn 0 * scale into NaN.
         row_scales[m] = f == TernaryFormat::kI2_S ? i2s_scale : have_scale ? scale : 0.f;
