@@ -5,6 +5,7 @@
 // ctx 4096); "cold" rotates over as many layer caches as make 96 MB (3× L3), like a forward pass through
 // 30 layers does, and is the figure to hold against the DRAM read bandwidth. The int8 cache halves the
 // bytes (plus 8 bytes of scales per position and head).
+import { loadavg } from 'node:os';
 import {
   getThreads,
   type Isa,
@@ -47,7 +48,9 @@ export async function run(ctx: BenchContext): Promise<void> {
   const threadCounts = [1, 2];
   const bw = new Map(threadCounts.map((t) => [t, ctx.readGBps(t)]));
   ctx.print(
-    `attention: read bandwidth ${threadCounts.map((t) => `${t}T ${bw.get(t)?.toFixed(1)} GB/s`).join(', ')}`,
+    `attention: read bandwidth ${threadCounts.map((t) => `${t}T ${bw.get(t)?.toFixed(1)} GB/s`).join(', ')}; ` +
+      `load average ${loadavg()[0]?.toFixed(1)} (2-thread figures need an idle machine: a busy one delays the ` +
+      `pool's second thread by whole scheduler ticks)`,
   );
   const best = kernelInfo().bestIsa;
   const reps = ctx.quick ? 5 : 15;
