@@ -3,12 +3,14 @@ import {
   allocQuantizedActivations,
   encodeTernary,
   forEachIsa,
+  getThreads,
   kernelInfo,
   type PackedTernary,
   packTernary,
   packTernaryAsync,
   quantizeActivations,
   recordProgram,
+  setThreads,
   ternaryMatmul,
   ternaryMatmulAsync,
 } from '../lib/index.js';
@@ -252,6 +254,27 @@ describe('ternaryMatmul', () => {
       expect(seen).toContain('generic');
     });
   }
+
+  it('gives the same bits with any thread count', () => {
+    const [n, k, m] = [5, 768, 300];
+    const { packed, values } = makeWeights(m, k, 9);
+    const qa = allocQuantizedActivations(n, k, 'per-block-256');
+    quantizeActivations(randomActivations(n * k, 4), n, qa);
+    const want = matmulRef(values, packed.rowScales, m, k, refActivations(qa), n);
+    const threads = getThreads();
+    try {
+      for (const t of [1, 3]) {
+        setThreads(t);
+        forEachIsa(() => {
+          const y = new Float32Array(n * m);
+          ternaryMatmul(packed, qa, n, y);
+          expect(y).toEqual(want);
+        });
+      }
+    } finally {
+      setThreads(threads);
+    }
+  });
 
   it('runs async with the same result and replays a recorded program on new activations', async () => {
     const [n, k, m] = [4, 768, 96];
