@@ -11,11 +11,10 @@
 #include "core/pool.h"
 #include "core/registry.h"
 #include "core/work.h"
+#include "ternary/packed_layout.h"
 
 namespace ternion {
 namespace {
-
-constexpr int64_t kMaxCols = int64_t{1} << 22;
 
 void quantize_per_token(const float* x /* (cols) */, int64_t cols, int64_t kp, int8_t* q /* (kp) */, float* scale,
                         int32_t* sum) {
@@ -72,8 +71,8 @@ void quantize_q8k_block(const float* x, int64_t len, int8_t* q /* (256) */, floa
 Work PrepareQuantize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t rows = int_arg(info, 1, "rows", 1, int64_t{1} << 24);
-  const int64_t cols = int_arg(info, 2, "cols", 1, kMaxCols);
-  const int64_t kp = int_arg(info, 3, "colsPadded", cols, kMaxCols + kActBlock);
+  const int64_t cols = int_arg(info, 2, "cols", 1, kMaxTernaryCols);
+  const int64_t kp = int_arg(info, 3, "colsPadded", cols, kMaxTernaryCols + kActBlock);
   if (kp % kActBlock != 0) throw_range_error(env, "argument 3 (colsPadded): must be a multiple of 256");
   const bool per_block = int_arg(info, 4, "mode", 0, 1) == 1;
   const int64_t groups = per_block ? kp / kActBlock : 1;

@@ -21,6 +21,8 @@ namespace ternion {
 constexpr int64_t kPackedBlockWeights = 256;
 constexpr int64_t kPackedBlockBytes = 64;
 constexpr uint8_t kPackedZeroByte = 0x55;  // four codes 1: a block of zero weights
+// Largest K: |sum_k code * q| <= 2 * 128 * 2^22 = 2^30 stays exact in every int32 accumulator.
+constexpr int64_t kMaxTernaryCols = int64_t{1} << 22;
 
 static inline int64_t packed_cols(int64_t cols) {
   return (cols + kPackedBlockWeights - 1) / kPackedBlockWeights * kPackedBlockWeights;

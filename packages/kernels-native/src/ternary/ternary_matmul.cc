@@ -63,8 +63,6 @@ GemmFn pick_gemm() {
   return ternary_gemm_generic;
 }
 
-constexpr int64_t kMaxCols = int64_t{1} << 22;
-
 // ternaryMatmul(wData: Uint8Array (M, Kp/4), wRowScales: Float32Array (M), M, Kp, q: Int8Array (>= N*Kp),
 //               aScales: Float32Array, aSums: Int32Array (>= N * groups), mode (0 per-token, 1 per-block-256),
 //               N, y: Float32Array (>= N*M))
@@ -72,7 +70,7 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TernaryGemm g{};
   g.M = int_arg(info, 2, "rows (M)", 1, int64_t{1} << 31);
-  g.Kp = int_arg(info, 3, "colsPadded", kPackedBlockWeights, kMaxCols + kPackedBlockWeights);
+  g.Kp = int_arg(info, 3, "colsPadded", kPackedBlockWeights, kMaxTernaryCols + kPackedBlockWeights);
   if (g.Kp % kPackedBlockWeights != 0) throw_range_error(env, "argument 3 (colsPadded): must be a multiple of 256");
   g.per_block = int_arg(info, 7, "mode", 0, 1) == 1;
   g.N = int_arg(info, 8, "N", 1, int64_t{1} << 24);

@@ -16,17 +16,10 @@
 namespace ternion {
 namespace {
 
-constexpr int64_t kMaxCols = int64_t{1} << 22;  // keeps |sum code*q| < 2^31 in every kernel
 constexpr int64_t kRowGrain = 16;
 
-// Codes and scale of source block `b` of a TQ tensor. Returns the block's scale.
-float tq_block_codes(TernaryFormat f, const uint8_t* bytes, int64_t b, uint8_t* codes /* (256) */) {
-  if (f == TernaryFormat::kTQ2_0) {
-    BlockTQ2_0 blk;
-    std::memcpy(&blk, bytes + b * kTq2BlockBytes, sizeof blk);
-    for (int j = 0; j < 256; j++) codes[j] = tq2_code(blk, j);
-    return fp16_to_f32(blk.d);
-  }
+// Codes of TQ1_0 block `b`; returns the block's scale.
+float tq1_block_codes(const uint8_t* bytes, int64_t b, uint8_t* codes /* (256) */) {
   BlockTQ1_0 blk;
   std::memcpy(&blk, bytes + b * kTq1BlockBytes, sizeof blk);
   tq1_codes(blk, codes);
@@ -82,7 +75,7 @@ Work PreparePack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto f = static_cast<TernaryFormat>(int_arg(info, 0, "format", 0, 2));
   const int64_t rows = int_arg(info, 2, "rows", 1, int64_t{1} << 31);
-  const int64_t cols = int_arg(info, 3, "cols", 1, kMaxCols);
+  const int64_t cols = int_arg(info, 3, "cols", 1, kMaxTernaryCols);
   const int64_t n = static_cast<int64_t>(checked_mul(env, rows, cols, "rows * cols"));
   if (f != TernaryFormat::kI2_S && cols % kTqBlockWeights != 0) {
     throw_range_error(env, "argument 3 (cols): " + std::to_string(cols) +
@@ -135,7 +128,7 @@ Work PreparePack(const Napi::CallbackInfo& info) {
             tq2_to_packed(blk.qs, ob);
             s = fp16_to_f32(blk.d);
           } else {
-            s = tq_block_codes(f, bytes, src_block, codes);
+            s = tq1_block_codes(bytes, src_block, codes);
             pack_block(codes, ob);
           }
           any3 |= packed_has_code3(ob, kPackedBlockBytes);
