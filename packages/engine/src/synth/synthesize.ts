@@ -54,9 +54,12 @@ function f16Round(x: number): number {
   return new Float32Array(new Uint32Array([r >>> 0]).buffer)[0]!;
 }
 
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
 function f32ToF16Bits(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0]!;
+  f32Scratch[0] = x;
+  const u = u32Scratch[0]!;
   const sign = (u >>> 16) & 0x8000;
   const exp = ((u >>> 23) & 0xff) - 127 + 15;
   const mant = u & 0x7fffff;
@@ -68,10 +71,21 @@ function f32ToF16Bits(x: number): number {
   return h;
 }
 
+const TRIT = Int8Array.from({ length: 256 }, (_, b) => (b % 3) - 1);
+
 function ternaryTensor(format: TernaryFormat, rows: number, cols: number, rng: TensorRng): Uint8Array {
   const n = rows * cols;
   const values = new Int8Array(n);
-  for (let i = 0; i < n; i++) values[i] = (rng.next() % 3) - 1;
+  // four weights per random word: each byte picks −1/0/+1 (byte mod 3: a 1/256 bias, harmless here)
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const r = rng.next();
+    values[i] = TRIT[r & 0xff]!;
+    values[i + 1] = TRIT[(r >>> 8) & 0xff]!;
+    values[i + 2] = TRIT[(r >>> 16) & 0xff]!;
+    values[i + 3] = TRIT[r >>> 24]!;
+  }
+  for (; i < n; i++) values[i] = TRIT[rng.next() & 0xff]!;
   // One scale per tensor (BitNet b1.58's absmean), chosen so a projection keeps unit variance, and rounded
   // to f16 so TQ (f16 block scales) and I2_S (f32 tensor scale) hold exactly the same weights.
   const scale = f16Round(1 / Math.sqrt(cols * (2 / 3)));

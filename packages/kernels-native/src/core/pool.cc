@@ -34,16 +34,21 @@ int physical_cores() {
   return cores.empty() ? static_cast<int>(online) : static_cast<int>(cores.size());
 }
 
-// Workers wait for a new generation number. They spin for a short while (a kernel sequence issues
+// Workers wait for a new generation number. They spin for a short while (a forward pass issues
 // parallel_for calls microseconds apart, and a futex wake costs tens of microseconds, milliseconds when the
 // core is busy), then sleep on the condition variable.
+//
+// Chunks are claimed with a CAS on `claim`, whose high 32 bits carry the generation: a thread that wakes up
+// late for an old generation fails the CAS and never touches that job's fields. The caller waits until
+// `done` reaches the chunk count, so a job's fields stay valid while any of its chunks runs.
 struct ThreadPool::Impl {
   std::mutex call_mutex;  // one parallel_for at a time
 
   std::mutex m;
   std::condition_variable cv;
   std::atomic<uint64_t> generation{0};
-  std::atomic<int> pending{0};
+  std::atomic<uint64_t> claim{0};  // (generation << 32) | next chunk index
+  std::atomic<int64_t> done{0};    // chunks finished in the current generation
   bool stop = false;
   int sleepers = 0;
 
@@ -51,22 +56,33 @@ struct ThreadPool::Impl {
   RangeFn fn = nullptr;
   void* ctx = nullptr;
   int64_t n = 0, chunk = 0;
-  int active_workers = 0;
+  std::atomic<int64_t> num_chunks{0};  // read by late threads racing the next job: atomic, relaxed
 
   std::vector<std::thread> threads;  // workers 1..n-1
   int num_threads = 1;
 
-  void run_chunk(int w) {
-    const int64_t b = static_cast<int64_t>(w) * chunk;
-    const int64_t e = std::min(n, b + chunk);
-    if (b < e) fn(ctx, b, e, w);
+  // Claims and runs chunks of generation `g` until none is left.
+  void work(uint64_t g, int w) {
+    for (;;) {
+      uint64_t c = claim.load(std::memory_order_acquire);
+      if ((c >> 32) != (g & 0xffffffffu)) return;
+      const int64_t i = static_cast<int64_t>(c & 0xffffffffu);
+      if (i >= num_chunks_for(c)) return;
+      if (!claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
+      const int64_t b = i * chunk;
+      const int64_t e = std::min(n, b + chunk);
+      fn(ctx, b, e, w);
+      done.fetch_add(1, std::memory_order_acq_rel);
+    }
   }
+  // A late thread may read the next job's count here; its CAS on the old claim value then fails.
+  int64_t num_chunks_for(uint64_t) const { return num_chunks.load(std::memory_order_relaxed); }
 
   void worker_main(int w) {
     uint64_t seen = 0;
     for (;;) {
       uint64_t g = generation.load(std::memory_order_acquire);
-      for (int spin = 0; g == seen && spin < 200000; spin++) {
+      for (int spin = 0; g == seen && spin < 20000; spin++) {
         TERNION_PAUSE();
         g = generation.load(std::memory_order_acquire);
       }
@@ -79,8 +95,7 @@ struct ThreadPool::Impl {
         g = generation.load(std::memory_order_acquire);
       }
       seen = g;
-      if (w < active_workers) run_chunk(w);
-      pending.fetch_sub(1, std::memory_order_acq_rel);
+      work(g, w);
     }
   }
 
@@ -98,7 +113,6 @@ struct ThreadPool::Impl {
     for (auto& t : threads) t.join();
     threads.clear();
     stop = false;
-    generation.store(0);
   }
 };
 
@@ -131,26 +145,31 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
   std::lock_guard<std::mutex> call(impl_->call_mutex);
   Impl& p = *impl_;
   const int64_t units = (n + grain - 1) / grain;
-  const int workers = static_cast<int>(std::min<int64_t>(p.num_threads, units));
-  if (workers <= 1) {
+  if (p.num_threads <= 1 || units <= 1) {
     fn(ctx, 0, n, 0);
     return;
   }
-  const int64_t units_per = (units + workers - 1) / workers;
+  // Up to four chunks per thread: enough to rebalance when a thread starts late, few enough that each chunk
+  // still streams a long contiguous range.
+  const int64_t max_chunks = std::min<int64_t>(units, static_cast<int64_t>(p.num_threads) * 4);
+  const int64_t units_per = (units + max_chunks - 1) / max_chunks;
   p.fn = fn;
   p.ctx = ctx;
   p.n = n;
   p.chunk = units_per * grain;
-  p.active_workers = workers;
-  // Every worker thread acknowledges each generation, even the ones with no chunk.
-  p.pending.store(p.num_threads - 1, std::memory_order_release);
+  const int64_t num_chunks = (n + p.chunk - 1) / p.chunk;
+  p.num_chunks.store(num_chunks, std::memory_order_relaxed);
+  p.done.store(0, std::memory_order_relaxed);
+  uint64_t g;
   {
     std::lock_guard<std::mutex> lock(p.m);
-    p.generation.fetch_add(1, std::memory_order_acq_rel);
+    g = p.generation.load(std::memory_order_relaxed) + 1;
+    p.claim.store((g & 0xffffffffu) << 32, std::memory_order_release);
+    p.generation.store(g, std::memory_order_release);
     if (p.sleepers > 0) p.cv.notify_all();
   }
-  p.run_chunk(0);
-  while (p.pending.load(std::memory_order_acquire) != 0) TERNION_PAUSE();
+  p.work(g, 0);
+  while (p.done.load(std::memory_order_acquire) != num_chunks) TERNION_PAUSE();
 }
 
 }  // namespace ternion
