@@ -59,6 +59,9 @@ export async function run(ctx: BenchContext): Promise<void> {
   ctx.print(
     `ternary GEMV (N = 1, per-token), weights rotated over >= ${RESIDENT_BYTES >> 20} MiB of copies (DRAM-resident):`,
   );
+  ctx.print(
+    '  (the probe streams with hardware prefetch only; the GEMV also prefetches into L2, so it can exceed it)',
+  );
   try {
     for (const [k, m] of ctx.quick ? SHAPES.slice(2, 3) : SHAPES) {
       const one = randomPacked(m, k, k + m);
