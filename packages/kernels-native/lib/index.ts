@@ -1,6 +1,7 @@
 export * from './attention.js';
 export * from './dense.js';
 export * from './formats.js';
+export * from './lut.js';
 export * from './memory.js';
 export * from './ops.js';
 export * from './program.js';
