@@ -41,8 +41,9 @@ export interface RunObserver {
 
 /**
  * Runs every choice concurrently, each on its own sequence; the context merges their steps into shared
- * forward passes. A delta is produced whenever a choice has new text (tokens whose text is still pending —
- * half a UTF-8 character, a possible stop string — ride along with the next text). Every sequence is
+ * forward passes. A delta is produced whenever a choice has new text, or a new token when tokens are kept
+ * for logprobs (without logprobs, tokens whose text is still pending — half a UTF-8 character, a possible
+ * stop string — ride along with the next text). Every sequence is
  * disposed when its choice ends, however it ends, which frees its KV blocks at once. If one choice fails
  * the others are aborted and the first error is thrown once all have stopped.
  */
@@ -119,7 +120,9 @@ async function runChoice(
           pending.push(t);
         }
       }
-      if (c.text !== '' && onDelta) {
+      // With logprobs every token is reported as it comes (OpenAI streams a chunk per token), even when
+      // its text is still pending or empty (a control token); otherwise only new text makes a chunk.
+      if (onDelta && (c.text !== '' || pending.length > 0)) {
         await onDelta({ index: job.index, text: c.text, tokens: pending });
         pending = [];
       }

@@ -32,7 +32,8 @@ async function openStream(url: string, max_tokens: number, signal?: AbortSignal)
 
 describe('lifecycle', () => {
   it('a client disconnecting mid-stream cancels its sequence and frees its KV blocks at once', async () => {
-    const s = await startTestServer(model, { parallel: 2 });
+    // Threshold 1: if a disconnect were counted as an engine failure the breaker would open.
+    const s = await startTestServer(model, { parallel: 2, breaker: { failureThreshold: 1 } });
     try {
       const abort = new AbortController();
       const res = await openStream(s.url, 200, abort.signal);
@@ -53,6 +54,7 @@ describe('lifecycle', () => {
       const next = await postJson(`${s.url}/v1/completions`, { prompt: 'The dog', max_tokens: 2 });
       expect(next.status).toBe(200);
       expect(s.engine.kvStats().usedBlocks).toBe(0);
+      expect(s.server.state.breaker.state).toBe('closed');
     } finally {
       await s.close();
     }

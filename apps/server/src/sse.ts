@@ -1,9 +1,13 @@
 import type { ServerResponse } from 'node:http';
+import { TernionError } from '@ternion/engine';
 
-/** The client went away while we were writing. */
-export class ClientGoneError extends Error {
+/**
+ * The client went away while we were writing. An ABORTED TernionError, so the engine breaker never counts
+ * it as an engine failure even when the write notices the closed socket before the request's signal does.
+ */
+export class ClientGoneError extends TernionError {
   constructor() {
-    super('client disconnected');
+    super('ABORTED', 'client disconnected during the stream');
     this.name = 'ClientGoneError';
   }
 }

@@ -97,14 +97,17 @@ async function runStream(url: string, body: string, deadline: AbortSignal): Prom
           end = buffered.indexOf('\n\n');
           if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
           const data = JSON.parse(event.slice(6)) as {
-            choices: { text: string }[];
+            choices: { text: string; logprobs: { tokens: string[] } | null }[];
             usage?: { completion_tokens: number } | null;
           };
           if (data.usage) r.tokens = data.usage.completion_tokens;
-          if (data.choices[0]?.text) {
+          // logprobs: 0 makes the server report every token as it comes, text or not (random weights
+          // like control tokens, whose text is empty).
+          const arrived = data.choices[0]?.logprobs?.tokens.length ?? 0;
+          if (arrived > 0) {
             const now = performance.now();
             if (r.ttftMs === undefined) r.ttftMs = now - started;
-            else r.gapsMs.push(now - last);
+            else r.gapsMs.push((now - last) / arrived);
             last = now;
           }
         }
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
     const server = createServer({
       engine,
       port: 0,
-      logLevel: 'warn',
+      logLevel: 'error',
       maxQueue: MAX_QUEUE,
       drainTimeoutMs: 5000,
     });
@@ -150,6 +153,7 @@ async function main(): Promise<void> {
       prompt: 'Once upon a time there was a little robot who',
       max_tokens: MAX_TOKENS,
       temperature: 0,
+      logprobs: 0,
       stream: true,
       stream_options: { include_usage: true },
       ...(eos === undefined ? {} : { logit_bias: { [String(eos)]: -100 } }),

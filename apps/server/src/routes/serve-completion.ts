@@ -10,7 +10,7 @@ import {
 } from '../completion-runner.js';
 import type { Usage } from '../openai/types.js';
 import type { ServerState } from '../server-state.js';
-import { SseWriter } from '../sse.js';
+import { ClientGoneError, SseWriter } from '../sse.js';
 
 /** A validated request, ready to run. */
 export interface CompletionPlan {
@@ -123,7 +123,7 @@ export async function serveCompletion(
             'stream completed',
           );
         } catch (e) {
-          if (signal.aborted) {
+          if (signal.aborted || e instanceof ClientGoneError) {
             request.log.info(
               'stream cancelled (client gone, deadline or shutdown); its sequences were freed',
             );
@@ -142,7 +142,7 @@ export async function serveCompletion(
     }, signal);
   } catch (e) {
     if (!hijacked) throw e;
-    if (!signal.aborted) request.log.error({ err: e }, 'stream failed');
+    if (!signal.aborted && !(e instanceof ClientGoneError)) request.log.error({ err: e }, 'stream failed');
     return reply;
   }
 }
