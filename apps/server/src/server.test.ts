@@ -251,8 +251,13 @@ describe('OpenAI wire format through the official client', () => {
       stream: true,
     });
     const streamedTokens: string[] = [];
-    for await (const chunk of streamed)
-      for (const c of chunk.choices) for (const e of c.logprobs?.content ?? []) streamedTokens.push(e.token);
+    for await (const chunk of streamed) {
+      for (const c of chunk.choices) {
+        // With logprobs every token gets its own chunk, as OpenAI streams them.
+        if (c.logprobs) expect(c.logprobs.content).toHaveLength(1);
+        for (const e of c.logprobs?.content ?? []) streamedTokens.push(e.token);
+      }
+    }
     expect(streamedTokens).toEqual(content.map((e) => e.token));
   });
 
