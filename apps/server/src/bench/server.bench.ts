@@ -217,6 +217,32 @@ async function main(): Promise<void> {
         );
     }
     for (const n of notes) print(n);
+    // The same generations straight on the engine (no HTTP, no JSON): what the server costs on top.
+    const promptTokens = model.tokenize('Once upon a time there was a little robot who');
+    const direct = async (streams: number, maxTokens: number): Promise<number> => {
+      const seqs = Array.from({ length: streams }, () => engine.context.getSequence());
+      const t0 = performance.now();
+      const results = await Promise.all(
+        seqs.map((q) =>
+          q.complete(promptTokens, {
+            maxTokens,
+            temperature: 0,
+            ...(eos === undefined ? {} : { logitBias: new Map([[eos, -100]]) }),
+          }),
+        ),
+      );
+      const wall = (performance.now() - t0) / 1000;
+      for (const q of seqs) q.dispose();
+      return results.reduce((n, r) => n + r.completionTokens, 0) / wall;
+    };
+    for (const streams of [1, 16]) {
+      await direct(streams, 2);
+      const rate = await direct(streams, MAX_TOKENS);
+      print(
+        `engine without HTTP, ${String(streams).padStart(2)} streams: ${rate.toFixed(2)} tok/s ` +
+          `(server reaches ${((throughput.get(streams)! / rate) * 100).toFixed(0)}% of it)`,
+      );
+    }
     const one = throughput.get(1)!;
     const sixteen = throughput.get(16)!;
     print('');
