@@ -22,7 +22,7 @@ export const LUT_BLOCK_TABLE_BYTES = 87 * 64;
 /** The pattern index of three zero weights (codes 1, 1, 1): rows past `rows` hold it. */
 export const LUT_ZERO_PATTERN = 13;
 
-export type LutRowsPerTile = 16 | 32 | 64;
+export type LutRowsPerTile = 16 | 32 | 64 | 128;
 
 /** Tile sizes are runtime data: pick them per shape and ISA (see @ternion/tmac layoutForShape). */
 export interface LutTiling {
@@ -72,8 +72,8 @@ function checkInt(fn: string, name: string, value: number, min: number, max: num
 }
 
 function checkRowsPerTile(fn: string, r: unknown): LutRowsPerTile {
-  if (r !== 16 && r !== 32 && r !== 64) {
-    throw new RangeError(`${fn}: rowsPerTile must be 16, 32 or 64, got ${String(r)}`);
+  if (r !== 16 && r !== 32 && r !== 64 && r !== 128) {
+    throw new RangeError(`${fn}: rowsPerTile must be 16, 32, 64 or 128, got ${String(r)}`);
   }
   return r;
 }

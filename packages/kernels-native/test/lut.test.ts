@@ -102,7 +102,7 @@ describe('lutPack', () => {
     ] as const) {
       const values = randomTernary(rows * cols, rows + cols);
       const w = packed(values, rows, cols, 1);
-      for (const rowsPerTile of [16, 32, 64] as const) {
+      for (const rowsPerTile of [16, 32, 64, 128] as const) {
         const lut = lutPack(w, { rowsPerTile });
         expect(lut.tiles).toBe(Math.ceil(rows / rowsPerTile));
         expect(lut.rowScales).toBe(w.rowScales);
@@ -130,13 +130,14 @@ describe('lutMatmul', () => {
     [70, 513],
     [96, 256],
     [129, 1000],
+    [45, 2300],
   ];
 
   it('equals ternaryMatmul bit for bit on every ISA, both activation modes, ragged shapes', () => {
     for (const [rows, cols] of shapes) {
       const values = randomTernary(rows * cols, 3 * rows + cols);
       const w = packed(values, rows, cols, rows);
-      const luts = ([16, 32, 64] as LutRowsPerTile[]).map((rowsPerTile) => lutPack(w, { rowsPerTile }));
+      const luts = ([16, 32, 64, 128] as LutRowsPerTile[]).map((rowsPerTile) => lutPack(w, { rowsPerTile }));
       for (const mode of ['per-token', 'per-block-256'] as const) {
         for (const n of [1, 3, 17]) {
           const qa = activations(n, cols, mode, rows * n + cols);
@@ -184,7 +185,7 @@ describe('lutMatmul', () => {
       expect(want[0]).toBeCloseTo(2 * 32768 * 0.5 * w.rowScales[0]!, 2);
       expect(want[1]).toBeCloseTo(-2 * 32768 * 0.5 * w.rowScales[1]!, 2);
       forEachIsa(() => {
-        for (const rowsPerTile of [16, 32, 64] as const) {
+        for (const rowsPerTile of [16, 32, 64, 128] as const) {
           const y = new Float32Array(2 * rows);
           lutMatmul(lutPack(w, { rowsPerTile }), qa, 2, y, allocLutScratch(cols, 2));
           expect(bytesOf(y).equals(bytesOf(want))).toBe(true);

@@ -31,7 +31,7 @@ void lut_tables_generic(const LutGemm& g, int64_t n, int64_t b, uint8_t* slots) 
 }
 
 // Reference: one row at a time, with the SIMD lanes' two int16 accumulators (lut_layout.h).
-void lut_tiles_generic(const LutGemm& g, const uint8_t* tables, int64_t n, int64_t t0, int64_t t1) {
+static void lut_tiles_generic_row(const LutGemm& g, const uint8_t* tables, int64_t n, int64_t t0, int64_t t1) {
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t groups = g.per_block ? nblocks : 1;
   const float* as = g.a_scales + n * groups;
@@ -65,10 +65,15 @@ void lut_tiles_generic(const LutGemm& g, const uint8_t* tables, int64_t n, int64
   }
 }
 
+void lut_tiles_generic(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t na,
+                       int64_t t0, int64_t t1) {
+  for (int64_t a = 0; a < na; a++) lut_tiles_generic_row(g, tables + a * table_stride, n0 + a, t0, t1);
+}
+
 namespace {
 
 using TablesFn = void (*)(const LutGemm&, int64_t, int64_t, uint8_t*);
-using TilesFn = void (*)(const LutGemm&, const uint8_t*, int64_t, int64_t, int64_t);
+using TilesFn = void (*)(const LutGemm&, const uint8_t*, int64_t, int64_t, int64_t, int64_t, int64_t);
 
 // AVX-512 lanes are 32 rows: tiles of 16 rows run the AVX2 kernel.
 void pick(int64_t rows_per_tile, TablesFn* tables, TilesFn* tiles) {
@@ -87,9 +92,9 @@ void pick(int64_t rows_per_tile, TablesFn* tables, TilesFn* tiles) {
 }
 
 int64_t check_rows_per_tile(const Napi::CallbackInfo& info, size_t index) {
-  const int64_t r = int_arg(info, index, "rowsPerTile", 16, 64);
-  if (r != 16 && r != 32 && r != 64) {
-    throw_range_error(info.Env(), "argument " + std::to_string(index) + " (rowsPerTile): must be 16, 32 or 64, got " +
+  const int64_t r = int_arg(info, index, "rowsPerTile", 16, 128);
+  if (r != 16 && r != 32 && r != 64 && r != 128) {
+    throw_range_error(info.Env(), "argument " + std::to_string(index) + " (rowsPerTile): must be 16, 32, 64 or 128, got " +
                                       std::to_string(r));
   }
   return r;
@@ -182,11 +187,7 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
       pool.parallel_for(rows * nblocks, 32, [&](int64_t i0, int64_t i1, int) {
         for (int64_t i = i0; i < i1; i++) build(g, n0 + i / nblocks, i % nblocks, tables + i * kLutBlockTableBytes);
       });
-      pool.parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int) {
-        for (int64_t t = t0; t < t1; t++) {
-          for (int64_t n = n0; n < n0 + rows; n++) run(g, tables + (n - n0) * row_tables, n, t, t + 1);
-        }
-      });
+      pool.parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int) { run(g, tables, row_tables, n0, rows, t0, t1); });
     }
   };
 }

@@ -104,14 +104,20 @@ void lut_tables_avx2(const LutGemm& g, int64_t n, int64_t b, uint8_t* slots) {
   }
 }
 
-void lut_tiles_avx2(const LutGemm& g, const uint8_t* tables, int64_t n, int64_t t0, int64_t t1) {
+void lut_tiles_avx2(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t na,
+                    int64_t t0, int64_t t1) {
   for (int64_t t = t0; t < t1; t++) {
-    if (g.R == 64) {
-      avx2::lut_tile<4>(g, tables, n, t);
-    } else if (g.R == 32) {
-      avx2::lut_tile<2>(g, tables, n, t);
-    } else {
-      avx2::lut_tile<1>(g, tables, n, t);
+    for (int64_t a = 0; a < na; a++) {
+      const uint8_t* ta = tables + a * table_stride;
+      if (g.R == 128) {
+        avx2::lut_tile<8>(g, ta, n0 + a, t);
+      } else if (g.R == 64) {
+        avx2::lut_tile<4>(g, ta, n0 + a, t);
+      } else if (g.R == 32) {
+        avx2::lut_tile<2>(g, ta, n0 + a, t);
+      } else {
+        avx2::lut_tile<1>(g, ta, n0 + a, t);
+      }
     }
   }
 }

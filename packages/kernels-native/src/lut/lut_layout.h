@@ -8,7 +8,7 @@
 // group's 3 codes c = w + 1 form the pattern index f = c0 + 3 c1 + 9 c2 in [0, 27). Three indices share a
 // uint16 word (bits 0-4, 5-9, 10-14; bit 15 zero), so a block is 29 words = 58 bytes per row: 1.81 bits per
 // weight against 2 for the packed MAD layout.
-//   data: (tiles, nblocks, 29, R) uint16, tiles = ceil(M / R), R = rowsPerTile in {16, 32, 64} (runtime data)
+//   data: (tiles, nblocks, 29, R) uint16, tiles = ceil(M / R), R = rowsPerTile in {16, 32, 64, 128} (runtime data)
 //   word w of block b of row m = data[((m / R) * nblocks + b) * 29 + w) * R + m % R]
 //   rows past M hold the zero pattern (13) in every field.
 // Rows of a tile are the SIMD lanes: one vpermw looks up 32 rows' partial sums at once.
@@ -75,13 +75,17 @@ static inline int lut_pattern_weight(int f, int i) {
   return c - 1;
 }
 
-// Tables of activation row n, block b: 87 slots of 64 bytes. Kernels: rows of tiles [t0, t1) x activation row n.
+// Tables of activation row n, block b: 87 slots of 64 bytes.
 void lut_tables_generic(const LutGemm& g, int64_t n, int64_t b, uint8_t* slots /* (87, 64) */);
-void lut_tiles_generic(const LutGemm& g, const uint8_t* tables /* (nblocks, 87, 64) */, int64_t n, int64_t t0,
-                       int64_t t1);
 void lut_tables_avx2(const LutGemm& g, int64_t n, int64_t b, uint8_t* slots);
-void lut_tiles_avx2(const LutGemm& g, const uint8_t* tables, int64_t n, int64_t t0, int64_t t1);
 void lut_tables_avx512(const LutGemm& g, int64_t n, int64_t b, uint8_t* slots);
-void lut_tiles_avx512(const LutGemm& g, const uint8_t* tables, int64_t n, int64_t t0, int64_t t1);
+// Rows of tiles [t0, t1) x activation rows [n0, n0 + na), whose tables start at `tables`, `table_stride` bytes
+// (nblocks * 5568) apart.
+void lut_tiles_generic(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t na,
+                       int64_t t0, int64_t t1);
+void lut_tiles_avx2(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t na,
+                    int64_t t0, int64_t t1);
+void lut_tiles_avx512(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t na,
+                      int64_t t0, int64_t t1);
 
 }  // namespace ternion
