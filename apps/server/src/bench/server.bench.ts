@@ -6,7 +6,7 @@
  * at the cap is cancelled and reported as "cut", never left hanging.
  *
  *   npm run bench -w @ternion/server            (build first)
- *   BENCH_MAX_TOKENS=16 BENCH_LEVEL_SECONDS=200 npm run bench -w @ternion/server
+ *   BENCH_MAX_TOKENS=64 BENCH_LEVEL_SECONDS=300 npm run bench -w @ternion/server
  */
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,7 @@ import { createServer } from '../server.js';
 const LEVELS = [1, 4, 16, 64];
 const PARALLEL = 16;
 const MAX_QUEUE = 32;
-const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 8);
+const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 32);
 const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 150);
 
 interface StreamResult {
