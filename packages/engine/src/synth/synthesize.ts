@@ -18,26 +18,24 @@ export interface SynthesizeOptions {
 /** GGUF `general.file_type` (llama_ftype) of a mostly-ternary file. */
 const FILE_TYPE: { readonly [F in TernaryFormat]: number } = { TQ1_0: 36, TQ2_0: 37, I2_S: 40 };
 
-/** xorshift128+ seeded per tensor, so every tensor is reproducible on its own. */
+/**
+ * mulberry32 (period 2^32) seeded per tensor from an FNV-1a hash of its name, so every tensor is reproducible
+ * on its own. The largest synthetic tensor needs < 2^29 draws, far inside the period.
+ */
 class TensorRng {
-  private a: number;
-  private b: number;
+  private s: number;
   constructor(seed: number, name: string) {
     let h = 2166136261 ^ seed;
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619);
-    this.a = (h >>> 0) | 1;
-    this.b = (Math.imul(h, 0x9e3779b1) >>> 0) | 2;
+    this.s = h | 0;
   }
   /** uniform 32-bit */
   next(): number {
-    let s1 = this.a;
-    const s0 = this.b;
-    this.a = s0;
-    s1 ^= s1 << 23;
-    s1 ^= s1 >>> 17;
-    s1 ^= s0 ^ (s0 >>> 26);
-    this.b = s1;
-    return (this.a + this.b) >>> 0;
+    this.s = (this.s + 0x6d2b79f5) | 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
   }
   /** uniform in [-1, 1) */
   float(): number {
@@ -168,15 +166,23 @@ export function synthesizeModel(options: SynthesizeOptions): GgufWriter {
   setTokenizer(w, shape.tokenizer === 'spm' ? spmVocab(shape.vocabSize) : llama3LikeVocab(shape.vocabSize));
 
   const rngFor = (name: string): TensorRng => new TensorRng(seed, name);
-  const norm = (name: string, n: number): void => {
+  const norm = (name: string, n: number, gain = 1): void => {
     w.addTensor(name, 'F32', [n], () => {
       const r = rngFor(name);
-      return floatTensor('F32', n, () => 1 + 0.1 * r.float());
+      return floatTensor('F32', n, () => gain * (1 + 0.1 * r.float()));
     });
   };
+  // The sub-norms feed the output projections, so their gain scales each residual branch: 1/√(2·layers),
+  // GPT-2's scaled residual initialisation (Radford et al., 2019). A deep random network without it is
+  // chaotic — one int8 rounding flip anywhere cascades through every later layer — unlike trained BitNet
+  // models, which quantization-aware training makes robust to such noise.
+  const branchGain = 1 / Math.sqrt(2 * shape.blockCount);
+  // Tied output: logit = Σ_i x_i·e_i with x RMS-normalised, so an amplitude of 6/√d gives logits with a
+  // standard deviation near 3.5 at every width, like trained models (no float32 underflow of probabilities).
+  const amplitude = 6 / Math.sqrt(d);
   w.addTensor('token_embd.weight', shape.embeddingType, [d, shape.vocabSize], () => {
     const r = rngFor('token_embd.weight');
-    return floatTensor(shape.embeddingType, d * shape.vocabSize, () => r.float());
+    return floatTensor(shape.embeddingType, d * shape.vocabSize, () => amplitude * r.float());
   });
   norm('output_norm.weight', d);
   const total = shape.blockCount;
@@ -194,11 +200,11 @@ export function synthesizeModel(options: SynthesizeOptions): GgufWriter {
     proj('attn_k', kvDim, d);
     proj('attn_v', kvDim, d);
     proj('attn_output', d, d);
-    norm(`blk.${l}.attn_sub_norm.weight`, d);
+    norm(`blk.${l}.attn_sub_norm.weight`, d, branchGain);
     norm(`blk.${l}.ffn_norm.weight`, d);
     proj('ffn_gate', ff, d);
     proj('ffn_up', ff, d);
-    norm(`blk.${l}.ffn_sub_norm.weight`, ff);
+    norm(`blk.${l}.ffn_sub_norm.weight`, ff, branchGain);
     proj('ffn_down', d, ff);
   }
   return w;
