@@ -13,9 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderChat } from '../../engine/src/chat/index.js';
-import { openGguf, parseGguf } from '../../engine/src/gguf/index.js';
-import { Tokenizer, tokenizerSpecFromMetadata } from '../../engine/src/tokenizer/index.js';
+import { openGguf, parseGguf, renderChat, Tokenizer, tokenizerSpecFromMetadata } from '@ternion/engine';
 import { buildLlama3VocabGguf } from './llama3-vocab-gguf.js';
 import { corpusStrings, HANDPICKED, randomStrings } from './tokenizer-strings.js';
 

@@ -92,6 +92,82 @@ async function llamaTG(model: LlamaModel, n: number, first: number): Promise<num
   }
 }
 
+/**
+ * Where decode time goes: the native program alone (every kernel of one step, replayed) vs a whole step
+ * through the public API (scheduling, N-API crossing, the hop to the worker thread, logits copy).
+ */
+async function overheadSplit(model: Model, n: number): Promise<{ native: number; total: number }> {
+  const ctx = await model.createContext({ contextSize: n + 8, batchSize: 8 });
+  try {
+    const seq = ctx.getSequence();
+    const tokens = randomTokens(n, model.config.vocabSize, 3);
+    await ctx.evaluate(seq.id, [tokens[0] as never], 'last');
+    const t0 = performance.now();
+    for (let i = 1; i < n; i++) await ctx.evaluate(seq.id, [tokens[i] as never], 'last');
+    const total = (performance.now() - t0) / (n - 1);
+    // Replays of the recorded single-token program at the last position, on this thread.
+    const f = ctx.forward;
+    const t1 = performance.now();
+    for (let i = 0; i < n - 1; i++) f.runSync(1, 1);
+    const native = (performance.now() - t1) / (n - 1);
+    return { native, total };
+  } finally {
+    ctx.dispose();
+  }
+}
+
+/** Top-1 agreement and centred logit cosine of the int8 output copy against F16 over `n` positions. */
+async function int8OutputEffect(f16: Model, i8: Model, n: number): Promise<{ top1: number; cosine: number }> {
+  const tokens = randomTokens(n, f16.config.vocabSize, 4);
+  const rows = async (m: Model): Promise<Float32Array[]> => {
+    const ctx = await m.createContext({ contextSize: n + 8, batchSize: n });
+    try {
+      return await ctx.evaluate(ctx.getSequence().id, tokens as never[], 'all');
+    } finally {
+      ctx.dispose();
+    }
+  };
+  const a = await rows(f16);
+  const b = await rows(i8);
+  let agree = 0;
+  let cos = 0;
+  for (let i = 0; i < n; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    let ix = 0;
+    let iy = 0;
+    for (let j = 1; j < x.length; j++) {
+      if (x[j]! > x[ix]!) ix = j;
+      if (y[j]! > y[iy]!) iy = j;
+    }
+    if (ix === iy) agree++;
+    cos += centred(x, y);
+  }
+  return { top1: agree / n, cosine: cos / n };
+}
+
+function centred(a: Float32Array, b: Float32Array): number {
+  let ma = 0;
+  let mb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ma += a[i]!;
+    mb += b[i]!;
+  }
+  ma /= a.length;
+  mb /= a.length;
+  let d = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! - ma;
+    const y = b[i]! - mb;
+    d += x * y;
+    na += x * x;
+    nb += y * y;
+  }
+  return d / Math.sqrt(na * nb);
+}
+
 async function main(): Promise<void> {
   const dir = path.join(repoRoot, '.bench-cache');
   mkdirSync(dir, { recursive: true });
@@ -127,7 +203,17 @@ async function main(): Promise<void> {
     process.stdout.write(`rep ${rep + 1}/${REPS} done\n`);
   }
 
-  const bytesPerToken = ours.weights.bytesPerToken;
+  const split = await overheadSplit(ours, quick ? 8 : 32);
+  ours.dispose();
+  const oursI8 = await loadModel(tq2, { threads: THREADS, outputInt8: true });
+  const i8TG: number[] = [];
+  for (let rep = 0; rep < REPS; rep++) i8TG.push(await ternionTG(oursI8, gen));
+  const ours2 = await loadModel(tq2, { threads: THREADS });
+  const effect = await int8OutputEffect(ours2, oursI8, quick ? 8 : 32);
+  const i8Bytes = oursI8.weights.bytesPerToken;
+  oursI8.dispose();
+
+  const bytesPerToken = ours2.weights.bytesPerToken;
   const limit = bw / bytesPerToken;
   const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])) as Record<keyof typeof r, number>;
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
@@ -144,8 +230,17 @@ async function main(): Promise<void> {
     `decode bandwidth limit: ${(bytesPerToken / 1e9).toFixed(3)} GB streamed per token (ternary weights + output matrix) ÷ ` +
       `${(bw / 1e9).toFixed(1)} GB/s read bandwidth measured now = ${fmt(limit)} tok/s; Ternion reaches ${((m.tg / limit) * 100).toFixed(0)} % of it`,
   );
-  out(`all runs: ${JSON.stringify(r, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
-  ours.dispose();
+  out(
+    `per-token split (decode, 1 token): kernels (native program replay) ${fmt(split.native)} ms, whole step through the API ` +
+      `${fmt(split.total)} ms → overhead outside the kernels ${(((split.total - split.native) / split.total) * 100).toFixed(1)} %`,
+  );
+  out(
+    `int8 output copy (--output-int8): tg${TG} ${fmt(median(i8TG))} tok/s vs ${fmt(m.tg)} F16 (${fmt(median(i8TG) / m.tg)}×), ` +
+      `${(i8Bytes / 1e9).toFixed(3)} GB/token; vs F16 logits: top-1 agreement ${(effect.top1 * 100).toFixed(1)} %, ` +
+      `centred cosine ${effect.cosine.toFixed(6)}`,
+  );
+  out(`all runs: ${JSON.stringify({ ...r, i8TG }, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
+  ours2.dispose();
   oursI2s.dispose();
   await theirs.dispose();
   await llama.dispose();
