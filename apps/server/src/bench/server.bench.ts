@@ -2,125 +2,43 @@
  * Loopback serving benchmark: aggregate generated tok/s, time to first token and inter-token latency at 1,
  * 4, 16 and 64 concurrent streams against a synthesized 700m-shape model (bitnet_b1_58-large layout, TQ2_0),
  * server started with parallel = 16 and a bounded queue, so the 64-stream level also exercises admission
- * control (503 + Retry-After, retried by the client). Every level is bounded in time; a stream still running
- * at the cap is cancelled and reported as "cut", never left hanging.
- *
- *   npm run bench -w @ternion/server            (build first)
- *   BENCH_MAX_TOKENS=64 BENCH_LEVEL_SECONDS=300 npm run bench -w @ternion/server
+ * control (503 + Retry-After, retried by the client). The clients run in a worker thread (stream-client.ts),
+ * and the same generations are then run straight on the engine as a baseline for what HTTP + SSE cost.
+ * Every level is bounded in time; a stream still running at the cap is cancelled and reported as "cut",
+ * never left hanging.
  */
+
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { loadModel, synthesizeModel } from '@ternion/engine';
 import { ModelEngine } from '../engine-host.js';
 import { createServer } from '../server.js';
+import {
+  type LevelRequest,
+  type LevelResult,
+  percentile,
+  type StreamResult,
+  sleep,
+} from './stream-client.js';
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Runs one level of clients in a worker thread (see stream-client.ts). */
+async function runLevelInWorker(request: LevelRequest): Promise<LevelResult> {
+  const worker = new Worker(new URL('./stream-client.js', import.meta.url), { workerData: request });
+  const [result] = (await once(worker, 'message')) as [LevelResult];
+  await worker.terminate();
+  return result;
+}
 
 const LEVELS = [1, 4, 16, 64];
 const PARALLEL = 16;
 const MAX_QUEUE = 32;
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 32);
 const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 150);
-
-interface StreamResult {
-  tokens: number;
-  ttftMs: number | undefined;
-  gapsMs: number[];
-  rejected503: number;
-  rejected429: number;
-  outcome: 'done' | 'cut' | 'error';
-}
-
-const print = (line: string) => process.stdout.write(`${line}\n`);
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
-
-/** One client stream: retries 503/429 after Retry-After until the level's deadline. */
-async function runStream(url: string, body: string, deadline: AbortSignal): Promise<StreamResult> {
-  const r: StreamResult = {
-    tokens: 0,
-    ttftMs: undefined,
-    gapsMs: [],
-    rejected503: 0,
-    rejected429: 0,
-    outcome: 'error',
-  };
-  while (!deadline.aborted) {
-    const started = performance.now();
-    let res: Response;
-    try {
-      res = await fetch(`${url}/v1/completions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-        signal: deadline,
-      });
-    } catch {
-      r.outcome = deadline.aborted ? 'cut' : 'error';
-      return r;
-    }
-    if (res.status === 503 || res.status === 429) {
-      if (res.status === 503) r.rejected503++;
-      else r.rejected429++;
-      await res.arrayBuffer();
-      await sleep(Number(res.headers.get('retry-after') ?? 1) * 1000, deadline);
-      continue;
-    }
-    if (res.status !== 200) {
-      await res.arrayBuffer();
-      return r;
-    }
-    const decoder = new TextDecoder();
-    let buffered = '';
-    let last = started;
-    try {
-      for await (const bytes of res.body!) {
-        buffered += decoder.decode(bytes as Uint8Array, { stream: true });
-        let end = buffered.indexOf('\n\n');
-        while (end >= 0) {
-          const event = buffered.slice(0, end);
-          buffered = buffered.slice(end + 2);
-          end = buffered.indexOf('\n\n');
-          if (!event.startsWith('data: ') || event === 'data: [DONE]') continue;
-          const data = JSON.parse(event.slice(6)) as {
-            choices: { text: string; logprobs: { tokens: string[] } | null }[];
-            usage?: { completion_tokens: number } | null;
-          };
-          if (data.usage) r.tokens = data.usage.completion_tokens;
-          // logprobs: 0 makes the server report every token as it comes, text or not (random weights
-          // like control tokens, whose text is empty).
-          const arrived = data.choices[0]?.logprobs?.tokens.length ?? 0;
-          if (arrived > 0) {
-            const now = performance.now();
-            if (r.ttftMs === undefined) r.ttftMs = now - started;
-            else r.gapsMs.push((now - last) / arrived);
-            last = now;
-          }
-        }
-      }
-      r.outcome = 'done';
-    } catch {
-      r.outcome = deadline.aborted ? 'cut' : 'error';
-    }
-    return r;
-  }
-  r.outcome = 'cut';
-  return r;
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ternion-server-bench-'));
@@ -179,16 +97,14 @@ async function main(): Promise<void> {
     for (const streams of LEVELS) {
       // Untimed warm-up at the same concurrency: the engine records a native program per new batch shape.
       const warm = Math.min(streams, PARALLEL);
-      await Promise.all(
-        Array.from({ length: warm }, () => runStream(url, warmBody, AbortSignal.timeout(120_000))),
-      );
+      await runLevelInWorker({ url, body: warmBody, streams: warm, capMs: 120_000 });
       await settle();
-      const deadline = AbortSignal.timeout(LEVEL_SECONDS * 1000);
-      const t0 = performance.now();
-      const results = await Promise.all(
-        Array.from({ length: streams }, () => runStream(url, body, deadline)),
-      );
-      const wall = (performance.now() - t0) / 1000;
+      const { results, wallSeconds: wall } = await runLevelInWorker({
+        url,
+        body,
+        streams,
+        capMs: LEVEL_SECONDS * 1000,
+      });
       const tokens = results.reduce((s, r) => s + r.tokens, 0);
       const ttft = results.flatMap((r) => (r.ttftMs === undefined ? [] : [r.ttftMs])).sort((a, b) => a - b);
       const gaps = results.flatMap((r) => r.gapsMs).sort((a, b) => a - b);
