@@ -1,0 +1,158 @@
+import { cpus } from 'node:os';
+import { type ActivationQuantization, getThreads, kernelInfo } from '@ternion/kernels-native';
+import { type KernelTimer, measureKernels } from './measure-kernels.js';
+import {
+  defaultProfilePath,
+  emptyProfile,
+  type KernelProfile,
+  type KernelTiming,
+  loadProfile,
+  saveProfile,
+} from './profile-store.js';
+
+/** `mad`: ternaryMatmul (VNNI / maddubs multiply-add); `lut`: lutMatmul (table lookup). */
+export type TernaryKernel = 'mad' | 'lut';
+
+export interface KernelChoice {
+  readonly rows: number;
+  readonly cols: number;
+  readonly n: number;
+  readonly kernel: TernaryKernel;
+  readonly timing: KernelTiming;
+}
+
+export interface KernelChooserOptions {
+  /**
+   * Saved profile location; default `$TERNION_TMAC_PROFILE` or `~/.cache/ternion/tmac-profile.json`. `null`
+   * keeps measurements in memory only.
+   */
+  readonly profilePath?: string | null;
+  /** Batch sizes measured per shape (default 1, 16, 128); choose(n) uses the largest measured size <= n. */
+  readonly batchSizes?: readonly number[];
+  readonly mode?: ActivationQuantization;
+  /** Measures one shape (default measureKernels on synthetic data; tests inject a fake). */
+  readonly timer?: KernelTimer;
+  /** LUT is chosen only when at least this fraction faster than MAD (default 0.03): noise never flips to a slower kernel. */
+  readonly margin?: number;
+  /** Identifies the machine in the profile (default CPU model | ISA | threads). */
+  readonly machineKey?: string;
+  readonly warn?: (message: string) => void;
+}
+
+export function currentMachineKey(): string {
+  const model = cpus()[0]?.model.trim() || 'unknown-cpu';
+  return `${model}|${kernelInfo().isa}|${getThreads()}T`;
+}
+
+function checkDim(fn: string, name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 1)
+    throw new RangeError(`KernelChooser.${fn}: ${name} must be a positive integer, got ${String(v)}`);
+}
+
+/**
+ * Picks the faster ternary GEMM kernel per weight shape and batch size: at model load it times ternaryMatmul
+ * against lutMatmul for each (rows, cols) and batch size it has no saved figures for, and remembers them in a
+ * profile keyed by CPU, ISA and thread count.
+ */
+export class KernelChooser {
+  readonly machineKey: string;
+  readonly batchSizes: readonly number[];
+  readonly mode: ActivationQuantization;
+  readonly profilePath: string | null;
+  private readonly timer: KernelTimer;
+  private readonly margin: number;
+  private readonly profile: KernelProfile;
+  private dirty = false;
+
+  constructor(options: KernelChooserOptions = {}) {
+    const warn = options.warn ?? ((m: string) => process.emitWarning(m, 'TernionTmacWarning'));
+    this.machineKey = options.machineKey ?? currentMachineKey();
+    const sizes = [...(options.batchSizes ?? [1, 16, 128])].sort((a, b) => a - b);
+    if (sizes.length === 0 || sizes[0] !== 1 || sizes.some((s) => !Number.isSafeInteger(s) || s < 1)) {
+      throw new RangeError(
+        `KernelChooser: batchSizes must be positive integers including 1, got [${sizes.join(', ')}]`,
+      );
+    }
+    this.batchSizes = sizes;
+    this.mode = options.mode ?? 'per-token';
+    this.timer = options.timer ?? measureKernels;
+    this.margin = options.margin ?? 0.03;
+    if (!(this.margin >= 0 && this.margin < 1))
+      throw new RangeError(`KernelChooser: margin must be in [0, 1), got ${this.margin}`);
+    this.profilePath = options.profilePath === undefined ? defaultProfilePath() : options.profilePath;
+    this.profile = this.profilePath === null ? emptyProfile() : loadProfile(this.profilePath, warn);
+  }
+
+  private shapeKey(rows: number, cols: number): string {
+    return `${rows}x${cols}/${this.mode}`;
+  }
+
+  private entries(rows: number, cols: number): Record<string, KernelTiming> | undefined {
+    return this.profile.machines[this.machineKey]?.[this.shapeKey(rows, cols)];
+  }
+
+  /** True when every batch size of this shape has figures (measured now or loaded). */
+  has(rows: number, cols: number): boolean {
+    const e = this.entries(rows, cols);
+    return e !== undefined && this.batchSizes.every((n) => e[n] !== undefined);
+  }
+
+  /** Times the shape at every batch size that has no figures yet (blocks: ~budget ms per size). */
+  measure(rows: number, cols: number): void {
+    checkDim('measure', 'rows', rows);
+    checkDim('measure', 'cols', cols);
+    const machine = (this.profile.machines[this.machineKey] ??= {});
+    const byN = (machine[this.shapeKey(rows, cols)] ??= {});
+    for (const n of this.batchSizes) {
+      if (byN[n] !== undefined) continue;
+      const t = this.timer({ rows, cols, n, mode: this.mode });
+      if (!(t.mad > 0 && t.lut > 0))
+        throw new RangeError(`KernelChooser: timer returned a non-positive time for ${rows}x${cols} n=${n}`);
+      byN[n] = { mad: t.mad, lut: t.lut };
+      this.dirty = true;
+    }
+  }
+
+  /** The figures choose() uses for n: those of the largest measured batch size <= n. */
+  timing(rows: number, cols: number, n: number): KernelTiming | undefined {
+    checkDim('timing', 'n', n);
+    const e = this.entries(rows, cols);
+    if (e === undefined) return undefined;
+    let best: KernelTiming | undefined;
+    for (const size of this.batchSizes) if (size <= n && e[size] !== undefined) best = e[size];
+    return best;
+  }
+
+  /** 'lut' only where it measured faster by the margin; 'mad' for unmeasured shapes. */
+  choose(rows: number, cols: number, n: number): TernaryKernel {
+    const t = this.timing(rows, cols, n);
+    return t !== undefined && t.lut < t.mad * (1 - this.margin) ? 'lut' : 'mad';
+  }
+
+  /** Whether any batch size of the shape runs the LUT kernel (so its LUT weights are worth building). */
+  usesLut(rows: number, cols: number): boolean {
+    return this.batchSizes.some((n) => this.choose(rows, cols, n) === 'lut');
+  }
+
+  /** Every measured (shape, batch size) on this machine with its choice: for `ternion bench --verbose`. */
+  choices(): KernelChoice[] {
+    const out: KernelChoice[] = [];
+    for (const [key, byN] of Object.entries(this.profile.machines[this.machineKey] ?? {})) {
+      const m = /^(\d+)x(\d+)\/(.+)$/.exec(key);
+      if (m === null || m[3] !== this.mode) continue;
+      const rows = Number(m[1]);
+      const cols = Number(m[2]);
+      for (const [n, timing] of Object.entries(byN)) {
+        out.push({ rows, cols, n: Number(n), kernel: this.choose(rows, cols, Number(n)), timing });
+      }
+    }
+    return out.sort((a, b) => a.rows - b.rows || a.cols - b.cols || a.n - b.n);
+  }
+
+  /** Writes new measurements to the profile file (no-op without a path or without new figures). */
+  save(): void {
+    if (this.profilePath === null || !this.dirty) return;
+    saveProfile(this.profilePath, this.profile);
+    this.dirty = false;
+  }
+}
