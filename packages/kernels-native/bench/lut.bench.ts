@@ -1,0 +1,132 @@
+// Lookup-table (T-MAC / TL2 style) ternary GEMM against the multiply-add kernel, at the bitnet-b1.58-2B-4T and
+// bitnet_b1_58-large (700M) projection shapes. Napkin math: decode (N = 1) streams the weights once per call,
+// MAD reads 2 bits per weight (rows * colsPadded / 4 bytes), LUT 1.81 (29 uint16 words per 256 weights), so
+// the figure of merit is GB/s of the kernel's own bytes against the measured DRAM read bandwidth, and the
+// time to beat is MAD's. GEMM (N = 16, 128) is compute: GOPS = 2 * N * M * K / s. The last column says what
+// the chooser would pick from these medians (LUT only when >= 3% faster).
+import {
+  allocLutScratch,
+  allocQuantizedActivations,
+  getThreads,
+  type Isa,
+  kernelInfo,
+  type LutRowsPerTile,
+  lutMatmul,
+  lutPack,
+  type PackedTernary,
+  quantizeActivations,
+  setIsa,
+  setThreads,
+  ternaryMatmul,
+} from '../lib/index.js';
+import type { BenchContext } from './context.js';
+
+// [model, K (cols), M (rows), role]
+const SHAPES: [string, number, number, string][] = [
+  ['2b4t', 2560, 2560, 'q/o'],
+  ['2b4t', 2560, 640, 'k/v'],
+  ['2b4t', 2560, 6912, 'gate/up'],
+  ['2b4t', 6912, 2560, 'down'],
+  ['700m', 1536, 1536, 'q/k/v/o'],
+  ['700m', 1536, 4096, 'gate/up'],
+  ['700m', 4096, 1536, 'down'],
+];
+// Rotating over this many bytes of copies keeps each decode call's weights out of the 32 MiB L3.
+const RESIDENT_BYTES = 96 << 20;
+const TABLE_BUDGET = 1 << 20; // scratch rows as @ternion/tmac layoutForShape picks them
+
+function randomPacked(rows: number, cols: number, seed: number): PackedTernary {
+  const colsPadded = Math.ceil(cols / 256) * 256;
+  const data = new Uint8Array((rows * colsPadded) / 4);
+  const pattern = new Uint8Array(65536);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < pattern.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    let b = 0;
+    for (let f = 0; f < 4; f++) b |= ((s >>> (8 * f)) % 3) << (2 * f);
+    pattern[i] = b;
+  }
+  for (let o = 0; o < data.length; o += pattern.length) data.set(pattern.subarray(0, data.length - o), o);
+  return { rows, cols, colsPadded, data, rowScales: new Float32Array(rows).fill(0.01) };
+}
+
+function rowsPerTileFor(rows: number, isa: Isa): LutRowsPerTile {
+  const candidates: LutRowsPerTile[] = isa === 'avx512' ? [128, 64, 32] : [64, 32, 16];
+  return candidates.find((r) => rows >= 4 * r) ?? candidates[candidates.length - 1]!;
+}
+
+export async function run(ctx: BenchContext): Promise<void> {
+  const before = { threads: getThreads(), isa: kernelInfo().isa };
+  const isas = kernelInfo().supportedIsas.filter((i) => i !== 'generic');
+  const bw: Record<number, number> = { 1: ctx.readGBps(1), 2: ctx.readGBps(2) };
+  ctx.print(
+    `lut: measured DRAM read bandwidth ${bw[1]!.toFixed(1)} GB/s (1 thread), ${bw[2]!.toFixed(1)} GB/s (2)`,
+  );
+  ctx.print(
+    '  shape            isa     T  N    MAD                      LUT                      LUT/MAD  pick',
+  );
+  const wins: string[] = [];
+  try {
+    for (const [model, k, m, role] of ctx.quick ? SHAPES.slice(0, 1) : SHAPES) {
+      const one = randomPacked(m, k, k * 7 + m);
+      const madBytes = one.data.length;
+      const copies = Math.max(2, Math.ceil(RESIDENT_BYTES / madBytes));
+      const mads = Array.from({ length: copies }, (_, i) =>
+        i === 0 ? one : { ...one, data: one.data.slice() },
+      );
+      for (const isa of isas) {
+        setIsa(isa);
+        const lutOne = lutPack(one, { rowsPerTile: rowsPerTileFor(m, isa) });
+        const lutBytes = lutOne.data.byteLength;
+        const luts = Array.from({ length: copies }, (_, i) =>
+          i === 0 ? lutOne : { ...lutOne, data: lutOne.data.slice() },
+        );
+        for (const n of ctx.quick ? [1] : [1, 16, 128]) {
+          const qa = allocQuantizedActivations(n, k, 'per-token');
+          const x = new Float32Array(n * k); // (n, k)
+          for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 2;
+          quantizeActivations(x, n, qa);
+          const y = new Float32Array(n * m); // (n, m)
+          const scratchRows = Math.min(
+            n,
+            32,
+            Math.max(4, Math.floor(TABLE_BUDGET / (Math.ceil(k / 256) * 87 * 64))),
+          );
+          const scratch = allocLutScratch(k, scratchRows);
+          for (const threads of [1, 2]) {
+            setThreads(threads);
+            // Decode rotates copies (DRAM-resident weights); GEMM reuses one matrix, as prefill is compute-bound.
+            const rot = n === 1 ? copies : 1;
+            const reps = n === 1 ? Math.min(200, copies * 2) : n === 16 ? 9 : isa === 'avx2' ? 3 : 5;
+            let i = 0;
+            let j = 0;
+            const tMad = ctx.median(() => ternaryMatmul(mads[i++ % rot]!, qa, n, y), reps);
+            const tLut = ctx.median(() => lutMatmul(luts[j++ % rot]!, qa, n, y, scratch), reps);
+            const fmt = (t: number, bytes: number) => {
+              if (n > 1)
+                return `${(t * 1e3).toFixed(2).padStart(7)} ms ${((2 * n * m * k) / t / 1e9).toFixed(0).padStart(4)} GOPS`.padEnd(
+                  24,
+                );
+              const gbps = bytes / t / 1e9;
+              return `${(t * 1e6).toFixed(0).padStart(5)} us ${gbps.toFixed(1).padStart(5)} GB/s ${((100 * gbps) / bw[threads]!).toFixed(0).padStart(3)}%`.padEnd(
+                24,
+              );
+            };
+            const pick = tLut < tMad * 0.97 ? 'lut' : 'mad';
+            if (pick === 'lut') wins.push(`${model} ${role} ${isa} ${threads}T N=${n}`);
+            ctx.print(
+              `  ${`${model} ${role}`.padEnd(16)} ${isa.padEnd(7)} ${threads}  ${String(n).padEnd(4)} ${fmt(tMad, madBytes)} ${fmt(tLut, lutBytes)} ${(tLut / tMad).toFixed(2).padStart(5)}    ${pick}`,
+            );
+          }
+        }
+      }
+    }
+    ctx.print(
+      `  (N = 1 rotates ${RESIDENT_BYTES >> 20} MiB of weight copies; bytes: MAD 2 bits/weight, LUT 1.81)`,
+    );
+    ctx.print(`lut: LUT >= 3% faster at ${wins.length === 0 ? 'no shape' : wins.join('; ')}`);
+  } finally {
+    setThreads(before.threads);
+    setIsa(before.isa);
+  }
+}
