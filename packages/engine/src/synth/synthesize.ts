@@ -166,19 +166,16 @@ export function synthesizeModel(options: SynthesizeOptions): GgufWriter {
   setTokenizer(w, shape.tokenizer === 'spm' ? spmVocab(shape.vocabSize) : llama3LikeVocab(shape.vocabSize));
 
   const rngFor = (name: string): TensorRng => new TensorRng(seed, name);
-  const norm = (name: string, n: number, gain = 1): void => {
+  const norm = (name: string, n: number): void => {
     w.addTensor(name, 'F32', [n], () => {
       const r = rngFor(name);
-      return floatTensor('F32', n, () => gain * (1 + 0.1 * r.float()));
+      return floatTensor('F32', n, () => 1 + 0.1 * r.float());
     });
   };
-  // The sub-norms feed the output projections, so their gain scales each residual branch: 1/√(2·layers),
-  // GPT-2's scaled residual initialisation (Radford et al., 2019). A deep random network without it is
-  // chaotic — one int8 rounding flip anywhere cascades through every later layer — unlike trained BitNet
-  // models, which quantization-aware training makes robust to such noise.
-  const branchGain = 1 / Math.sqrt(2 * shape.blockCount);
   // Tied output: logit = Σ_i x_i·e_i with x RMS-normalised, so an amplitude of 6/√d gives logits with a
   // standard deviation near 3.5 at every width, like trained models (no float32 underflow of probabilities).
+  // The embedding stays small next to the residual branches (unit variance each), so a token's own logit
+  // does not dominate and greedy text does not just repeat its input.
   const amplitude = 6 / Math.sqrt(d);
   w.addTensor('token_embd.weight', shape.embeddingType, [d, shape.vocabSize], () => {
     const r = rngFor('token_embd.weight');
@@ -200,11 +197,11 @@ export function synthesizeModel(options: SynthesizeOptions): GgufWriter {
     proj('attn_k', kvDim, d);
     proj('attn_v', kvDim, d);
     proj('attn_output', d, d);
-    norm(`blk.${l}.attn_sub_norm.weight`, d, branchGain);
+    norm(`blk.${l}.attn_sub_norm.weight`, d);
     norm(`blk.${l}.ffn_norm.weight`, d);
     proj('ffn_gate', ff, d);
     proj('ffn_up', ff, d);
-    norm(`blk.${l}.ffn_sub_norm.weight`, ff, branchGain);
+    norm(`blk.${l}.ffn_sub_norm.weight`, ff);
     proj('ffn_down', d, ff);
   }
   return w;
