@@ -237,6 +237,9 @@ export class Context {
     this.running = true;
     try {
       while (!this.disposed && this.numPending > 0) {
+        // Let every sequence whose step just finished sample and submit its next token first (several
+        // microtask hops through async generators), so the next pass batches all of them.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (!(await this.step())) break;
       }
     } finally {
@@ -339,8 +342,9 @@ export class Context {
   }
 
   /**
-   * Makes room for `s` to hold `numTokens` tokens, preempting the youngest other sequences not in this batch
-   * (vLLM's recompute preemption). False if even that is not enough.
+   * Makes room for `s` to hold `numTokens` tokens by preempting other sequences not in this batch (vLLM's
+   * recompute preemption): idle ones first (they hold KV between generate calls; any newcomer may take it),
+   * then running ones younger than `s`, youngest first. False if even that is not enough.
    */
   private reserve(s: SeqState, numTokens: number, inBatch: Set<SeqState>): boolean {
     for (;;) {
@@ -353,10 +357,14 @@ export class Context {
       let victim: SeqState | undefined;
       for (const v of this.states.values()) {
         if (v === s || !v.admitted || inBatch.has(v)) continue;
-        if (!victim || v.arrival > victim.arrival) victim = v;
+        const better =
+          !victim ||
+          (v.request === undefined && victim.request !== undefined) ||
+          ((v.request === undefined) === (victim.request === undefined) && v.arrival > victim.arrival);
+        if (better) victim = v;
       }
-      // Never preempt an older sequence for a younger one: the younger one waits.
-      if (!victim || victim.arrival < s.arrival) return false;
+      // Never preempt an older running sequence for a younger one: the younger one waits.
+      if (!victim || (victim.request !== undefined && victim.arrival < s.arrival)) return false;
       this.kv.free(victim.id);
       victim.admitted = false;
       victim.numComputed = 0;
