@@ -34,6 +34,7 @@ const SHAPES: [string, number, number, string][] = [
 // Rotating over this many bytes of copies keeps each decode call's weights out of the 32 MiB L3.
 const RESIDENT_BYTES = 96 << 20;
 const TABLE_BUDGET = 1 << 20; // scratch rows as @ternion/tmac layoutForShape picks them
+const BLOCKS_PER_CHUNK = 6; // K chunk whose tables (6 * 5568 bytes) fit the 48 KiB L1, as layoutForShape picks
 
 function randomPacked(rows: number, cols: number, seed: number): PackedTernary {
   const colsPadded = Math.ceil(cols / 256) * 256;
@@ -66,6 +67,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     '  shape            isa     T  N    MAD                      LUT                      LUT/MAD  pick',
   );
   const wins: string[] = [];
+  const picks = new Map<string, 'mad' | 'lut'>(); // `${k}x${m} ${isa} ${threads} ${n}` -> faster kernel
   try {
     for (const [model, k, m, role] of ctx.quick ? SHAPES.slice(0, 1) : SHAPES) {
       const one = randomPacked(m, k, k * 7 + m);
@@ -76,7 +78,10 @@ export async function run(ctx: BenchContext): Promise<void> {
       );
       for (const isa of isas) {
         setIsa(isa);
-        const lutOne = lutPack(one, { rowsPerTile: rowsPerTileFor(m, isa) });
+        const lutOne = lutPack(one, {
+          rowsPerTile: rowsPerTileFor(m, isa),
+          blocksPerChunk: BLOCKS_PER_CHUNK,
+        });
         const lutBytes = lutOne.data.byteLength;
         const luts = Array.from({ length: copies }, (_, i) =>
           i === 0 ? lutOne : { ...lutOne, data: lutOne.data.slice() },
@@ -113,6 +118,7 @@ export async function run(ctx: BenchContext): Promise<void> {
               );
             };
             const pick = tLut < tMad * 0.97 ? 'lut' : 'mad';
+            picks.set(`${k}x${m} ${isa} ${threads} ${n}`, pick);
             if (pick === 'lut') wins.push(`${model} ${role} ${isa} ${threads}T N=${n}`);
             ctx.print(
               `  ${`${model} ${role}`.padEnd(16)} ${isa.padEnd(7)} ${threads}  ${String(n).padEnd(4)} ${fmt(tMad, madBytes)} ${fmt(tLut, lutBytes)} ${(tLut / tMad).toFixed(2).padStart(5)}    ${pick}`,
@@ -125,8 +131,84 @@ export async function run(ctx: BenchContext): Promise<void> {
       `  (N = 1 rotates ${RESIDENT_BYTES >> 20} MiB of weight copies; bytes: MAD 2 bits/weight, LUT 1.81)`,
     );
     ctx.print(`lut: LUT >= 3% faster at ${wins.length === 0 ? 'no shape' : wins.join('; ')}`);
+    if (!ctx.quick) layerStack(ctx, picks, isas[isas.length - 1]!);
   } finally {
     setThreads(before.threads);
     setIsa(before.isa);
+  }
+}
+
+/**
+ * The ternary part of a 2B-4T forward pass: the 7 projections of enough layers to exceed the L3 (as the 30
+ * real layers do), all-MAD vs all-LUT vs the per-shape pick from the table above. This is what the chooser
+ * changes end to end; attention, norms and the LM head are the same in all three.
+ */
+function layerStack(ctx: BenchContext, picks: Map<string, 'mad' | 'lut'>, isa: Isa): void {
+  const projections = SHAPES.filter((s) => s[0] === '2b4t').flatMap(([, k, m, role]) =>
+    role === 'q/o' || role === 'k/v' || role === 'gate/up'
+      ? [
+          [k, m],
+          [k, m],
+        ]
+      : [[k, m]],
+  ) as [number, number][];
+  const layerBytes = projections.reduce((a, [k, m]) => a + (m * k) / 4, 0);
+  const layers = Math.ceil(RESIDENT_BYTES / layerBytes);
+  setIsa(isa);
+  const weights = Array.from({ length: layers }, (_, l) =>
+    projections.map(([k, m], p) => {
+      const mad = randomPacked(m, k, 1000 * l + p + 1);
+      return {
+        k,
+        m,
+        mad,
+        lut: lutPack(mad, { rowsPerTile: rowsPerTileFor(m, isa), blocksPerChunk: BLOCKS_PER_CHUNK }),
+      };
+    }),
+  );
+  ctx.print(
+    `lut: 2b4t ternary projections of ${layers} layers (${((layers * layerBytes) / 2 ** 20).toFixed(0)} MiB), ${isa}, ms per step:`,
+  );
+  for (const n of [1, 16]) {
+    const acts = new Map<number, ReturnType<typeof allocQuantizedActivations>>();
+    for (const k of [2560, 6912]) {
+      const qa = allocQuantizedActivations(n, k, 'per-token');
+      const x = new Float32Array(n * k); // (n, k)
+      for (let i = 0; i < x.length; i++) x[i] = Math.cos(i * 0.11);
+      quantizeActivations(x, n, qa);
+      acts.set(k, qa);
+    }
+    const y = new Float32Array(n * 6912); // (n, largest m)
+    const scratch = allocLutScratch(6912, Math.min(n, 4));
+    for (const threads of [1, 2]) {
+      setThreads(threads);
+      const step = (choose: (k: number, m: number) => 'mad' | 'lut') => () => {
+        for (const layer of weights) {
+          for (const w of layer) {
+            const qa = acts.get(w.k)!;
+            if (choose(w.k, w.m) === 'lut') lutMatmul(w.lut, qa, n, y, scratch);
+            else ternaryMatmul(w.mad, qa, n, y);
+          }
+        }
+      };
+      const reps = n === 1 ? 15 : 5;
+      const tMad = ctx.median(
+        step(() => 'mad'),
+        reps,
+      );
+      const tLut = ctx.median(
+        step(() => 'lut'),
+        reps,
+      );
+      const tPick = ctx.median(
+        step((k, m) => picks.get(`${k}x${m} ${isa} ${threads} ${n}`) ?? 'mad'),
+        reps,
+      );
+      const best = Math.min(tMad, tLut);
+      ctx.print(
+        `  N=${String(n).padEnd(3)} ${threads}T: MAD ${(tMad * 1e3).toFixed(2)}, LUT ${(tLut * 1e3).toFixed(2)}, chosen ${(tPick * 1e3).toFixed(2)} ` +
+          `(${tPick <= best * 1.02 ? 'at least as fast as either' : `${((tPick / best - 1) * 100).toFixed(0)}% behind the better one`})`,
+      );
+    }
   }
 }

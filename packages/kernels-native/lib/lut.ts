@@ -28,6 +28,11 @@ export type LutRowsPerTile = 16 | 32 | 64 | 128;
 export interface LutTiling {
   /** Rows interleaved per tile (SIMD lanes): AVX-512 needs a multiple of 32, AVX2 of 16. */
   readonly rowsPerTile: LutRowsPerTile;
+  /**
+   * 256-column blocks per K chunk: the kernels walk one chunk over all tiles at a time, so its tables
+   * (5568 bytes per block) should fit L1. Clamped to the number of blocks; default all of them.
+   */
+  readonly blocksPerChunk: number;
 }
 
 /** Ternary weights in LUT-index form. W[m][k] = (code - 1) * rowScales[m] as in PackedTernary. */
@@ -36,16 +41,28 @@ export interface LutWeights {
   readonly cols: number;
   readonly colsPadded: number;
   readonly rowsPerTile: LutRowsPerTile;
+  /** K chunk in 256-column blocks, 1 <= blocksPerChunk <= colsPadded / 256 */
+  readonly blocksPerChunk: number;
   /** ceil(rows / rowsPerTile) */
   readonly tiles: number;
-  /** (tiles, colsPadded / 256, 29, rowsPerTile) pattern words: f0 | f1 << 5 | f2 << 10, f = c0 + 3 c1 + 9 c2 */
+  /**
+   * (chunks, tiles, blocks of the chunk, 29, rowsPerTile) pattern words f0 | f1 << 5 | f2 << 10,
+   * f = c0 + 3 c1 + 9 c2 (src/lut/lut_layout.h)
+   */
   readonly data: Uint16Array;
   /** (rows), shared with the PackedTernary it was made from */
   readonly rowScales: Float32Array;
 }
 
 interface LutNative {
-  lutPack(wData: Uint8Array, m: number, colsPadded: number, rowsPerTile: number, out: Uint16Array): void;
+  lutPack(
+    wData: Uint8Array,
+    m: number,
+    colsPadded: number,
+    rowsPerTile: number,
+    out: Uint16Array,
+    blocksPerChunk: number,
+  ): void;
   lutPackAsync(...args: Parameters<LutNative['lutPack']>): Promise<void>;
   lutMatmul(
     wData: Uint16Array,
@@ -59,6 +76,7 @@ interface LutNative {
     n: number,
     y: Float32Array,
     scratch: Uint8Array,
+    blocksPerChunk: number,
   ): void;
   lutMatmulAsync(...args: Parameters<LutNative['lutMatmul']>): Promise<void>;
 }
@@ -111,17 +129,22 @@ interface PackCall {
 function preparePack(fn: string, w: PackedTernary, tiling: Partial<LutTiling> | undefined): PackCall {
   checkPacked(fn, w);
   const rowsPerTile = checkRowsPerTile(fn, tiling?.rowsPerTile ?? 32);
+  const nblocks = w.colsPadded / 256;
+  const chunk = tiling?.blocksPerChunk ?? nblocks;
+  checkInt(fn, 'blocksPerChunk', chunk, 1, 2 ** 31);
+  const blocksPerChunk = Math.min(chunk, nblocks);
   const data = new Uint16Array(lutWeightWords(w.rows, w.cols, rowsPerTile));
   const result: LutWeights = {
     rows: w.rows,
     cols: w.cols,
     colsPadded: w.colsPadded,
     rowsPerTile,
+    blocksPerChunk,
     tiles: Math.ceil(w.rows / rowsPerTile),
     data,
     rowScales: w.rowScales,
   };
-  return { args: [w.data, w.rows, w.colsPadded, rowsPerTile, data], result };
+  return { args: [w.data, w.rows, w.colsPadded, rowsPerTile, data, blocksPerChunk], result };
 }
 
 /** Re-lays out packed ternary weights (from any format packTernary reads) into LUT-index form (multithreaded). */
@@ -173,6 +196,7 @@ function matmulArgs(
   const rowsPerTile = checkRowsPerTile(fn, w.rowsPerTile);
   checkInt(fn, 'w.rows', w.rows, 1, 2 ** 31);
   checkInt(fn, 'w.cols', w.cols, 1, MAX_TERNARY_COLS);
+  checkInt(fn, 'w.blocksPerChunk', w.blocksPerChunk, 1, ternaryColsPadded(w.cols) / 256);
   if (w.data.length < lutWeightWords(w.rows, w.cols, rowsPerTile) || w.rowScales.length < w.rows) {
     throw new RangeError(`${fn}: w buffers are smaller than its rows, cols and rowsPerTile need`);
   }
@@ -203,7 +227,20 @@ function matmulArgs(
     );
   }
   const mode = a.mode === 'per-token' ? 0 : 1;
-  return [w.data, w.rowScales, w.rows, w.colsPadded, rowsPerTile, a.q, a.scales, mode, rows, y, scratch];
+  return [
+    w.data,
+    w.rowScales,
+    w.rows,
+    w.colsPadded,
+    rowsPerTile,
+    a.q,
+    a.scales,
+    mode,
+    rows,
+    y,
+    scratch,
+    w.blocksPerChunk,
+  ];
 }
 
 /**

@@ -57,36 +57,50 @@ function activations(rows: number, cols: number, mode: ActivationQuantization, s
   return qa;
 }
 
-/** The layout of lut_layout.h written independently: word w of block b holds groups 3w..3w+2. */
-function lutPackRef(values: Int8Array, rows: number, cols: number, rowsPerTile: number): Uint16Array {
+/**
+ * The layout of lut_layout.h written independently: K chunks of `chunk` blocks, each (tiles, blocks, 29, R);
+ * word w of block b holds groups 3w..3w+2.
+ */
+function lutPackRef(
+  values: Int8Array,
+  rows: number,
+  cols: number,
+  rowsPerTile: number,
+  chunk: number,
+): Uint16Array {
   const nblocks = Math.ceil(cols / 256);
   const tiles = Math.ceil(rows / rowsPerTile);
   const out = new Uint16Array(tiles * nblocks * LUT_WORDS_PER_BLOCK * rowsPerTile);
-  for (let t = 0; t < tiles; t++) {
-    for (let b = 0; b < nblocks; b++) {
-      for (let w = 0; w < LUT_WORDS_PER_BLOCK; w++) {
-        for (let r = 0; r < rowsPerTile; r++) {
-          const m = t * rowsPerTile + r;
-          let word = 0;
-          for (let i = 0; i < 3; i++) {
-            let f = LUT_ZERO_PATTERN;
-            if (m < rows) {
-              f = 0;
-              for (let d = 0; d < 3; d++) {
-                const slot = 3 * (3 * w + i) + d;
-                const k = 256 * b + slot;
-                const code = slot < 256 && k < cols ? values[m * cols + k]! + 1 : 1;
-                f += code * 3 ** d;
-              }
-            }
-            word |= f << (5 * i);
-          }
-          out[((t * nblocks + b) * LUT_WORDS_PER_BLOCK + w) * rowsPerTile + r] = word;
+  let at = 0;
+  for (let c0 = 0; c0 < nblocks; c0 += chunk) {
+    for (let t = 0; t < tiles; t++) {
+      for (let b = c0; b < Math.min(nblocks, c0 + chunk); b++) {
+        for (let w = 0; w < LUT_WORDS_PER_BLOCK; w++) {
+          for (let r = 0; r < rowsPerTile; r++)
+            out[at++] = patternWord(values, rows, cols, t * rowsPerTile + r, b, w);
         }
       }
     }
   }
   return out;
+}
+
+function patternWord(values: Int8Array, rows: number, cols: number, m: number, b: number, w: number): number {
+  let word = 0;
+  for (let i = 0; i < 3; i++) {
+    let f = LUT_ZERO_PATTERN;
+    if (m < rows) {
+      f = 0;
+      for (let d = 0; d < 3; d++) {
+        const slot = 3 * (3 * w + i) + d;
+        const k = 256 * b + slot;
+        const code = slot < 256 && k < cols ? values[m * cols + k]! + 1 : 1;
+        f += code * 3 ** d;
+      }
+    }
+    word |= f << (5 * i);
+  }
+  return word;
 }
 
 function bytesOf(y: Float32Array): Buffer {
@@ -98,19 +112,19 @@ describe('lutPack', () => {
     for (const [rows, cols] of [
       [1, 100],
       [37, 300],
-      [70, 513],
+      [70, 1100],
     ] as const) {
       const values = randomTernary(rows * cols, rows + cols);
       const w = packed(values, rows, cols, 1);
       for (const rowsPerTile of [16, 32, 64, 128] as const) {
-        const lut = lutPack(w, { rowsPerTile });
-        expect(lut.tiles).toBe(Math.ceil(rows / rowsPerTile));
-        expect(lut.rowScales).toBe(w.rowScales);
-        expect(
-          Buffer.from(lut.data.buffer).equals(
-            Buffer.from(lutPackRef(values, rows, cols, rowsPerTile).buffer),
-          ),
-        ).toBe(true);
+        for (const blocksPerChunk of [1, 2, 99]) {
+          const lut = lutPack(w, { rowsPerTile, blocksPerChunk });
+          expect(lut.tiles).toBe(Math.ceil(rows / rowsPerTile));
+          expect(lut.blocksPerChunk).toBe(Math.min(blocksPerChunk, Math.ceil(cols / 256)));
+          expect(lut.rowScales).toBe(w.rowScales);
+          const want = lutPackRef(values, rows, cols, rowsPerTile, lut.blocksPerChunk);
+          expect(Buffer.from(lut.data.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+        }
       }
     }
   });
@@ -137,7 +151,9 @@ describe('lutMatmul', () => {
     for (const [rows, cols] of shapes) {
       const values = randomTernary(rows * cols, 3 * rows + cols);
       const w = packed(values, rows, cols, rows);
-      const luts = ([16, 32, 64, 128] as LutRowsPerTile[]).map((rowsPerTile) => lutPack(w, { rowsPerTile }));
+      const luts = ([16, 32, 64, 128] as LutRowsPerTile[]).flatMap((rowsPerTile) =>
+        [1, 3, 64].map((blocksPerChunk) => lutPack(w, { rowsPerTile, blocksPerChunk })),
+      );
       for (const mode of ['per-token', 'per-block-256'] as const) {
         for (const n of [1, 3, 17]) {
           const qa = activations(n, cols, mode, rows * n + cols);
@@ -187,7 +203,7 @@ describe('lutMatmul', () => {
       forEachIsa(() => {
         for (const rowsPerTile of [16, 32, 64, 128] as const) {
           const y = new Float32Array(2 * rows);
-          lutMatmul(lutPack(w, { rowsPerTile }), qa, 2, y, allocLutScratch(cols, 2));
+          lutMatmul(lutPack(w, { rowsPerTile, blocksPerChunk: 1 }), qa, 2, y, allocLutScratch(cols, 2));
           expect(bytesOf(y).equals(bytesOf(want))).toBe(true);
         }
       });
@@ -197,7 +213,7 @@ describe('lutMatmul', () => {
   it('splits rows over 1 and 2 threads with the same result, sync, async and recorded', async () => {
     const [rows, cols, n] = [300, 700, 5];
     const w = packed(randomTernary(rows * cols, 77), rows, cols, 7);
-    const lut = lutPack(w, { rowsPerTile: 32 });
+    const lut = lutPack(w, { rowsPerTile: 32, blocksPerChunk: 2 });
     const qa = activations(n, cols, 'per-token', 8);
     const want = new Float32Array(n * rows);
     ternaryMatmul(w, qa, n, want);
@@ -236,6 +252,8 @@ describe('lutMatmul', () => {
     expect(() => lutPack(w, { rowsPerTile: 8 as LutRowsPerTile })).toThrow(RangeError);
     expect(() => lutPack({ ...w, data: new Uint8Array(3) })).toThrow(RangeError);
     expect(() => lutPack(null as unknown as PackedTernary)).toThrow(TypeError);
+    expect(() => lutPack(w, { blocksPerChunk: 0 })).toThrow(RangeError);
+    expect(() => lutMatmul({ ...lut, blocksPerChunk: 3 }, qa, 2, y, scratch)).toThrow(RangeError);
     expect(() => lutMatmul(lut, qa, 2, y, new Uint8Array(10))).toThrow(/scratch/);
     expect(() => lutMatmul(lut, qa, 2, y, new Uint8Array(10))).toThrow(RangeError);
     expect(() => lutMatmul(lut, qa, 2, new Float32Array(39), scratch)).toThrow(RangeError);

@@ -36,7 +36,6 @@ static void lut_tiles_generic_row(const LutGemm& g, const uint8_t* tables, int64
   const int64_t groups = g.per_block ? nblocks : 1;
   const float* as = g.a_scales + n * groups;
   for (int64_t t = t0; t < t1; t++) {
-    const uint16_t* wt = g.w + t * nblocks * kLutWordsPerBlock * g.R;
     for (int64_t r = 0; r < g.R && t * g.R + r < g.M; r++) {
       const int64_t m = t * g.R + r;
       int32_t total = 0;
@@ -45,7 +44,7 @@ static void lut_tiles_generic_row(const LutGemm& g, const uint8_t* tables, int64
         const uint8_t* tb = tables + b * kLutBlockTableBytes;
         int16_t part[2] = {0, 0};  // fields 0-1, field 2
         for (int w = 0; w < kLutWordsPerBlock; w++) {
-          const unsigned word = wt[(b * kLutWordsPerBlock + w) * g.R + r];
+          const unsigned word = lut_block_words(g, t, b)[w * g.R + r];
           for (int i = 0; i < 3; i++) {
             int16_t e;
             std::memcpy(&e, tb + (3 * w + i) * kLutTableBytes + 2 * ((word >> (5 * i)) & 31), sizeof e);
@@ -100,7 +99,12 @@ int64_t check_rows_per_tile(const Napi::CallbackInfo& info, size_t index) {
   return r;
 }
 
-// lutPack(wData: Uint8Array (M, Kp/4) packed codes, M, Kp, rowsPerTile, out: Uint16Array (tiles, Kp/256, 29, R))
+int64_t check_blocks_per_chunk(const Napi::CallbackInfo& info, size_t index, int64_t nblocks) {
+  return int_arg(info, index, "blocksPerChunk", 1, nblocks);
+}
+
+// lutPack(wData: Uint8Array (M, Kp/4) packed codes, M, Kp, rowsPerTile, out: Uint16Array (tiles * Kp/256 * 29 * R),
+//         blocksPerChunk)
 Work PreparePack(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int64_t M = int_arg(info, 1, "rows (M)", 1, int64_t{1} << 31);
@@ -109,12 +113,13 @@ Work PreparePack(const Napi::CallbackInfo& info) {
   const int64_t R = check_rows_per_tile(info, 3);
   const int64_t tiles = (M + R - 1) / R;
   const int64_t nblocks = Kp / kPackedBlockWeights;
+  const int64_t B = check_blocks_per_chunk(info, 5, nblocks);
   const uint8_t* src = u8_arg(info, 0, "wData", checked_mul(env, M, Kp / 4, "M * colsPadded / 4")).data;
   uint16_t* out = u16_arg(info, 4, "out",
                           checked_mul(env, checked_mul(env, tiles, nblocks, "tiles * blocks"),
                                       kLutWordsPerBlock * R, "tiles * blocks * 29 * rowsPerTile"))
                       .data;
-  return [src, M, Kp, R, tiles, nblocks, out] {
+  return [src, M, Kp, R, B, tiles, nblocks, out] {
     ThreadPool::instance().parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int) {
       for (int64_t t = t0; t < t1; t++) {
         for (int64_t r = 0; r < R; r++) {
@@ -122,7 +127,7 @@ Work PreparePack(const Napi::CallbackInfo& info) {
           const uint8_t* row = src + m * (Kp / 4);
           for (int64_t b = 0; b < nblocks; b++) {
             const uint8_t* blk = row + b * kPackedBlockBytes;
-            uint16_t* words = out + (t * nblocks + b) * kLutWordsPerBlock * R + r;
+            uint16_t* words = out + lut_block_offset(M, Kp, R, B, t, b) + r;
             for (int w = 0; w < kLutWordsPerBlock; w++) {
               unsigned word = 0;
               for (int i = 0; i < 3; i++) {
@@ -148,7 +153,7 @@ Work PreparePack(const Napi::CallbackInfo& info) {
 
 // lutMatmul(wData: Uint16Array, wRowScales: Float32Array (M), M, Kp, rowsPerTile, q: Int8Array (>= N*Kp),
 //           aScales: Float32Array (>= N * groups), mode (0 per-token, 1 per-block-256), N, y: Float32Array
-//           (>= N*M), scratch: Uint8Array (>= one activation row's tables: Kp/256 * 87 * 64 bytes))
+//           (>= N*M), scratch: Uint8Array (>= one activation row's tables: Kp/256 * 87 * 64 bytes), blocksPerChunk)
 Work PrepareMatmul(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   LutGemm g{};
@@ -161,6 +166,7 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t groups = g.per_block ? nblocks : 1;
   const int64_t tiles = (g.M + g.R - 1) / g.R;
+  g.B = check_blocks_per_chunk(info, 11, nblocks);
   g.w = u16_arg(info, 0, "wData",
                 checked_mul(env, checked_mul(env, tiles, nblocks, "tiles * blocks"), kLutWordsPerBlock * g.R,
                             "tiles * blocks * 29 * rowsPerTile"))

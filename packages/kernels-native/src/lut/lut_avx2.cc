@@ -4,6 +4,8 @@
 // instructions for 48 multiply-adds), which is why the chooser rarely picks this path over `vpmaddubsw`.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "lut/lut_layout.h"
 #include "ternary/packed_layout.h"
 #include "ternary/ternary_matmul.h"
@@ -12,29 +14,30 @@ namespace ternion {
 namespace avx2 {
 namespace {
 
-// H = rowsPerTile / 16 register rows of the tile.
+// H = rowsPerTile / 16 register rows of the tile; blocks [b0, b1) are one K chunk, the per-row state waits in y
+// between chunks (float sums or int32 totals as raw bits, as on AVX-512).
 template <int H>
-static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t n, int64_t t) {
+static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t n, int64_t t, int64_t b0, int64_t b1) {
   constexpr int64_t R = 16 * H;
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
-  const uint16_t* wt = g.w + t * nblocks * kLutWordsPerBlock * R;
   const int64_t m0 = t * R;
   const int64_t valid = g.M - m0 < R ? g.M - m0 : R;
-  alignas(32) float ws[R];
-  for (int64_t r = 0; r < R; r++) ws[r] = r < valid ? g.w_scales[m0 + r] : 0.f;
+  float* y = g.y + n * g.M + m0;
+  alignas(32) float state[R] = {};
+  if (b0 > 0) std::memcpy(state, y, static_cast<size_t>(valid) * sizeof(float));
   __m256 accf[2 * H];
   __m256i total[2 * H];
   for (int h = 0; h < 2 * H; h++) {
-    accf[h] = _mm256_setzero_ps();
-    total[h] = _mm256_setzero_si256();
+    accf[h] = _mm256_load_ps(state + 8 * h);
+    total[h] = _mm256_castps_si256(accf[h]);
   }
   const int64_t groups = g.per_block ? nblocks : 1;
   const float* as = g.a_scales + n * groups;
   const __m256i k31 = _mm256_set1_epi16(31), k13 = _mm256_set1_epi16(13), k26 = _mm256_set1_epi16(26);
   const __m256i lo_only = _mm256_set1_epi16(static_cast<int16_t>(0x8000)), hi_only = _mm256_set1_epi16(0x0080);
-  for (int64_t b = 0; b < nblocks; b++) {
+  for (int64_t b = b0; b < b1; b++) {
     const uint8_t* tb = tables + b * kLutBlockTableBytes;
-    const uint16_t* wb = wt + b * kLutWordsPerBlock * R;
+    const uint16_t* wb = lut_block_words(g, t, b);
     __m256i s[2][H];  // fields 0-1, field 2 (lut_layout.h)
     for (int h = 0; h < H; h++) s[0][h] = s[1][h] = _mm256_setzero_si256();
     for (int w = 0; w < kLutWordsPerBlock; w++) {
@@ -71,13 +74,21 @@ static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t n, 
     }
   }
   alignas(32) float out[R];
+  if (b1 < nblocks) {
+    for (int h = 0; h < 2 * H; h++) {
+      _mm256_store_ps(out + 8 * h, g.per_block ? accf[h] : _mm256_castsi256_ps(total[h]));
+    }
+    std::memcpy(y, out, static_cast<size_t>(valid) * sizeof(float));
+    return;
+  }
+  alignas(32) float ws[R];
+  for (int64_t r = 0; r < R; r++) ws[r] = r < valid ? g.w_scales[m0 + r] : 0.f;
   for (int h = 0; h < 2 * H; h++) {
     const __m256 wsv = _mm256_load_ps(ws + 8 * h);
     const __m256 o = g.per_block ? _mm256_mul_ps(accf[h], wsv)  // ternary_out_per_block
                                  : _mm256_mul_ps(_mm256_cvtepi32_ps(total[h]), _mm256_mul_ps(_mm256_set1_ps(as[0]), wsv));
     _mm256_store_ps(out + 8 * h, o);
   }
-  float* y = g.y + n * g.M + m0;
   for (int64_t r = 0; r < valid; r++) y[r] = out[r];
 }
 
@@ -106,17 +117,21 @@ void lut_tables_avx2(const LutGemm& g, int64_t n, int64_t b, uint8_t* slots) {
 
 void lut_tiles_avx2(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t na,
                     int64_t t0, int64_t t1) {
-  for (int64_t t = t0; t < t1; t++) {
-    for (int64_t a = 0; a < na; a++) {
-      const uint8_t* ta = tables + a * table_stride;
-      if (g.R == 128) {
-        avx2::lut_tile<8>(g, ta, n0 + a, t);
-      } else if (g.R == 64) {
-        avx2::lut_tile<4>(g, ta, n0 + a, t);
-      } else if (g.R == 32) {
-        avx2::lut_tile<2>(g, ta, n0 + a, t);
-      } else {
-        avx2::lut_tile<1>(g, ta, n0 + a, t);
+  const int64_t nblocks = g.Kp / kPackedBlockWeights;
+  for (int64_t b0 = 0; b0 < nblocks; b0 += g.B) {
+    const int64_t b1 = b0 + g.B < nblocks ? b0 + g.B : nblocks;
+    for (int64_t t = t0; t < t1; t++) {
+      for (int64_t a = 0; a < na; a++) {
+        const uint8_t* ta = tables + a * table_stride;
+        if (g.R == 128) {
+          avx2::lut_tile<8>(g, ta, n0 + a, t, b0, b1);
+        } else if (g.R == 64) {
+          avx2::lut_tile<4>(g, ta, n0 + a, t, b0, b1);
+        } else if (g.R == 32) {
+          avx2::lut_tile<2>(g, ta, n0 + a, t, b0, b1);
+        } else {
+          avx2::lut_tile<1>(g, ta, n0 + a, t, b0, b1);
+        }
       }
     }
   }

@@ -20,15 +20,15 @@ namespace {
 
 // L = rowsPerTile / 32 register rows of the tile, NA activation rows [n0, n0 + NA): the index words are loaded
 // and shifted once for all NA tables (prefill shares the decode of the weights), and each table once for all
-// L register rows.
-// Each tile walks the whole K: the weights stream contiguously. (Walking K in L1-sized block ranges across all
-// tiles, with the per-row state parked in y, measured slower for decode and no faster for prefill.)
+// L register rows. Blocks [b0, b1) are one K chunk; between chunks the per-row state (float sums for
+// per-block-256, int32 totals for per-token, as raw bits) waits in y.
 template <int L, int NA>
-static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t t) {
+static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0, int64_t t,
+                            int64_t b0, int64_t b1) {
   constexpr int64_t R = 32 * L;
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
-  const int64_t tile_words = nblocks * kLutWordsPerBlock * R;
-  const uint16_t* wt = g.w + t * tile_words;
+  // One tile further in this chunk: its blocks are (b1 - b0) * 29 * R words on.
+  const int64_t next_tile = (b1 - b0) * kLutWordsPerBlock * R;
   const int64_t m0 = t * R;
   const int64_t valid = g.M - m0 < R ? g.M - m0 : R;
   const int64_t groups = g.per_block ? nblocks : 1;
@@ -40,13 +40,15 @@ static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t tab
   alignas(64) float accf[NA][R];
   alignas(64) int32_t total[NA][R];
   for (int a = 0; a < NA; a++) {
-    for (int64_t r = 0; r < R; r++) {
-      accf[a][r] = 0.f;
-      total[a][r] = 0;
+    for (int h = 0; h < 2 * L; h++) {
+      const __m512i state =
+          b0 == 0 ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(store[h], g.y + (n0 + a) * g.M + m0 + 16 * h);
+      _mm512_store_si512(accf[a] + 16 * h, state);
+      _mm512_store_si512(total[a] + 16 * h, state);
     }
   }
-  for (int64_t b = 0; b < nblocks; b++) {
-    const uint16_t* wb = wt + b * kLutWordsPerBlock * R;
+  for (int64_t b = b0; b < b1; b++) {
+    const uint16_t* wb = lut_block_words(g, t, b);
     // Fields 0 + 1 and field 2 accumulate apart: a whole block's sum may not fit int16 (lut_layout.h).
     __m512i s01[NA][L], s2[NA][L];
     for (int a = 0; a < NA; a++) {
@@ -57,7 +59,7 @@ static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t tab
       for (int l = 0; l < L; l++) {
         x0[l] = _mm512_loadu_si512(wb + w * R + 32 * l);
         // The same line of the next tile, into L2 (as the MAD GEMV does): without it 1-thread decode ran ~25% slower.
-        _mm_prefetch(reinterpret_cast<const char*>(wb + w * R + 32 * l + tile_words), _MM_HINT_T1);
+        _mm_prefetch(reinterpret_cast<const char*>(wb + w * R + 32 * l + next_tile), _MM_HINT_T1);
         x1[l] = _mm512_srli_epi16(x0[l], 5);  // vpermw reads index bits 0-4 only
         x2[l] = _mm512_srli_epi16(x0[l], 10);
       }
@@ -91,6 +93,15 @@ static inline void lut_tile(const LutGemm& g, const uint8_t* tables, int64_t tab
       }
     }
   }
+  if (b1 < nblocks) {
+    for (int a = 0; a < NA; a++) {
+      for (int h = 0; h < 2 * L; h++) {
+        const __m512i state = g.per_block ? _mm512_load_si512(accf[a] + 16 * h) : _mm512_load_si512(total[a] + 16 * h);
+        _mm512_mask_storeu_epi32(g.y + (n0 + a) * g.M + m0 + 16 * h, store[h], state);
+      }
+    }
+    return;
+  }
   for (int h = 0; h < 2 * L; h++) {
     const __m512 ws = _mm512_maskz_loadu_ps(store[h], g.w_scales + m0 + 16 * h);
     for (int a = 0; a < NA; a++) {
@@ -109,22 +120,26 @@ template <int L>
 static inline void lut_tile_rows(const LutGemm& g, const uint8_t* tables, int64_t table_stride, int64_t n0,
                                  int64_t na, int64_t t0, int64_t t1) {
   constexpr int64_t kMaxNa = L == 4 ? 2 : 4;
-  for (int64_t t = t0; t < t1; t++) {
-    for (int64_t a = 0; a < na; a += kMaxNa) {
-      const uint8_t* ta = tables + a * table_stride;
-      switch (na - a < kMaxNa ? na - a : kMaxNa) {
-        case 1:
-          lut_tile<L, 1>(g, ta, table_stride, n0 + a, t);
-          break;
-        case 2:
-          lut_tile<L, 2>(g, ta, table_stride, n0 + a, t);
-          break;
-        case 3:
-          lut_tile<L, 3>(g, ta, table_stride, n0 + a, t);
-          break;
-        default:
-          lut_tile<L, L == 4 ? 2 : 4>(g, ta, table_stride, n0 + a, t);
-          break;
+  const int64_t nblocks = g.Kp / kPackedBlockWeights;
+  for (int64_t b0 = 0; b0 < nblocks; b0 += g.B) {
+    const int64_t b1 = b0 + g.B < nblocks ? b0 + g.B : nblocks;
+    for (int64_t t = t0; t < t1; t++) {
+      for (int64_t a = 0; a < na; a += kMaxNa) {
+        const uint8_t* ta = tables + a * table_stride;
+        switch (na - a < kMaxNa ? na - a : kMaxNa) {
+          case 1:
+            lut_tile<L, 1>(g, ta, table_stride, n0 + a, t, b0, b1);
+            break;
+          case 2:
+            lut_tile<L, 2>(g, ta, table_stride, n0 + a, t, b0, b1);
+            break;
+          case 3:
+            lut_tile<L, 3>(g, ta, table_stride, n0 + a, t, b0, b1);
+            break;
+          default:
+            lut_tile<L, L == 4 ? 2 : 4>(g, ta, table_stride, n0 + a, t, b0, b1);
+            break;
+        }
       }
     }
   }

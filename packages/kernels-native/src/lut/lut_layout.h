@@ -8,8 +8,12 @@
 // group's 3 codes c = w + 1 form the pattern index f = c0 + 3 c1 + 9 c2 in [0, 27). Three indices share a
 // uint16 word (bits 0-4, 5-9, 10-14; bit 15 zero), so a block is 29 words = 58 bytes per row: 1.81 bits per
 // weight against 2 for the packed MAD layout.
-//   data: (tiles, nblocks, 29, R) uint16, tiles = ceil(M / R), R = rowsPerTile in {16, 32, 64, 128} (runtime data)
-//   word w of block b of row m = data[((m / R) * nblocks + b) * 29 + w) * R + m % R]
+// Tiles (runtime data, chosen per shape): R = rowsPerTile in {16, 32, 64, 128} rows, and K in chunks of
+// B = blocksPerChunk blocks (the last chunk may be shorter). Each chunk holds all tiles, so a kernel walking
+// chunk by chunk streams the weights contiguously while one chunk's tables (B * 5.4 KiB) stay in L1.
+//   data: (chunks, tiles, blocks of the chunk, 29, R) uint16, tiles = ceil(M / R), chunks = ceil(nblocks / B)
+//   word w of block b = c * B + bc of row m = t * R + r:
+//     data[c * B * tiles * 29 * R + ((t * nb_c + bc) * 29 + w) * R + r],  nb_c = min(B, nblocks - c * B)
 //   rows past M hold the zero pattern (13) in every field.
 // Rows of a tile are the SIMD lanes: one vpermw looks up 32 rows' partial sums at once.
 //
@@ -54,14 +58,26 @@ constexpr LutPatternWeights make_lut_pattern_weights() {
 alignas(64) constexpr LutPatternWeights kLutPatternWeights = make_lut_pattern_weights();
 
 struct LutGemm {
-  const uint16_t* w;       // (tiles, nblocks, 29, R) pattern words
+  const uint16_t* w;       // (chunks, tiles, blocks of the chunk, 29, R) pattern words
   const float* w_scales;   // (M)
   const int8_t* q;         // (N, Kp) quantized activations, zero padded
   const float* a_scales;   // (N, groups)
   float* y;                // (N, M)
   int64_t M, Kp, N, R;
+  int64_t B;               // blocks per chunk, 1 <= B <= Kp / 256
   bool per_block;
 };
+
+// The 29 * R words of block b of tile t.
+static inline int64_t lut_block_offset(int64_t M, int64_t Kp, int64_t R, int64_t B, int64_t t, int64_t b) {
+  const int64_t nblocks = Kp / 256, tiles = (M + R - 1) / R;
+  const int64_t c = b / B, bc = b % B;
+  const int64_t nb_c = nblocks - c * B < B ? nblocks - c * B : B;
+  return (c * B * tiles + t * nb_c + bc) * kLutWordsPerBlock * R;
+}
+static inline const uint16_t* lut_block_words(const LutGemm& g, int64_t t, int64_t b) {
+  return g.w + lut_block_offset(g.M, g.Kp, g.R, g.B, t, b);
+}
 
 // Activation of slot i (0-2) of group j of block b in activation row q (Kp): zero past the block's 256 weights.
 static inline int lut_activation(const int8_t* q_block /* (256) */, int j, int i) {
