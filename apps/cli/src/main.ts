@@ -4,6 +4,7 @@ import { registerBench } from './commands/bench.js';
 import { registerChat } from './commands/chat.js';
 import { registerInfo } from './commands/info.js';
 import { registerRun } from './commands/run.js';
+import { registerServe } from './commands/serve.js';
 import { registerSynth } from './commands/synth.js';
 
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerBench(program);
   registerSynth(program);
+  registerServe(program);
   return program;
 }
 
