@@ -19,6 +19,11 @@ describe('layoutForShape', () => {
     expect(layoutForShape(64, 1 << 20, 'avx512').scratchRows).toBe(4);
   });
 
+  it('cuts K into chunks of 6 blocks (33 KB of tables per activation row, inside L1)', () => {
+    expect(layoutForShape(2560, 6912, 'avx512').blocksPerChunk).toBe(6);
+    expect(layoutForShape(2560, 300, 'avx512').blocksPerChunk).toBe(2);
+  });
+
   it('rejects non-positive shapes', () => {
     expect(() => layoutForShape(0, 256, 'avx512')).toThrow(RangeError);
     expect(() => layoutForShape(8, Number.NaN, 'avx512')).toThrow(RangeError);

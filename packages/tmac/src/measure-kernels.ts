@@ -74,7 +74,7 @@ export function measureKernels(shape: MeasureShape, options: MeasureOptions = {}
   const copies = Math.max(1, Math.ceil((options.residentBytes ?? 64 << 20) / mad.data.length));
   const mads = [mad];
   for (let i = 1; i < copies; i++) mads.push({ ...mad, data: mad.data.slice() });
-  const lut = lutPack(mad, { rowsPerTile: layout.rowsPerTile });
+  const lut = lutPack(mad, { rowsPerTile: layout.rowsPerTile, blocksPerChunk: layout.blocksPerChunk });
   const luts = [lut];
   for (let i = 1; i < copies; i++) luts.push({ ...lut, data: lut.data.slice() });
 

@@ -63,7 +63,9 @@ export function createTernaryLinear(
   const { rows, cols } = mad;
   if (!chooser.has(rows, cols)) chooser.measure(rows, cols);
   const layout = layoutForShape(rows, cols, kernelInfo().isa);
-  const lut = chooser.usesLut(rows, cols) ? lutPack(mad, { rowsPerTile: layout.rowsPerTile }) : undefined;
+  const lut = chooser.usesLut(rows, cols)
+    ? lutPack(mad, { rowsPerTile: layout.rowsPerTile, blocksPerChunk: layout.blocksPerChunk })
+    : undefined;
   const kernelFor = (n: number): TernaryKernel => (lut !== undefined ? chooser.choose(rows, cols, n) : 'mad');
   const scratchFor = (n: number): Uint8Array => scratch.get(cols, Math.min(n, layout.scratchRows));
   return {
