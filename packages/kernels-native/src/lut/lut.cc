@@ -43,8 +43,9 @@ static void lut_tiles_generic_row(const LutGemm& g, const uint8_t* tables, int64
       for (int64_t b = 0; b < nblocks; b++) {
         const uint8_t* tb = tables + b * kLutBlockTableBytes;
         int16_t part[2] = {0, 0};  // fields 0-1, field 2
+        const uint16_t* wb = lut_block_words(g, t, b);
         for (int w = 0; w < kLutWordsPerBlock; w++) {
-          const unsigned word = lut_block_words(g, t, b)[w * g.R + r];
+          const unsigned word = wb[w * g.R + r];
           for (int i = 0; i < 3; i++) {
             int16_t e;
             std::memcpy(&e, tb + (3 * w + i) * kLutTableBytes + 2 * ((word >> (5 * i)) & 31), sizeof e);
