@@ -51,6 +51,23 @@ function randomPacked(rows: number, cols: number, seed: number): PackedTernary {
   return { rows, cols, colsPadded, data, rowScales: new Float32Array(rows).fill(0.01) };
 }
 
+/**
+ * Median seconds of each function, calls taken round-robin after one warm-up each: the machine is shared, and
+ * interleaving makes a load change hit every variant alike instead of whichever ran during it.
+ */
+function interleavedMedians(fns: (() => void)[], reps: number): number[] {
+  for (const f of fns) f();
+  const times = fns.map(() => [] as number[]);
+  for (let r = 0; r < reps; r++) {
+    fns.forEach((f, i) => {
+      const t0 = process.hrtime.bigint();
+      f();
+      times[i]!.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    });
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[t.length >> 1]!);
+}
+
 function rowsPerTileFor(rows: number, isa: Isa): LutRowsPerTile {
   const candidates: LutRowsPerTile[] = isa === 'avx512' ? [128, 64, 32] : [64, 32, 16];
   return candidates.find((r) => rows >= 4 * r) ?? candidates[candidates.length - 1]!;
@@ -105,8 +122,13 @@ export async function run(ctx: BenchContext): Promise<void> {
             const reps = n === 1 ? Math.min(200, copies * 2) : n === 16 ? 9 : isa === 'avx2' ? 3 : 5;
             let i = 0;
             let j = 0;
-            const tMad = ctx.median(() => ternaryMatmul(mads[i++ % rot]!, qa, n, y), reps);
-            const tLut = ctx.median(() => lutMatmul(luts[j++ % rot]!, qa, n, y, scratch), reps);
+            const [tMad, tLut] = interleavedMedians(
+              [
+                () => ternaryMatmul(mads[i++ % rot]!, qa, n, y),
+                () => lutMatmul(luts[j++ % rot]!, qa, n, y, scratch),
+              ],
+              reps,
+            ) as [number, number];
             const fmt = (t: number, bytes: number) => {
               if (n > 1)
                 return `${(t * 1e3).toFixed(2).padStart(7)} ms ${((2 * n * m * k) / t / 1e9).toFixed(0).padStart(4)} GOPS`.padEnd(
@@ -191,19 +213,15 @@ function layerStack(ctx: BenchContext, picks: Map<string, 'mad' | 'lut'>, isa: I
           }
         }
       };
-      const reps = n === 1 ? 15 : 5;
-      const tMad = ctx.median(
-        step(() => 'mad'),
+      const reps = n === 1 ? 21 : 7;
+      const [tMad, tLut, tPick] = interleavedMedians(
+        [
+          step(() => 'mad'),
+          step(() => 'lut'),
+          step((k, m) => picks.get(`${k}x${m} ${isa} ${threads} ${n}`) ?? 'mad'),
+        ],
         reps,
-      );
-      const tLut = ctx.median(
-        step(() => 'lut'),
-        reps,
-      );
-      const tPick = ctx.median(
-        step((k, m) => picks.get(`${k}x${m} ${isa} ${threads} ${n}`) ?? 'mad'),
-        reps,
-      );
+      ) as [number, number, number];
       const best = Math.min(tMad, tLut);
       ctx.print(
         `  N=${String(n).padEnd(3)} ${threads}T: MAD ${(tMad * 1e3).toFixed(2)}, LUT ${(tLut * 1e3).toFixed(2)}, chosen ${(tPick * 1e3).toFixed(2)} ` +
