@@ -149,6 +149,19 @@ describe('KernelChooser', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('force pins one kernel without measuring', () => {
+    const { timer, calls } = fakeTimer();
+    for (const force of ['mad', 'lut'] as const) {
+      const chooser = new KernelChooser({ profilePath: null, timer, machineKey: 'm', force });
+      chooser.measure(2560, 2560);
+      expect(chooser.has(2560, 2560)).toBe(true);
+      expect([1, 16, 128].map((n) => chooser.choose(2560, 2560, n))).toEqual([force, force, force]);
+      expect(chooser.usesLut(2560, 2560)).toBe(force === 'lut');
+    }
+    expect(calls).toHaveLength(0);
+    expect(() => new KernelChooser({ profilePath: null, force: 'fast' as 'mad' })).toThrow(TypeError);
+  });
+
   it('rejects bad arguments', () => {
     const { timer } = fakeTimer();
     expect(() => new KernelChooser({ profilePath: null, timer, batchSizes: [16, 128] })).toThrow(RangeError);

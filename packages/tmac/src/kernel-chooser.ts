@@ -36,6 +36,8 @@ export interface KernelChooserOptions {
   readonly margin?: number;
   /** Identifies the machine in the profile (default CPU model | ISA | threads). */
   readonly machineKey?: string;
+  /** Always this kernel, nothing measured (A/B runs: `ternion bench` with MAD only, LUT only, chosen). */
+  readonly force?: TernaryKernel;
   readonly warn?: (message: string) => void;
 }
 
@@ -62,6 +64,7 @@ export class KernelChooser {
   private readonly timer: KernelTimer;
   private readonly margin: number;
   private readonly profile: KernelProfile;
+  private readonly force: TernaryKernel | undefined;
   private dirty = false;
 
   constructor(options: KernelChooserOptions = {}) {
@@ -79,6 +82,10 @@ export class KernelChooser {
     this.margin = options.margin ?? 0.03;
     if (!(this.margin >= 0 && this.margin < 1))
       throw new RangeError(`KernelChooser: margin must be in [0, 1), got ${this.margin}`);
+    if (options.force !== undefined && options.force !== 'mad' && options.force !== 'lut') {
+      throw new TypeError(`KernelChooser: force must be 'mad' or 'lut', got ${String(options.force)}`);
+    }
+    this.force = options.force;
     this.profilePath = options.profilePath === undefined ? defaultProfilePath() : options.profilePath;
     this.profile = this.profilePath === null ? emptyProfile() : loadProfile(this.profilePath, warn);
   }
@@ -93,6 +100,7 @@ export class KernelChooser {
 
   /** True when every batch size of this shape has figures (measured now or loaded). */
   has(rows: number, cols: number): boolean {
+    if (this.force !== undefined) return true;
     const e = this.entries(rows, cols);
     return e !== undefined && this.batchSizes.every((n) => e[n] !== undefined);
   }
@@ -101,6 +109,7 @@ export class KernelChooser {
   measure(rows: number, cols: number): void {
     checkDim('measure', 'rows', rows);
     checkDim('measure', 'cols', cols);
+    if (this.force !== undefined) return;
     const machine = (this.profile.machines[this.machineKey] ??= {});
     const byN = (machine[this.shapeKey(rows, cols)] ??= {});
     for (const n of this.batchSizes) {
@@ -123,9 +132,10 @@ export class KernelChooser {
     return best;
   }
 
-  /** 'lut' only where it measured faster by the margin; 'mad' for unmeasured shapes. */
+  /** 'lut' only where it measured faster by the margin; 'mad' for unmeasured shapes (or the forced kernel). */
   choose(rows: number, cols: number, n: number): TernaryKernel {
     const t = this.timing(rows, cols, n);
+    if (this.force !== undefined) return this.force;
     return t !== undefined && t.lut < t.mad * (1 - this.margin) ? 'lut' : 'mad';
   }
 
