@@ -26,7 +26,7 @@ export interface MeasureShape {
 export type KernelTimer = (shape: MeasureShape) => KernelTiming;
 
 export interface MeasureOptions {
-  /** Stop after this much wall time per shape once each kernel ran `minReps` times (default 40 ms). */
+  /** Stop after this much wall time per shape once each kernel ran `minReps` (default 5) times (default 40 ms). */
   readonly budgetMs?: number;
   readonly minReps?: number;
   readonly maxReps?: number;
@@ -66,7 +66,7 @@ function median(xs: number[]): number {
 export function measureKernels(shape: MeasureShape, options: MeasureOptions = {}): KernelTiming {
   const { rows, cols, n, mode } = shape;
   const budget = (options.budgetMs ?? 40) / 1e3;
-  const minReps = options.minReps ?? 3;
+  const minReps = options.minReps ?? 5;
   const maxReps = options.maxReps ?? 25;
   const isa: Isa = kernelInfo().isa;
   const layout = layoutForShape(rows, cols, isa);
