@@ -56,10 +56,17 @@ describe('ternion', () => {
   it('bench prints pp/tg tok/s as JSON', async () => {
     const r = await ternion('bench', '-p', '32', '-n', '8', '-r', '1', '--json', '--verbose');
     expect(r.code).toBe(0);
-    const j = JSON.parse(r.stdout) as { results: { test: string; median: number }[]; kernels: { kernels: Record<string, string> } };
+    const j = JSON.parse(r.stdout) as {
+      results: { test: string; median: number }[];
+      kernels: { kernels: Record<string, string> };
+      ternary: { rows: number; cols: number; n: number; kernel: string }[];
+    };
     expect(j.results.map((x) => x.test)).toEqual(['pp32', 'tg8']);
     for (const x of j.results) expect(x.median).toBeGreaterThan(0);
-    expect(Object.keys(j.kernels.kernels)).toContain('ternary_matmul');
+    expect(Object.keys(j.kernels.kernels)).toEqual(expect.arrayContaining(['ternary_matmul', 'lut_matmul']));
+    // every projection shape of the model (256×256, 128×256, 768×256, 256×768) has a decision per batch size
+    expect(new Set(j.ternary.map((t) => `${t.rows}x${t.cols}`)).size).toBe(4);
+    for (const t of j.ternary) expect(['mad', 'lut']).toContain(t.kernel);
   });
 
   it('synth writes a model that run can load', async () => {

@@ -7,6 +7,7 @@ export interface ModelFlags {
   threads?: number;
   activationQuant?: 'per-token' | 'per-block-256';
   outputInt8?: boolean;
+  ternaryKernel?: 'auto' | 'mad' | 'lut';
 }
 
 export function resolveModelPath(flag: string | undefined): string {
@@ -39,6 +40,7 @@ export async function loadWithProgress(flags: ModelFlags): Promise<Model> {
   };
   if (flags.threads !== undefined) options.threads = flags.threads;
   if (flags.activationQuant !== undefined) options.activationQuantization = flags.activationQuant;
+  if (flags.ternaryKernel !== undefined) options.ternaryKernel = flags.ternaryKernel;
   try {
     return await loadModel(path, options);
   } finally {

@@ -30,6 +30,11 @@ export function modelOptions(): Option[] {
       'per-block-256',
     ]),
     new Option('--output-int8', 'keep an int8 copy of the output matrix (faster decode, tiny accuracy cost)'),
+    new Option('--ternary-kernel <kind>', "ternary GEMM: 'auto' (measured per shape), 'mad' (multiply-add) or 'lut' (T-MAC)").choices([
+      'auto',
+      'mad',
+      'lut',
+    ]),
   ];
 }
 

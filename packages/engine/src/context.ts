@@ -99,7 +99,7 @@ export class Context {
     // At least one full context, so any single sequence can always run to its end (no deadlock).
     const numBlocks = Math.max(maxBlocksPerSeq, Math.ceil(kvTokens / blockSize));
     this.kv = new KvCacheManager({ numBlocks, blockSize });
-    this.forward = new ForwardPass(cfg, model.weights, {
+    this.forward = new ForwardPass(cfg, model.weights, model.kernels, {
       maxBatchTokens: this.batchSize,
       maxLogits: Math.max(this.maxSequences, Math.min(this.batchSize, 64)),
       maxSeqs: this.maxSequences,

@@ -16,3 +16,4 @@ export * from './synth/index.js';
 export * from './chat/index.js';
 export { ChatSession, type ChatSessionOptions } from './chat-session.js';
 export * from './tokenizer/index.js';
+export type { TernaryKernelMode } from './model/ternary-kernels.js';

@@ -7,6 +7,7 @@ import { openGguf } from './gguf/reader.js';
 import type { GgufFile } from './gguf/gguf-file.js';
 import { modelConfigFromGguf } from './gguf/model-metadata.js';
 import { architectureFor, type ArchitectureSpec } from './model/architectures/index.js';
+import { bindTernaryKernels, type TernaryKernelMode, type TernaryKernels } from './model/ternary-kernels.js';
 import { loadWeights, type ModelWeights } from './model/weights.js';
 import { StreamingDetokenizer, Tokenizer, tokenizerSpecFromMetadata } from './tokenizer/index.js';
 
@@ -20,6 +21,11 @@ export interface LoadModelOptions {
   activationQuantization?: ActivationQuantization;
   /** Keep an int8 per-row copy of the output matrix (halves its bytes per token vs F16; see the bench). */
   outputInt8?: boolean;
+  /**
+   * Ternary GEMM per projection: 'auto' (default) measures the multiply-add and T-MAC lookup-table kernels
+   * per weight shape and batch size once per machine and keeps the faster; 'mad' / 'lut' force one.
+   */
+  ternaryKernel?: TernaryKernelMode;
   /** Load progress: layers converted so far. */
   onProgress?: (progress: { done: number; total: number }) => void;
 }
@@ -42,6 +48,7 @@ export class Model {
     readonly architecture: ArchitectureSpec,
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
+    readonly kernels: TernaryKernels,
     readonly tokenizer: Tokenizer,
   ) {}
 
@@ -75,7 +82,8 @@ export class Model {
       outputInt8: options.outputInt8 ?? false,
       onProgress: (done, total) => options.onProgress?.({ done, total }),
     });
-    return new Model(path, file, arch, config, weights, tokenizer);
+    const kernels = bindTernaryKernels(weights, options.ternaryKernel ?? 'auto', config.activationQuantization);
+    return new Model(path, file, arch, config, weights, kernels, tokenizer);
   }
 
   get threads(): number {

@@ -87,12 +87,19 @@ export function registerBench(program: Command): void {
         const tps = await benchGenerate(model, flags.nGen, flags.reps);
         results.push({ model: name, threads: model.threads, test: `tg${flags.nGen}`, tokens: flags.nGen, tokensPerSecond: tps, median: median(tps) });
       }
+      // Which ternary kernel each projection shape runs, per batch size (the chooser's decisions).
+      const ternary = model.kernels.choices().map((c) => ({ rows: c.rows, cols: c.cols, n: c.n, kernel: c.kernel }));
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ results, kernels: flags.verbose ? kernelInfo() : undefined }, null, 2)}\n`);
+        const verbose = flags.verbose ? { kernels: kernelInfo(), ternaryKernelMode: model.kernels.mode, ternary } : {};
+        process.stdout.write(`${JSON.stringify({ results, ...verbose }, null, 2)}\n`);
       } else {
         process.stdout.write(`| model | threads | test | t/s (median of ${flags.reps}) |\n|---|---|---|---|\n`);
         for (const r of results) process.stdout.write(`| ${r.model} | ${r.threads} | ${r.test} | ${r.median.toFixed(2)} |\n`);
-        if (flags.verbose) process.stdout.write(`\nkernels: ${JSON.stringify(kernelInfo(), null, 2)}\n`);
+        if (flags.verbose) {
+          process.stdout.write(`\nkernels: ${JSON.stringify(kernelInfo(), null, 2)}\n`);
+          process.stdout.write(`\nternary kernel per projection shape (mode ${model.kernels.mode}):\n| rows × cols | batch | kernel |\n|---|---|---|\n`);
+          for (const t of ternary) process.stdout.write(`| ${t.rows} × ${t.cols} | ${t.n} | ${t.kernel} |\n`);
+        }
       }
       model.dispose();
     });

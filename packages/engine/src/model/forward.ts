@@ -19,8 +19,8 @@ import {
   rmsNorm,
   rope,
   siluMul,
-  ternaryMatmul,
 } from '@ternion/kernels-native';
+import type { TernaryKernels } from './ternary-kernels.js';
 import type { DenseMatrix, ModelWeights } from './weights.js';
 
 export interface ForwardPassOptions {
@@ -87,6 +87,7 @@ export class ForwardPass {
   constructor(
     readonly config: ModelConfig,
     readonly weights: ModelWeights,
+    readonly kernels: TernaryKernels,
     readonly options: ForwardPassOptions,
   ) {
     const T = options.maxBatchTokens;
@@ -199,12 +200,13 @@ export class ForwardPass {
 
     for (let l = 0; l < c.blockCount; l++) {
       const L = w.layers[l]!;
+      const P = this.kernels.layers[l]!; // the projections, each on its chosen ternary kernel
       // ---- attention: x += W_o · sub_norm(Attn(RoPE(W_q·n), RoPE(W_k·n), W_v·n)), n = attn_norm(x) ----
       rmsNorm(this.x, L.attnNorm, n, d, eps, this.xn);
       quantizeActivations(this.xn, n, this.qEmbd);
-      ternaryMatmul(L.wq, this.qEmbd, n, this.q);
-      ternaryMatmul(L.wk, this.qEmbd, n, this.k);
-      ternaryMatmul(L.wv, this.qEmbd, n, this.v);
+      P.q.run(this.qEmbd, n, this.q);
+      P.k.run(this.qEmbd, n, this.k);
+      P.v.run(this.qEmbd, n, this.v);
       rope(this.q, this.positions, n, c.headCount, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
       rope(this.k, this.positions, n, c.headCountKv, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
       kvWrite(this.kCache[l]!, this.vCache[l]!, o.numBlocks, o.blockSize, c.headCountKv, c.headDim, this.k, this.v, this.slots, n, this.kvStatus);
@@ -228,18 +230,18 @@ export class ForwardPass {
       );
       rmsNorm(this.attn, L.attnSubNorm, n, qDim, eps, this.attn);
       quantizeActivations(this.attn, n, this.qAttn);
-      ternaryMatmul(L.wo, this.qAttn, n, this.proj);
+      P.o.run(this.qAttn, n, this.proj);
       add(this.x, this.proj, this.x, n * d);
 
       // ---- FFN: x += W_down · sub_norm(act(W_gate·m) ⊙ W_up·m), m = ffn_norm(x) ----
       rmsNorm(this.x, L.ffnNorm, n, d, eps, this.xn);
       quantizeActivations(this.xn, n, this.qEmbd);
-      ternaryMatmul(L.wGate, this.qEmbd, n, this.gate);
-      ternaryMatmul(L.wUp, this.qEmbd, n, this.up);
+      P.gate.run(this.qEmbd, n, this.gate);
+      P.up.run(this.qEmbd, n, this.up);
       ffnAct(this.gate, this.up, this.gate, n * ff);
       rmsNorm(this.gate, L.ffnSubNorm, n, ff, eps, this.gate);
       quantizeActivations(this.gate, n, this.qFf);
-      ternaryMatmul(L.wDown, this.qFf, n, this.proj);
+      P.down.run(this.qFf, n, this.proj);
       add(this.x, this.proj, this.x, n * d);
     }
 
@@ -259,12 +261,16 @@ function gatherRows(m: DenseMatrix, ids: Int32Array, n: number, out: Float32Arra
 function denseMatmul(m: DenseMatrix, x: Float32Array, n: number, y: Float32Array, i8Scratch: Int8Array): void {
   switch (m.kind) {
     case 'f32':
-      return matmulF32(m.data, x, n, m.rows, m.cols, y);
+      matmulF32(m.data, x, n, m.rows, m.cols, y);
+      return;
     case 'f16':
-      return matmulF16(m.data, x, n, m.rows, m.cols, y);
+      matmulF16(m.data, x, n, m.rows, m.cols, y);
+      return;
     case 'q8_0':
-      return matmulQ8_0(m.data, x, n, m.rows, m.cols, y);
+      matmulQ8_0(m.data, x, n, m.rows, m.cols, y);
+      return;
     case 'i8':
-      return matmulI8(m.data, m.scales, x, n, m.rows, m.cols, y, i8Scratch);
+      matmulI8(m.data, m.scales, x, n, m.rows, m.cols, y, i8Scratch);
+      return;
   }
 }
