@@ -8,9 +8,10 @@ import { cpuFeatures, kernelInfo } from '../lib/index.js';
 import * as attention from './attention.bench.js';
 import { createBenchContext } from './context.js';
 import * as dense from './dense.bench.js';
+import * as lut from './lut.bench.js';
 import * as ternary from './ternary.bench.js';
 
-const modules = { ternary, dense, attention } as const;
+const modules = { ternary, lut, dense, attention } as const;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
