@@ -1,4 +1,4 @@
-import { loadModel, type LoadModelOptions, type Model } from '@ternion/engine';
+import { type LoadModelOptions, loadModel, type Model } from '@ternion/engine';
 import cliProgress from 'cli-progress';
 import { defaultModelPath } from './default-model.js';
 
@@ -13,7 +13,8 @@ export interface ModelFlags {
 export function resolveModelPath(flag: string | undefined): string {
   if (flag) return flag;
   const found = defaultModelPath();
-  if (!found) throw new Error('no --model given and the bundled model was not found (models/ folder missing)');
+  if (!found)
+    throw new Error('no --model given and the bundled model was not found (models/ folder missing)');
   return found;
 }
 

@@ -29,13 +29,13 @@ export interface TernionErrorOptions {
 export class TernionError extends Error {
   readonly code: TernionErrorCode;
   readonly hint: string | undefined;
-  private readonly [MARKER] = true;
 
   constructor(code: TernionErrorCode, message: string, options: TernionErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TernionError';
     this.code = code;
     this.hint = options.hint;
+    Object.defineProperty(this, MARKER, { value: true });
   }
 
   static isInstance(value: unknown): value is TernionError {

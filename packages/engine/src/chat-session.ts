@@ -22,7 +22,8 @@ export class ChatSession {
     options: ChatSessionOptions = {},
   ) {
     this.template = options.template ?? sequence.context.model.tokenizer.chatTemplate;
-    if (options.systemPrompt !== undefined) this.messages.push({ role: 'system', content: options.systemPrompt });
+    if (options.systemPrompt !== undefined)
+      this.messages.push({ role: 'system', content: options.systemPrompt });
   }
 
   /** The conversation so far rendered as the model's prompt, ready for the assistant's next turn. */
@@ -31,14 +32,21 @@ export class ChatSession {
     const tk = model.tokenizer;
     const bos = tk.bosId === undefined ? '' : tk.tokenText(tk.bosId);
     const eos = tk.eosId === undefined ? '' : tk.tokenText(tk.eosId);
-    const text = renderChat(this.template, messages, { addGenerationPrompt: true, bosToken: bos, eosToken: eos });
+    const text = renderChat(this.template, messages, {
+      addGenerationPrompt: true,
+      bosToken: bos,
+      eosToken: eos,
+    });
     // A template that writes bos_token itself must not get a second BOS from the tokenizer.
     const addBos = !(bos !== '' && text.startsWith(bos));
     return model.tokenize(text, { addBos, parseSpecial: true });
   }
 
   /** Streams the assistant's reply to `userText`; the reply joins the history when it ends. */
-  async *promptStream(userText: string, options: GenerateOptions = {}): AsyncGenerator<GenerationChunk, GenerationResult, undefined> {
+  async *promptStream(
+    userText: string,
+    options: GenerateOptions = {},
+  ): AsyncGenerator<GenerationChunk, GenerationResult, undefined> {
     if (typeof userText !== 'string') throw new TypeError('ChatSession.prompt: the message must be a string');
     const turn: ChatMessage[] = [...this.messages, { role: 'user', content: userText }];
     const prompt = this.renderPrompt(turn);
@@ -53,7 +61,10 @@ export class ChatSession {
     if (result.value.finishReason === 'abort') {
       throw new TernionError('ABORTED', 'chat turn aborted');
     }
-    this.messages.push({ role: 'user', content: userText }, { role: 'assistant', content: result.value.text });
+    this.messages.push(
+      { role: 'user', content: userText },
+      { role: 'assistant', content: result.value.text },
+    );
     return result.value;
   }
 

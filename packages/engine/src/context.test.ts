@@ -5,7 +5,12 @@ import { loadModel, type Model } from './model.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const MODEL = path.resolve(here, '..', '..', '..', 'models', 'tinystories-bitnet-b158-target-5m-tq2_0.gguf');
-const PROMPTS = ['Once upon a time', 'Lily and Ben went to the park. They', 'The little dog was sad because', 'One day, a girl'];
+const PROMPTS = [
+  'Once upon a time',
+  'Lily and Ben went to the park. They',
+  'The little dog was sad because',
+  'One day, a girl',
+];
 
 let model: Model;
 beforeAll(async () => {
@@ -42,7 +47,12 @@ describe('Context scheduler', () => {
   it('preempts the youngest sequence when the KV cache runs out, recomputes it, and still matches', async () => {
     const reference = await sequential(40);
     // 4 sequences of up to ~50 tokens need ~200 slots; give the cache 128 (8 blocks of 16).
-    const ctx = await model.createContext({ contextSize: 64, sequences: 4, kvCacheTokens: 128, blockSize: 16 });
+    const ctx = await model.createContext({
+      contextSize: 64,
+      sequences: 4,
+      kvCacheTokens: 128,
+      blockSize: 16,
+    });
     const results = await Promise.all(
       PROMPTS.map((p) => ctx.getSequence().complete(p, { maxTokens: 40, temperature: 0, stopOnEog: false })),
     );
@@ -53,7 +63,9 @@ describe('Context scheduler', () => {
 
   it('reuses cached prefix blocks for a repeated prompt and gives the same logits', async () => {
     const ctx = await model.createContext({ contextSize: 128, sequences: 2, blockSize: 16 });
-    const prompt = model.tokenize('Once upon a time there was a little girl named Lily. She loved to play with her toys and eat snacks. One day, Lily went to the park with her mom and saw a big red ball.');
+    const prompt = model.tokenize(
+      'Once upon a time there was a little girl named Lily. She loved to play with her toys and eat snacks. One day, Lily went to the park with her mom and saw a big red ball.',
+    );
     expect(prompt.length).toBeGreaterThan(33);
     const a = ctx.getSequence();
     const [first] = await ctx.evaluate(a.id, prompt, 'last');
@@ -72,7 +84,12 @@ describe('Context scheduler', () => {
     const seq = ctx.getSequence();
     const abort = new AbortController();
     let n = 0;
-    const it = seq.generate('Once upon a time', { maxTokens: 100, temperature: 0, signal: abort.signal, stopOnEog: false });
+    const it = seq.generate('Once upon a time', {
+      maxTokens: 100,
+      temperature: 0,
+      signal: abort.signal,
+      stopOnEog: false,
+    });
     let r = await it.next();
     while (!r.done) {
       if (++n === 5) abort.abort();
@@ -90,7 +107,9 @@ describe('Context scheduler', () => {
     const ctx = await model.createContext({ contextSize: 16 });
     const seq = ctx.getSequence();
     await expect(ctx.evaluate(seq.id, [999999 as never], 'last')).rejects.toThrow(RangeError);
-    await expect(ctx.evaluate(seq.id, new Array(17).fill(5), 'last')).rejects.toMatchObject({ code: 'CONTEXT_OVERFLOW' });
+    await expect(ctx.evaluate(seq.id, new Array(17).fill(5), 'last')).rejects.toMatchObject({
+      code: 'CONTEXT_OVERFLOW',
+    });
     expect(() => ctx.getSequence()).toThrow(/sequences are in use/);
     ctx.dispose();
     expect(() => ctx.getSequence()).toThrow(/dispose/);

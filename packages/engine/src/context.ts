@@ -1,7 +1,7 @@
 import { asSeqId, type SeqId, TernionError, type Token } from '@ternion/contracts';
 import { KvCacheManager } from '@ternion/kvcache';
-import type { Model } from './model.js';
 import { ForwardPass } from './model/forward.js';
+import type { Model } from './model.js';
 import { Sequence } from './sequence.js';
 
 export interface ContextOptions {
@@ -120,7 +120,14 @@ export class Context {
       });
     }
     const seq = new Sequence(this, asSeqId(id));
-    this.states.set(id, { id: asSeqId(id), tokens: [], numComputed: 0, admitted: false, arrival: 0, request: undefined });
+    this.states.set(id, {
+      id: asSeqId(id),
+      tokens: [],
+      numComputed: 0,
+      admitted: false,
+      arrival: 0,
+      request: undefined,
+    });
     this.sequences.add(seq);
     return seq;
   }
@@ -160,8 +167,10 @@ export class Context {
   truncateSequence(id: SeqId, numTokens: number): void {
     const s = this.states.get(id);
     if (!s) return;
-    if (s.request) throw new TernionError('INVALID_ARGUMENT', `sequence ${id}: cannot truncate while it evaluates`);
-    if (!Number.isInteger(numTokens) || numTokens < 0) throw new RangeError(`truncate: numTokens must be an integer ≥ 0, got ${numTokens}`);
+    if (s.request)
+      throw new TernionError('INVALID_ARGUMENT', `sequence ${id}: cannot truncate while it evaluates`);
+    if (!Number.isInteger(numTokens) || numTokens < 0)
+      throw new RangeError(`truncate: numTokens must be an integer ≥ 0, got ${numTokens}`);
     if (numTokens >= s.tokens.length) return;
     s.tokens.length = numTokens;
     s.numComputed = Math.min(s.numComputed, numTokens);
@@ -191,8 +200,14 @@ export class Context {
     this.assertLive();
     if (signal?.aborted) return Promise.reject(new TernionError('ABORTED', `sequence ${seq}: aborted`));
     const s = this.states.get(seq);
-    if (!s) return Promise.reject(new TernionError('INVALID_ARGUMENT', `sequence ${seq} is not live in this context`));
-    if (s.request) return Promise.reject(new TernionError('INVALID_ARGUMENT', `sequence ${seq}: an evaluation is already pending`));
+    if (!s)
+      return Promise.reject(
+        new TernionError('INVALID_ARGUMENT', `sequence ${seq} is not live in this context`),
+      );
+    if (s.request)
+      return Promise.reject(
+        new TernionError('INVALID_ARGUMENT', `sequence ${seq}: an evaluation is already pending`),
+      );
     if (tokens.length === 0) return Promise.resolve([]);
     if (s.tokens.length + tokens.length > this.contextSize) {
       return Promise.reject(
@@ -275,7 +290,8 @@ export class Context {
       const need = s.tokens.length - s.numComputed;
       let count = Math.min(need, this.batchSize - n);
       const end = s.numComputed + count;
-      const firstLogitPos = req.logits === 'all' ? Math.max(req.logitFrom, s.numComputed) : s.tokens.length - 1;
+      const firstLogitPos =
+        req.logits === 'all' ? Math.max(req.logitFrom, s.numComputed) : s.tokens.length - 1;
       let logitCount = end > firstLogitPos ? end - firstLogitPos : 0;
       if (nLogits + logitCount > o.maxLogits) {
         // shrink the chunk so its logits fit; 'last' needs its single row in this step or the next
@@ -310,7 +326,8 @@ export class Context {
     }
     if (n === 0) {
       // Nothing fits even after preemption: only possible if one sequence needs more than the whole cache.
-      for (const s of pending) this.fail(s, new TernionError('KV_CACHE_FULL', `sequence ${s.id}: the KV cache cannot hold it`));
+      for (const s of pending)
+        this.fail(s, new TernionError('KV_CACHE_FULL', `sequence ${s.id}: the KV cache cannot hold it`));
       return false;
     }
 
@@ -332,7 +349,8 @@ export class Context {
       }
       const before = s.numComputed;
       s.numComputed += t.count;
-      if (Math.floor(s.numComputed / bs) > Math.floor(before / bs)) this.kv.commitFullBlocks(s.id, s.tokens.slice(0, s.numComputed));
+      if (Math.floor(s.numComputed / bs) > Math.floor(before / bs))
+        this.kv.commitFullBlocks(s.id, s.tokens.slice(0, s.numComputed));
       if (s.numComputed === s.tokens.length) {
         s.request = undefined;
         req.resolve(req.rows);

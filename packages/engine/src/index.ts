@@ -1,9 +1,12 @@
 export type { ActivationQuantization, ModelConfig, SeqId, Token } from '@ternion/contracts';
 export { TernionError } from '@ternion/contracts';
 export { getThreads, kernelInfo, setThreads } from '@ternion/kernels-native';
+export * from './chat/index.js';
+export { ChatSession, type ChatSessionOptions } from './chat-session.js';
 export { Context, type ContextOptions } from './context.js';
 export * from './gguf/index.js';
-export { loadModel, type LoadModelOptions, Model, type TokenizeOptions } from './model.js';
+export type { TernaryKernelMode } from './model/ternary-kernels.js';
+export { type LoadModelOptions, loadModel, Model, type TokenizeOptions } from './model.js';
 export * from './sampling/index.js';
 export {
   type FinishReason,
@@ -13,7 +16,4 @@ export {
   Sequence,
 } from './sequence.js';
 export * from './synth/index.js';
-export * from './chat/index.js';
-export { ChatSession, type ChatSessionOptions } from './chat-session.js';
 export * from './tokenizer/index.js';
-export type { TernaryKernelMode } from './model/ternary-kernels.js';

@@ -3,10 +3,10 @@ import type { ActivationQuantization, ModelConfig, Token } from '@ternion/contra
 import { TernionError } from '@ternion/contracts';
 import { getThreads, setThreads } from '@ternion/kernels-native';
 import { Context, type ContextOptions } from './context.js';
-import { openGguf } from './gguf/reader.js';
 import type { GgufFile } from './gguf/gguf-file.js';
 import { modelConfigFromGguf } from './gguf/model-metadata.js';
-import { architectureFor, type ArchitectureSpec } from './model/architectures/index.js';
+import { openGguf } from './gguf/reader.js';
+import { type ArchitectureSpec, architectureFor } from './model/architectures/index.js';
 import { bindTernaryKernels, type TernaryKernelMode, type TernaryKernels } from './model/ternary-kernels.js';
 import { loadWeights, type ModelWeights } from './model/weights.js';
 import { StreamingDetokenizer, Tokenizer, tokenizerSpecFromMetadata } from './tokenizer/index.js';
@@ -54,7 +54,8 @@ export class Model {
 
   /** @internal use loadModel() */
   static async load(path: string, options: LoadModelOptions = {}): Promise<Model> {
-    if (typeof path !== 'string' || path.length === 0) throw new TypeError('loadModel: path must be a non-empty string');
+    if (typeof path !== 'string' || path.length === 0)
+      throw new TypeError('loadModel: path must be a non-empty string');
     try {
       await access(path);
     } catch (cause) {
@@ -82,7 +83,11 @@ export class Model {
       outputInt8: options.outputInt8 ?? false,
       onProgress: (done, total) => options.onProgress?.({ done, total }),
     });
-    const kernels = bindTernaryKernels(weights, options.ternaryKernel ?? 'auto', config.activationQuantization);
+    const kernels = bindTernaryKernels(
+      weights,
+      options.ternaryKernel ?? 'auto',
+      config.activationQuantization,
+    );
     return new Model(path, file, arch, config, weights, kernels, tokenizer);
   }
 
@@ -91,7 +96,10 @@ export class Model {
   }
 
   tokenize(text: string, options: TokenizeOptions = {}): Token[] {
-    const ids = this.tokenizer.encode(text, { addBos: options.addBos ?? true, parseSpecial: options.parseSpecial ?? false });
+    const ids = this.tokenizer.encode(text, {
+      addBos: options.addBos ?? true,
+      parseSpecial: options.parseSpecial ?? false,
+    });
     return Array.from(ids) as Token[];
   }
 

@@ -1,7 +1,7 @@
 import { type SeqId, TernionError, type Token } from '@ternion/contracts';
 import type { Context } from './context.js';
-import { Sampler } from './sampling/sampler.js';
 import type { SamplingOptions, TokenLogprob } from './sampling/options.js';
+import { Sampler } from './sampling/sampler.js';
 import { StopMatcher } from './stop-matcher.js';
 
 export interface GenerateOptions extends SamplingOptions {
@@ -77,7 +77,10 @@ export class Sequence {
     const stopOnEog = options.stopOnEog ?? true;
     const prompt =
       typeof input === 'string'
-        ? model.tokenize(input, { addBos: this.numEvaluated === 0 && this.pending.length === 0, parseSpecial: options.parseSpecial ?? false })
+        ? model.tokenize(input, {
+            addBos: this.numEvaluated === 0 && this.pending.length === 0,
+            parseSpecial: options.parseSpecial ?? false,
+          })
         : [...input];
     if (prompt.length === 0 && this.pending.length === 0) {
       throw new TernionError('INVALID_ARGUMENT', 'generate: the input is empty and nothing precedes it');
@@ -137,7 +140,13 @@ export class Sequence {
       if (toEval.length > 0) this.pending = toEval;
       this.busy = false;
     }
-    return { text, tokens: generated, finishReason, promptTokens: prompt.length, completionTokens: generated.length };
+    return {
+      text,
+      tokens: generated,
+      finishReason,
+      promptTokens: prompt.length,
+      completionTokens: generated.length,
+    };
   }
 
   /** Generates and collects the whole text. */
@@ -155,7 +164,8 @@ export class Sequence {
    */
   truncate(numTokens: number): void {
     this.assertLive();
-    if (this.busy) throw new TernionError('INVALID_ARGUMENT', `sequence ${this.id}: cannot truncate while generating`);
+    if (this.busy)
+      throw new TernionError('INVALID_ARGUMENT', `sequence ${this.id}: cannot truncate while generating`);
     const evaluated = this.numEvaluated;
     if (numTokens < evaluated) {
       this.context.truncateSequence(this.id, numTokens);
@@ -173,7 +183,8 @@ export class Sequence {
   }
 
   private assertLive(): void {
-    if (this.disposed || this.context.isDisposed) throw new TernionError('DISPOSED', `sequence ${this.id}: used after dispose()`);
+    if (this.disposed || this.context.isDisposed)
+      throw new TernionError('DISPOSED', `sequence ${this.id}: used after dispose()`);
   }
 
   dispose(): void {

@@ -8,7 +8,8 @@ export class StopMatcher {
 
   constructor(private readonly stops: readonly string[]) {
     for (const s of stops) {
-      if (typeof s !== 'string' || s.length === 0) throw new RangeError('stop strings must be non-empty strings');
+      if (typeof s !== 'string' || s.length === 0)
+        throw new RangeError('stop strings must be non-empty strings');
     }
     this.longest = Math.max(0, ...stops.map((s) => s.length));
   }

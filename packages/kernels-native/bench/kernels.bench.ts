@@ -21,8 +21,13 @@ async function main(): Promise<void> {
   const f = cpuFeatures();
   const info = kernelInfo();
   ctx.print(`# @ternion/kernels-native benchmark`);
-  ctx.print(`cpu: ${f.physicalCores} physical cores, best ISA ${info.bestIsa}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  for (const t of [1, 2]) ctx.print(`measured read bandwidth, ${t} thread${t > 1 ? 's' : ''}: ${ctx.readGBps(t).toFixed(1)} GB/s`);
+  ctx.print(
+    `cpu: ${f.physicalCores} physical cores, best ISA ${info.bestIsa}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
+  for (const t of [1, 2])
+    ctx.print(`measured read bandwidth, ${t} thread${t > 1 ? 's' : ''}: ${ctx.readGBps(t).toFixed(1)} GB/s`);
   for (const [name, mod] of Object.entries(modules)) {
     if (wanted.length > 0 && !wanted.includes(name)) continue;
     ctx.print(`\n## ${name}`);

@@ -11,7 +11,8 @@ const n = native as unknown as MemoryNative;
  * read, writes never reach the file. The mapping lives until the ArrayBuffer is garbage-collected.
  */
 export function mmapFile(path: string): ArrayBuffer {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('mmapFile: path must be a non-empty string');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new TypeError('mmapFile: path must be a non-empty string');
   return n.mmapFile(path);
 }
 

@@ -57,8 +57,10 @@ export function kernelInfo(): KernelInfo {
 
 /** Sizes the native thread pool (default: physical cores). Kernels split their rows over it. */
 export function setThreads(threads: number): void {
-  if (!Number.isInteger(threads)) throw new TypeError(`setThreads: threads must be an integer, got ${threads}`);
-  if (threads < 1 || threads > 256) throw new RangeError(`setThreads: threads must be in [1, 256], got ${threads}`);
+  if (!Number.isInteger(threads))
+    throw new TypeError(`setThreads: threads must be an integer, got ${threads}`);
+  if (threads < 1 || threads > 256)
+    throw new RangeError(`setThreads: threads must be in [1, 256], got ${threads}`);
   n.setThreads(threads);
 }
 

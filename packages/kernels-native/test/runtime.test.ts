@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   cpuFeatures,
@@ -10,9 +13,6 @@ import {
   setIsa,
   setThreads,
 } from '../lib/index.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 
 const initialThreads = getThreads();
 afterAll(() => setThreads(initialThreads));

@@ -58,7 +58,13 @@ const dir = scratchDir();
 const synthPath = (shape: string, format: string): string => path.join(dir, `${shape}-${format}.gguf`);
 
 const cases: Case[] = [
-  { name: 'target 5m (trained, TQ2_0)', file: () => targetModel, prompts: STORY_PROMPTS, minCosine: MIN_COSINE, noiseBound: false },
+  {
+    name: 'target 5m (trained, TQ2_0)',
+    file: () => targetModel,
+    prompts: STORY_PROMPTS,
+    minCosine: MIN_COSINE,
+    noiseBound: false,
+  },
   {
     name: 'draft 1m (trained, TQ2_0)',
     file: () => sharedModel('tinystories-bitnet-b158-draft-1m-tq2_0.gguf'),
@@ -88,13 +94,22 @@ beforeAll(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Ternion's greedy continuation, with the gap between its top-2 logits at every step. */
-async function ternionGreedy(model: Model, prompt: number[], n: number): Promise<{ tokens: number[]; gaps: number[] }> {
+async function ternionGreedy(
+  model: Model,
+  prompt: number[],
+  n: number,
+): Promise<{ tokens: number[]; gaps: number[] }> {
   const ctx = await model.createContext({ contextSize: prompt.length + n + 8 });
   try {
     const seq = ctx.getSequence();
     const tokens: number[] = [];
     const gaps: number[] = [];
-    for await (const c of seq.generate(prompt as never[], { maxTokens: n, temperature: 0, topLogprobs: 2, stopOnEog: false })) {
+    for await (const c of seq.generate(prompt as never[], {
+      maxTokens: n,
+      temperature: 0,
+      topLogprobs: 2,
+      stopOnEog: false,
+    })) {
       if (tokens.length === n) break;
       tokens.push(c.token);
       const top = c.topLogprobs!;
@@ -109,7 +124,8 @@ async function ternionGreedy(model: Model, prompt: number[], n: number): Promise
 /** RMS of the difference of two logit vectors after centring each, over the entries finite in both. */
 function rmsCentredDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const keep: number[] = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++) if (Number.isFinite(a[i]!) && Number.isFinite(b[i]!)) keep.push(i);
+  for (let i = 0; i < Math.min(a.length, b.length); i++)
+    if (Number.isFinite(a[i]!) && Number.isFinite(b[i]!)) keep.push(i);
   let ma = 0;
   let mb = 0;
   for (const i of keep) {
@@ -146,32 +162,36 @@ describe.each(cases)('$name vs llama.cpp', (c) => {
     await theirs?.dispose();
   });
 
-  it.each(c.prompts)('tokenizes, continues greedily and scores %j like llama.cpp', async (text) => {
-    const prompt = ours.tokenize(text);
-    // node-llama-cpp's tokenize() adds no BOS; Ternion's does when the model asks for it (add_bos_token).
-    expect(prompt[0]).toBe(theirs.tokens.bos);
-    expect(prompt.slice(1)).toEqual(theirs.tokenize(text));
+  it.each(c.prompts)(
+    'tokenizes, continues greedily and scores %j like llama.cpp',
+    async (text) => {
+      const prompt = ours.tokenize(text);
+      // node-llama-cpp's tokenize() adds no BOS; Ternion's does when the model asks for it (add_bos_token).
+      expect(prompt[0]).toBe(theirs.tokens.bos);
+      expect(prompt.slice(1)).toEqual(theirs.tokenize(text));
 
-    const logits = await ternionLastLogits(ours, prompt);
-    const logprobs = await oracleLogprobs(theirs, prompt);
-    const cos = centredCosine(logits, logprobs);
-    console.log(`[${c.name}] ${JSON.stringify(text)}: last-position logit cosine ${cos.toFixed(6)}`);
+      const logits = await ternionLastLogits(ours, prompt);
+      const logprobs = await oracleLogprobs(theirs, prompt);
+      const cos = centredCosine(logits, logprobs);
+      console.log(`[${c.name}] ${JSON.stringify(text)}: last-position logit cosine ${cos.toFixed(6)}`);
 
-    const reference = await oracleGreedy(theirs, prompt, GREEDY_TOKENS);
-    const mine = await ternionGreedy(ours, prompt, GREEDY_TOKENS);
-    const bound = c.noiseBound ? Math.max(NEAR_TIE, 5 * rmsCentredDifference(logits, logprobs)) : NEAR_TIE;
-    const diverge = mine.tokens.findIndex((t, i) => t !== reference[i]);
-    if (diverge >= 0) {
-      const gap = mine.gaps[diverge]!;
-      console.log(
-        `[${c.name}] ${JSON.stringify(text)}: identical for ${diverge}/${GREEDY_TOKENS} tokens, then Ternion ` +
-          `${mine.tokens[diverge]} vs llama.cpp ${reference[diverge]} at a top-2 logit gap of ${gap.toFixed(4)} (near-tie bound ${bound.toFixed(4)})`,
-      );
-      expect(gap).toBeLessThan(bound);
-    } else {
-      expect(mine.tokens).toEqual(reference.slice(0, GREEDY_TOKENS));
-    }
+      const reference = await oracleGreedy(theirs, prompt, GREEDY_TOKENS);
+      const mine = await ternionGreedy(ours, prompt, GREEDY_TOKENS);
+      const bound = c.noiseBound ? Math.max(NEAR_TIE, 5 * rmsCentredDifference(logits, logprobs)) : NEAR_TIE;
+      const diverge = mine.tokens.findIndex((t, i) => t !== reference[i]);
+      if (diverge >= 0) {
+        const gap = mine.gaps[diverge]!;
+        console.log(
+          `[${c.name}] ${JSON.stringify(text)}: identical for ${diverge}/${GREEDY_TOKENS} tokens, then Ternion ` +
+            `${mine.tokens[diverge]} vs llama.cpp ${reference[diverge]} at a top-2 logit gap of ${gap.toFixed(4)} (near-tie bound ${bound.toFixed(4)})`,
+        );
+        expect(gap).toBeLessThan(bound);
+      } else {
+        expect(mine.tokens).toEqual(reference.slice(0, GREEDY_TOKENS));
+      }
 
-    expect(cos).toBeGreaterThanOrEqual(c.minCosine);
-  }, 120_000);
+      expect(cos).toBeGreaterThanOrEqual(c.minCosine);
+    },
+    120_000,
+  );
 });

@@ -21,8 +21,17 @@ export async function loadOracleModel(modelPath: string): Promise<LlamaModel> {
  */
 const CONTEXT_DEFAULTS = { batchSize: 512, flashAttention: false } as const;
 
-export async function oracleGreedy(model: LlamaModel, prompt: number[], n: number, threads = 2): Promise<number[]> {
-  const ctx = await model.createContext({ contextSize: Math.max(256, prompt.length + n + 8), threads, ...CONTEXT_DEFAULTS });
+export async function oracleGreedy(
+  model: LlamaModel,
+  prompt: number[],
+  n: number,
+  threads = 2,
+): Promise<number[]> {
+  const ctx = await model.createContext({
+    contextSize: Math.max(256, prompt.length + n + 8),
+    threads,
+    ...CONTEXT_DEFAULTS,
+  });
   try {
     const seq = ctx.getSequence();
     const out: number[] = [];
@@ -40,11 +49,23 @@ export async function oracleGreedy(model: LlamaModel, prompt: number[], n: numbe
  * llama.cpp's next-token log-probabilities after `prompt` (full vocabulary, temperature 1, no truncation).
  * log p = logit − logZ, so centred log-probabilities equal centred logits.
  */
-export async function oracleLogprobs(model: LlamaModel, prompt: number[], threads = 2): Promise<Float64Array> {
-  const ctx = await model.createContext({ contextSize: Math.max(256, prompt.length + 8), threads, ...CONTEXT_DEFAULTS });
+export async function oracleLogprobs(
+  model: LlamaModel,
+  prompt: number[],
+  threads = 2,
+): Promise<Float64Array> {
+  const ctx = await model.createContext({
+    contextSize: Math.max(256, prompt.length + 8),
+    threads,
+    ...CONTEXT_DEFAULTS,
+  });
   try {
     const seq = ctx.getSequence();
-    for await (const r of seq.evaluateWithMetadata(prompt as never[], { probabilities: true }, { temperature: 1, topK: 0, topP: 1, minP: 0 })) {
+    for await (const r of seq.evaluateWithMetadata(
+      prompt as never[],
+      { probabilities: true },
+      { temperature: 1, topK: 0, topP: 1, minP: 0 },
+    )) {
       const probs = r.probabilities;
       let max = 0;
       for (const id of probs.keys()) if ((id as number) > max) max = id as number;

@@ -12,7 +12,8 @@ export const targetModel = path.join(repoRoot, 'models', 'tinystories-bitnet-b15
 /** The trained draft model lives in ../shared/models beside the repository (CI lays it there too). */
 export function sharedModel(file: string): string {
   const p = path.resolve(repoRoot, '..', 'shared', 'models', file);
-  if (!existsSync(p)) throw new Error(`shared model ${p} is missing: the tests expect ../shared/models beside the repo`);
+  if (!existsSync(p))
+    throw new Error(`shared model ${p} is missing: the tests expect ../shared/models beside the repo`);
   return p;
 }
 

@@ -11,9 +11,9 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openGguf, parseGguf, renderChat, Tokenizer, tokenizerSpecFromMetadata } from '@ternion/engine';
 import { getLlama, type Llama, type LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openGguf, parseGguf, renderChat, Tokenizer, tokenizerSpecFromMetadata } from '@ternion/engine';
 import { buildLlama3VocabGguf } from './llama3-vocab-gguf.js';
 import { corpusStrings, HANDPICKED, randomStrings } from './tokenizer-strings.js';
 

@@ -22,13 +22,24 @@ export function registerInfo(program: Command): void {
       const file = openGguf(resolveModelPath(modelArg));
       const tensors = [...file.tensors.values()];
       if (flags.json) {
-        const metadata = Object.fromEntries([...file.metadata].map(([k, v]) => [k, v.type === 'array' ? `[${v.elementType} × ${(v.value as ArrayLike<unknown>).length}]` : typeof v.value === 'bigint' ? v.value.toString() : v.value]));
+        const metadata = Object.fromEntries(
+          [...file.metadata].map(([k, v]) => [
+            k,
+            v.type === 'array'
+              ? `[${v.elementType} × ${(v.value as ArrayLike<unknown>).length}]`
+              : typeof v.value === 'bigint'
+                ? v.value.toString()
+                : v.value,
+          ]),
+        );
         process.stdout.write(
           `${JSON.stringify({ path: file.path, version: file.version, metadata, tensors: tensors.map((t) => ({ name: t.name, type: t.typeName, shape: t.shape, bytes: t.byteLength })) }, null, 2)}\n`,
         );
         return;
       }
-      process.stdout.write(`${file.path}\nGGUF v${file.version}, ${file.metadata.size} keys, ${tensors.length} tensors\n\n`);
+      process.stdout.write(
+        `${file.path}\nGGUF v${file.version}, ${file.metadata.size} keys, ${tensors.length} tensors\n\n`,
+      );
       for (const [k, v] of file.metadata) process.stdout.write(`${k.padEnd(44)} ${show(v)}\n`);
       process.stdout.write('\n');
       const w = Math.max(...tensors.map((t) => t.name.length), 4);
@@ -36,7 +47,9 @@ export function registerInfo(program: Command): void {
       let total = 0;
       for (const t of tensors) {
         total += t.byteLength;
-        process.stdout.write(`${t.name.padEnd(w)}  ${t.typeName.padEnd(6)}  ${`[${t.shape.join(', ')}]`.padEnd(16)}  ${t.byteLength}\n`);
+        process.stdout.write(
+          `${t.name.padEnd(w)}  ${t.typeName.padEnd(6)}  ${`[${t.shape.join(', ')}]`.padEnd(16)}  ${t.byteLength}\n`,
+        );
       }
       process.stdout.write(`\n${tensors.length} tensors, ${(total / 1e6).toFixed(2)} MB\n`);
     });

@@ -23,27 +23,55 @@ interface ServeFlags {
 export function registerServe(program: Command): void {
   program
     .command('serve')
-    .description('OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models, /health, /ready, /metrics)')
+    .description(
+      'OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/models, /health, /ready, /metrics)',
+    )
     .addOption(new Option('-m, --model <path>', 'GGUF model file (default: the bundled model)'))
     .addOption(new Option('--host <host>', 'address to listen on').default('127.0.0.1'))
     .addOption(new Option('-p, --port <n>', 'port').argParser(parseIntArg('--port', 0, 65535)).default(8080))
     .addOption(new Option('-t, --threads <n>', 'native threads').argParser(parseIntArg('--threads', 1, 256)))
-    .addOption(new Option('-c, --ctx-size <n>', 'tokens per sequence').argParser(parseIntArg('--ctx-size', 16)))
-    .addOption(new Option('--parallel <n>', 'sequences generating at once (continuous batching)').argParser(parseIntArg('--parallel', 1, 1024)).default(4))
-    .addOption(new Option('-b, --batch-size <n>', 'tokens per forward pass').argParser(parseIntArg('--batch-size', 1, 8192)))
-    .addOption(new Option('--api-key <key...>', 'accepted Bearer keys (or TERNION_API_KEYS, comma-separated)'))
+    .addOption(
+      new Option('-c, --ctx-size <n>', 'tokens per sequence').argParser(parseIntArg('--ctx-size', 16)),
+    )
+    .addOption(
+      new Option('--parallel <n>', 'sequences generating at once (continuous batching)')
+        .argParser(parseIntArg('--parallel', 1, 1024))
+        .default(4),
+    )
+    .addOption(
+      new Option('-b, --batch-size <n>', 'tokens per forward pass').argParser(
+        parseIntArg('--batch-size', 1, 8192),
+      ),
+    )
+    .addOption(
+      new Option('--api-key <key...>', 'accepted Bearer keys (or TERNION_API_KEYS, comma-separated)'),
+    )
     .addOption(new Option('--api-keys-file <file>', 'file of keys, one per line (plain or sha256:<hex>)'))
-    .addOption(new Option('--max-queue <n>', 'requests waiting for a sequence before 503').argParser(parseIntArg('--max-queue', 0)))
+    .addOption(
+      new Option('--max-queue <n>', 'requests waiting for a sequence before 503').argParser(
+        parseIntArg('--max-queue', 0),
+      ),
+    )
     .addOption(new Option('--rpm <n>', 'requests per minute per key').argParser(parseIntArg('--rpm', 1)))
     .addOption(new Option('--tpm <n>', 'tokens per minute per key').argParser(parseIntArg('--tpm', 1)))
-    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+        .default('info'),
+    )
     .addOption(new Option('--log-prompts', 'log prompts and completions (off by default)'))
     .action(async (flags: ServeFlags) => {
-      const envKeys = process.env.TERNION_API_KEYS?.split(',').map((k) => k.trim()).filter(Boolean);
+      const envKeys = process.env.TERNION_API_KEYS?.split(',')
+        .map((k) => k.trim())
+        .filter(Boolean);
       const apiKeys = flags.apiKey ?? envKeys;
-      const rateLimit = flags.rpm !== undefined || flags.tpm !== undefined
-        ? { ...(flags.rpm !== undefined ? { requestsPerMinute: flags.rpm } : {}), ...(flags.tpm !== undefined ? { tokensPerMinute: flags.tpm } : {}) }
-        : undefined;
+      const rateLimit =
+        flags.rpm !== undefined || flags.tpm !== undefined
+          ? {
+              ...(flags.rpm !== undefined ? { requestsPerMinute: flags.rpm } : {}),
+              ...(flags.tpm !== undefined ? { tokensPerMinute: flags.tpm } : {}),
+            }
+          : undefined;
       const server = await startServer({
         modelPath: resolveModelPath(flags.model),
         host: flags.host,

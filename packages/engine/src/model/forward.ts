@@ -10,8 +10,8 @@ import {
   matmulI8,
   matmulI8ScratchBytes,
   matmulQ8_0,
-  pagedAttention,
   type Program,
+  pagedAttention,
   type QuantizedActivations,
   quantizeActivations,
   recordProgram,
@@ -136,7 +136,8 @@ export class ForwardPass {
   /** Copies every layer's K and V of block `src` into block `dst` (copy-on-write of a shared block). */
   copyBlock(src: number, dst: number): void {
     const per = this.kCache[0]!.length / this.options.numBlocks;
-    for (const arena of [...this.kCache, ...this.vCache]) arena.copyWithin(dst * per, src * per, (src + 1) * per);
+    for (const arena of [...this.kCache, ...this.vCache])
+      arena.copyWithin(dst * per, src * per, (src + 1) * per);
   }
 
   /** Runs the pass over batch entries [0, numTokens) and fills logits rows [0, numLogits). */
@@ -160,7 +161,9 @@ export class ForwardPass {
       ['attention block table entry', this.attnStatus],
     ] as const) {
       if (s[0] !== 0) {
-        throw new RangeError(`forward: ${s[0]} batch entries had an out-of-range ${what} (first: entry ${s[1]})`);
+        throw new RangeError(
+          `forward: ${s[0]} batch entries had an out-of-range ${what} (first: entry ${s[1]})`,
+        );
       }
     }
   }
@@ -209,7 +212,19 @@ export class ForwardPass {
       P.v.run(this.qEmbd, n, this.v);
       rope(this.q, this.positions, n, c.headCount, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
       rope(this.k, this.positions, n, c.headCountKv, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
-      kvWrite(this.kCache[l]!, this.vCache[l]!, o.numBlocks, o.blockSize, c.headCountKv, c.headDim, this.k, this.v, this.slots, n, this.kvStatus);
+      kvWrite(
+        this.kCache[l]!,
+        this.vCache[l]!,
+        o.numBlocks,
+        o.blockSize,
+        c.headCountKv,
+        c.headDim,
+        this.k,
+        this.v,
+        this.slots,
+        n,
+        this.kvStatus,
+      );
       pagedAttention(
         this.q,
         this.kCache[l]!,
@@ -258,7 +273,13 @@ function gatherRows(m: DenseMatrix, ids: Int32Array, n: number, out: Float32Arra
   embeddingGather(m.data, m.kind, m.rows, m.cols, ids, n, out, status);
 }
 
-function denseMatmul(m: DenseMatrix, x: Float32Array, n: number, y: Float32Array, i8Scratch: Int8Array): void {
+function denseMatmul(
+  m: DenseMatrix,
+  x: Float32Array,
+  n: number,
+  y: Float32Array,
+  i8Scratch: Int8Array,
+): void {
   switch (m.kind) {
     case 'f32':
       matmulF32(m.data, x, n, m.rows, m.cols, y);

@@ -1,5 +1,11 @@
 import type { ActivationQuantization } from '@ternion/contracts';
-import { createTernaryLinear, type KernelChoice, KernelChooser, LutScratchPool, type TernaryLinear } from '@ternion/tmac';
+import {
+  createTernaryLinear,
+  type KernelChoice,
+  KernelChooser,
+  LutScratchPool,
+  type TernaryLinear,
+} from '@ternion/tmac';
 import type { ModelWeights } from './weights.js';
 
 /**
@@ -37,7 +43,8 @@ export function bindTernaryKernels(
     ...(mode === 'auto' ? {} : { force: mode, profilePath: null }),
   });
   const pool = new LutScratchPool();
-  const bind = (w: Parameters<typeof createTernaryLinear>[0]): TernaryLinear => createTernaryLinear(w, chooser, pool);
+  const bind = (w: Parameters<typeof createTernaryLinear>[0]): TernaryLinear =>
+    createTernaryLinear(w, chooser, pool);
   const layers = weights.layers.map((L) => ({
     q: bind(L.wq),
     k: bind(L.wk),

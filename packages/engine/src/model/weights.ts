@@ -62,7 +62,13 @@ function dense(src: TensorSource, t: TensorView, rows: number, cols: number): De
   }
 }
 
-function ternary(src: TensorSource, t: TensorView, rows: number, cols: number, scale?: Float32Array): PackedTernary {
+function ternary(
+  src: TensorSource,
+  t: TensorView,
+  rows: number,
+  cols: number,
+  scale?: Float32Array,
+): PackedTernary {
   expectShape(src, t, [cols, rows]);
   const format = TERNARY[t.typeName];
   if (format === undefined) {
@@ -115,7 +121,13 @@ export function loadWeights(
     const proj = (part: LayerTensor, rows: number, cols: number): PackedTernary => {
       const name = arch.tensorName(l, part);
       const scaleTensor = src.tensor(name.replace(/\.weight$/, '.scale'));
-      const p = ternary(src, requireTensor(src, name), rows, cols, scaleTensor ? toFloat32(src, scaleTensor) : undefined);
+      const p = ternary(
+        src,
+        requireTensor(src, name),
+        rows,
+        cols,
+        scaleTensor ? toFloat32(src, scaleTensor) : undefined,
+      );
       ternaryBytes += p.data.byteLength + p.rowScales.byteLength;
       return p;
     };

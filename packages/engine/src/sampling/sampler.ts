@@ -1,6 +1,6 @@
-import { asToken, type Token } from '@ternion/contracts';
-import { Rng } from './rng.js';
+import { asToken } from '@ternion/contracts';
 import type { SampledToken, SamplingOptions, TokenLogprob } from './options.js';
+import { Rng } from './rng.js';
 
 /**
  * Turns one row of logits into a token. The order follows llama.cpp's default chain: logit bias → penalties
@@ -40,7 +40,8 @@ export class Sampler {
   sample(logits: Float32Array, history: ArrayLike<number>): SampledToken {
     const o = this.opts;
     const v = this.vocabSize;
-    if (logits.length < v) throw new RangeError(`Sampler: logits has ${logits.length} entries, vocab is ${v}`);
+    if (logits.length < v)
+      throw new RangeError(`Sampler: logits has ${logits.length} entries, vocab is ${v}`);
     const x = this.work;
     x.set(logits.subarray(0, v));
     for (const [id, b] of this.bias) x[id] = (x[id] ?? 0) + b;
@@ -141,17 +142,29 @@ function validate(o: Required<Omit<SamplingOptions, 'logitBias' | 'seed'>>, voca
   check(Number.isInteger(o.topK) && o.topK >= 0, 'topK', 'an integer ≥ 0', o.topK);
   check(o.topP > 0 && o.topP <= 1, 'topP', 'a number in (0, 1]', o.topP);
   check(o.minP >= 0 && o.minP <= 1, 'minP', 'a number in [0, 1]', o.minP);
-  check(Number.isFinite(o.repeatPenalty) && o.repeatPenalty > 0, 'repeatPenalty', 'a number > 0', o.repeatPenalty);
+  check(
+    Number.isFinite(o.repeatPenalty) && o.repeatPenalty > 0,
+    'repeatPenalty',
+    'a number > 0',
+    o.repeatPenalty,
+  );
   check(Number.isFinite(o.frequencyPenalty), 'frequencyPenalty', 'a finite number', o.frequencyPenalty);
   check(Number.isFinite(o.presencePenalty), 'presencePenalty', 'a finite number', o.presencePenalty);
-  check(Number.isInteger(o.penaltyLastN) && o.penaltyLastN >= -1, 'penaltyLastN', 'an integer ≥ -1', o.penaltyLastN);
-  check(Number.isInteger(o.topLogprobs) && o.topLogprobs >= 0 && o.topLogprobs <= 100, 'topLogprobs', 'an integer in [0, 100]', o.topLogprobs);
+  check(
+    Number.isInteger(o.penaltyLastN) && o.penaltyLastN >= -1,
+    'penaltyLastN',
+    'an integer ≥ -1',
+    o.penaltyLastN,
+  );
+  check(
+    Number.isInteger(o.topLogprobs) && o.topLogprobs >= 0 && o.topLogprobs <= 100,
+    'topLogprobs',
+    'an integer in [0, 100]',
+    o.topLogprobs,
+  );
 }
 
-function normalizeBias(
-  bias: SamplingOptions['logitBias'],
-  vocabSize: number,
-): [number, number][] {
+function normalizeBias(bias: SamplingOptions['logitBias'], vocabSize: number): [number, number][] {
   if (bias === undefined) return [];
   const entries: [number, number][] =
     bias instanceof Map ? [...bias.entries()] : Object.entries(bias).map(([k, b]) => [Number(k), b]);

@@ -11,7 +11,10 @@ import { synthesizeModel } from './synthesize.js';
 const dir = mkdtempSync(path.join(tmpdir(), 'ternion-synth-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function logitsAndGreedy(file: string, mode: ActivationQuantization): Promise<{ logits: Float32Array; tokens: number[] }> {
+async function logitsAndGreedy(
+  file: string,
+  mode: ActivationQuantization,
+): Promise<{ logits: Float32Array; tokens: number[] }> {
   const model = await loadModel(file, { activationQuantization: mode });
   try {
     const ctx = await model.createContext({ contextSize: 64 });
@@ -75,7 +78,9 @@ describe('synthesizeModel', () => {
       expect(model.config.headCountKv).toBe(5);
       expect(model.config.activationQuantization).toBe('per-token');
       const ctx = await model.createContext({ contextSize: 64 });
-      const r = await ctx.getSequence().complete('hello world', { maxTokens: 4, temperature: 0, stopOnEog: false });
+      const r = await ctx
+        .getSequence()
+        .complete('hello world', { maxTokens: 4, temperature: 0, stopOnEog: false });
       expect(r.tokens).toHaveLength(4);
       for (const t of r.tokens) expect(t).toBeLessThan(128256);
     } finally {

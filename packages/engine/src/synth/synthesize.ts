@@ -2,7 +2,7 @@ import { TernionError } from '@ternion/contracts';
 import { encodeTernary, type TernaryFormat, ternaryFormatInfo } from '@ternion/kernels-native';
 import { GgufWriter } from '../gguf/writer.js';
 import { MODEL_SHAPES, type ModelShape } from './shapes.js';
-import { llama3LikeVocab, spmVocab, type SyntheticVocab } from './synthetic-vocab.js';
+import { llama3LikeVocab, type SyntheticVocab, spmVocab } from './synthetic-vocab.js';
 
 export interface SynthesizeOptions {
   /** A name from MODEL_SHAPES ('tiny', '700m', '2b4t', '3b') or a shape. */

@@ -20,7 +20,8 @@ const PP = quick ? 64 : 256;
 const TG = quick ? 16 : 128;
 const REPS = 3;
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const median = (xs: number[]): number =>
+  [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const fmt = (x: number): string => x.toFixed(2);
 
 function randomTokens(n: number, vocab: number, seed: number): number[] {
@@ -33,7 +34,11 @@ function randomTokens(n: number, vocab: number, seed: number): number[] {
   });
 }
 
-async function ensureModel(file: string, format: 'TQ2_0' | 'I2_S', architecture: 'bitnet' | 'bitnet-b1.58'): Promise<void> {
+async function ensureModel(
+  file: string,
+  format: 'TQ2_0' | 'I2_S',
+  architecture: 'bitnet' | 'bitnet-b1.58',
+): Promise<void> {
   if (existsSync(file)) return;
   process.stdout.write(`synthesizing ${path.basename(file)} …\n`);
   const tmp = `${file}.tmp`;
@@ -66,7 +71,11 @@ async function ternionTG(model: Model, tokens: number[]): Promise<number> {
 }
 
 async function llamaPP(model: LlamaModel, tokens: number[]): Promise<number> {
-  const ctx = await model.createContext({ contextSize: 512, batchSize: Math.max(tokens.length, 32), threads: THREADS });
+  const ctx = await model.createContext({
+    contextSize: 512,
+    batchSize: Math.max(tokens.length, 32),
+    threads: THREADS,
+  });
   try {
     const seq = ctx.getSequence();
     const t0 = performance.now();
@@ -188,7 +197,14 @@ async function main(): Promise<void> {
   const prompt = randomTokens(PP, vocab, 1);
   const gen = randomTokens(TG, vocab, 2);
 
-  const r = { llamaPP: [] as number[], llamaTG: [] as number[], pp: [] as number[], tg: [] as number[], i2sPP: [] as number[], i2sTG: [] as number[] };
+  const r = {
+    llamaPP: [] as number[],
+    llamaTG: [] as number[],
+    pp: [] as number[],
+    tg: [] as number[],
+    i2sPP: [] as number[],
+    i2sTG: [] as number[],
+  };
   // warm-up: page in every weight once for each contender
   await llamaTG(theirs, 4, gen[0]!);
   await ternionTG(ours, gen.slice(0, 4));
@@ -215,17 +231,24 @@ async function main(): Promise<void> {
 
   const bytesPerToken = ours2.weights.bytesPerToken;
   const limit = bw / bytesPerToken;
-  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])) as Record<keyof typeof r, number>;
+  const m = Object.fromEntries(Object.entries(r).map(([k, v]) => [k, median(v)])) as Record<
+    keyof typeof r,
+    number
+  >;
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
   out('');
-  out(`bitnet-b1.58-2B-4T shape (synthetic), ${THREADS} threads, pp${PP} / tg${TG}, median of ${REPS} (runs alternate the engines)`);
+  out(
+    `bitnet-b1.58-2B-4T shape (synthetic), ${THREADS} threads, pp${PP} / tg${TG}, median of ${REPS} (runs alternate the engines)`,
+  );
   out(`| engine | file | pp${PP} tok/s | tg${TG} tok/s |`);
   out('|---|---|---|---|');
   out(`| llama.cpp (node-llama-cpp 3.21.1) | TQ2_0 | ${fmt(m.llamaPP)} | ${fmt(m.llamaTG)} |`);
   out(`| Ternion | TQ2_0 | ${fmt(m.pp)} | ${fmt(m.tg)} |`);
   out(`| Ternion | I2_S | ${fmt(m.i2sPP)} | ${fmt(m.i2sTG)} |`);
   out('');
-  out(`ratio Ternion / llama.cpp (TQ2_0): prompt processing ${fmt(m.pp / m.llamaPP)}×, generation ${fmt(m.tg / m.llamaTG)}×`);
+  out(
+    `ratio Ternion / llama.cpp (TQ2_0): prompt processing ${fmt(m.pp / m.llamaPP)}×, generation ${fmt(m.tg / m.llamaTG)}×`,
+  );
   out(
     `decode bandwidth limit: ${(bytesPerToken / 1e9).toFixed(3)} GB streamed per token (ternary weights + output matrix) ÷ ` +
       `${(bw / 1e9).toFixed(1)} GB/s read bandwidth measured now = ${fmt(limit)} tok/s; Ternion reaches ${((m.tg / limit) * 100).toFixed(0)} % of it`,
@@ -239,7 +262,9 @@ async function main(): Promise<void> {
       `${(i8Bytes / 1e9).toFixed(3)} GB/token; vs F16 logits: top-1 agreement ${(effect.top1 * 100).toFixed(1)} %, ` +
       `centred cosine ${effect.cosine.toFixed(6)}`,
   );
-  out(`all runs: ${JSON.stringify({ ...r, i8TG }, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`);
+  out(
+    `all runs: ${JSON.stringify({ ...r, i8TG }, (_k, v) => (typeof v === 'number' ? Number(v.toFixed(2)) : v))}`,
+  );
   ours2.dispose();
   oursI2s.dispose();
   await theirs.dispose();
