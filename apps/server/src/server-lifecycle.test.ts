@@ -95,6 +95,8 @@ describe('lifecycle', () => {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: '{"prompt":"Hi","max_tokens":1}',
+          // A hung request fails here with its own error instead of the test's timeout.
+          signal: AbortSignal.timeout(15_000),
         });
         expect(r.status).toBe(200);
         await r.arrayBuffer();

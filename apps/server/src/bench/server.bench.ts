@@ -80,17 +80,24 @@ async function main(): Promise<void> {
     /** Waits until every sequence of the previous level is freed (a cut stream stops after its current step). */
     const settle = async (): Promise<number> => {
       const t0 = performance.now();
-      while (engine.kvStats().usedBlocks > 0 || server.state.activeSequences > 0) await sleep(20);
+      while (engine.kvStats().usedBlocks > 0 || server.state.activeSequences > 0) {
+        if (performance.now() - t0 > 60_000) {
+          // A forward pass that never returns (an engine fault) must not hang the benchmark too.
+          print('engine did not free its sequences within 60 s: a forward pass is stuck; stopping');
+          process.exit(2);
+        }
+        await sleep(20);
+      }
       return (performance.now() - t0) / 1000;
     };
 
     print('');
     print(`max_tokens ${MAX_TOKENS}, level cap ${LEVEL_SECONDS} s`);
     print(
-      'streams | done | cut | err | 503s | 429s | tokens | wall s | agg tok/s | TTFT p50 / p99 ms | ITL p50 / p99 ms',
+      'streams | done | cut | err | 503s | 429s | tokens | wall s | agg tok/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | /health p50 / max ms',
     );
     print(
-      '--------|------|-----|-----|------|------|--------|--------|-----------|-------------------|-----------------',
+      '--------|------|-----|-----|------|------|--------|--------|-----------|-------------------|------------------|---------------------',
     );
     const throughput = new Map<number, number>();
     const notes: string[] = [];
@@ -99,12 +106,27 @@ async function main(): Promise<void> {
       const warm = Math.min(streams, PARALLEL);
       await runLevelInWorker({ url, body: warmBody, streams: warm, capMs: 120_000 });
       await settle();
+      // Liveness probe from the server's own thread: a forward pass run on the event loop would show up
+      // here as /health latency of a whole pass.
+      const health: number[] = [];
+      let probing = true;
+      const probe = (async () => {
+        while (probing) {
+          const t = performance.now();
+          await fetch(`${url}/health`).then((r) => r.arrayBuffer());
+          health.push(performance.now() - t);
+          await sleep(100);
+        }
+      })();
       const { results, wallSeconds: wall } = await runLevelInWorker({
         url,
         body,
         streams,
         capMs: LEVEL_SECONDS * 1000,
       });
+      probing = false;
+      await probe;
+      health.sort((a, b) => a - b);
       const tokens = results.reduce((s, r) => s + r.tokens, 0);
       const ttft = results.flatMap((r) => (r.ttftMs === undefined ? [] : [r.ttftMs])).sort((a, b) => a - b);
       const gaps = results.flatMap((r) => r.gapsMs).sort((a, b) => a - b);
@@ -123,7 +145,8 @@ async function main(): Promise<void> {
           wall.toFixed(1).padStart(6),
           rate.toFixed(2).padStart(9),
           `${percentile(ttft, 50).toFixed(0)} / ${percentile(ttft, 99).toFixed(0)}`.padStart(17),
-          `${percentile(gaps, 50).toFixed(0)} / ${percentile(gaps, 99).toFixed(0)}`.padStart(15),
+          `${percentile(gaps, 50).toFixed(0)} / ${percentile(gaps, 99).toFixed(0)}`.padStart(16),
+          `${percentile(health, 50).toFixed(1)} / ${(health.at(-1) ?? Number.NaN).toFixed(1)}`.padStart(19),
         ].join(' | '),
       );
       const freedIn = await settle();
