@@ -12,6 +12,7 @@ import path from 'node:path';
 import { loadModel, type Model, synthesizeModel } from '@ternion/engine';
 import { measureReadBandwidth, setThreads } from '@ternion/kernels-native';
 import { getLlama, type LlamaModel } from 'node-llama-cpp';
+import { centredCosine } from '../llama.js';
 import { repoRoot } from '../paths.js';
 
 const quick = process.argv.includes('--quick');
@@ -150,31 +151,9 @@ async function int8OutputEffect(f16: Model, i8: Model, n: number): Promise<{ top
       if (y[j]! > y[iy]!) iy = j;
     }
     if (ix === iy) agree++;
-    cos += centred(x, y);
+    cos += centredCosine(x, y);
   }
   return { top1: agree / n, cosine: cos / n };
-}
-
-function centred(a: Float32Array, b: Float32Array): number {
-  let ma = 0;
-  let mb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= a.length;
-  mb /= a.length;
-  let d = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]! - ma;
-    const y = b[i]! - mb;
-    d += x * y;
-    na += x * x;
-    nb += y * y;
-  }
-  return d / Math.sqrt(na * nb);
 }
 
 async function main(): Promise<void> {
