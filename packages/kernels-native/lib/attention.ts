@@ -1,3 +1,4 @@
+import { checkArray, checkFinite, checkInt, clearStatus, type PreparedCall } from './args.js';
 import { native } from './native.js';
 
 /**
@@ -41,13 +42,13 @@ export const MAX_ATTENTION_HEAD_DIM = 512;
 
 /** Elements of `kCache` (and of `vCache`): numBlocks × blockSize × nKvHeads × headDim. */
 export function kvCacheElements(shape: KvCacheShape): number {
-  checkCacheShape('kvCacheElements', shape.numBlocks, shape.blockSize, shape.nKvHeads, shape.headDim);
+  checkCacheShape('kvCacheElements', shape);
   return shape.numBlocks * shape.blockSize * shape.nKvHeads * shape.headDim;
 }
 
 /** Elements of each int8 scale array (`kScales`, `vScales`): numBlocks × nKvHeads × blockSize. */
 export function kvScaleElements(shape: KvCacheShape): number {
-  checkCacheShape('kvScaleElements', shape.numBlocks, shape.blockSize, shape.nKvHeads, shape.headDim);
+  checkCacheShape('kvScaleElements', shape);
   return shape.numBlocks * shape.nKvHeads * shape.blockSize;
 }
 
@@ -72,195 +73,155 @@ export function vCacheIndex(shape: KvCacheShape, slot: number, kvHead: number, d
     ((block * shape.nKvHeads + kvHead) * shape.blockSize + (slot % shape.blockSize)) * shape.headDim + dim
   );
 }
-
-type KvWriteArgs = [
-  kCache: Uint16Array,
-  vCache: Uint16Array,
-  numBlocks: number,
-  blockSize: number,
-  nKvHeads: number,
-  headDim: number,
-  k: Float32Array,
-  v: Float32Array,
-  slots: Int32Array,
-  n: number,
-  status: Int32Array,
-];
-type PagedAttentionArgs = [
-  q: Float32Array,
-  kCache: Uint16Array,
-  vCache: Uint16Array,
-  numBlocks: number,
-  blockSize: number,
-  nHeads: number,
-  nKvHeads: number,
-  headDim: number,
-  blockTables: Int32Array,
-  maxBlocksPerSeq: number,
-  tokenSeq: Int32Array,
-  tokenPos: Int32Array,
-  n: number,
-  scale: number,
-  out: Float32Array,
-  status: Int32Array,
-];
-
-type KvCopyBlocksArgs = [
-  kCache: Uint16Array,
-  vCache: Uint16Array,
-  numBlocks: number,
-  blockSize: number,
-  nKvHeads: number,
-  headDim: number,
-  copies: Int32Array,
-  n: number,
-  status: Int32Array,
-];
-
-type KvWriteI8Args = [
-  kCache: Int8Array,
-  kScales: Float32Array,
-  vCache: Int8Array,
-  vScales: Float32Array,
-  numBlocks: number,
-  blockSize: number,
-  nKvHeads: number,
-  headDim: number,
-  k: Float32Array,
-  v: Float32Array,
-  slots: Int32Array,
-  n: number,
-  status: Int32Array,
-];
-type PagedAttentionI8Args = [
-  q: Float32Array,
-  kCache: Int8Array,
-  kScales: Float32Array,
-  vCache: Int8Array,
-  vScales: Float32Array,
-  numBlocks: number,
-  blockSize: number,
-  nHeads: number,
-  nKvHeads: number,
-  headDim: number,
-  blockTables: Int32Array,
-  maxBlocksPerSeq: number,
-  tokenSeq: Int32Array,
-  tokenPos: Int32Array,
-  n: number,
-  scale: number,
-  out: Float32Array,
-  status: Int32Array,
-];
-
-type KvCopyBlocksI8Args = [
-  kCache: Int8Array,
-  kScales: Float32Array,
-  vCache: Int8Array,
-  vScales: Float32Array,
-  numBlocks: number,
-  blockSize: number,
-  nKvHeads: number,
-  headDim: number,
-  copies: Int32Array,
-  n: number,
-  status: Int32Array,
-];
-
+// The native functions take the facade's arguments with `status` always passed (a fresh one if the caller
+// gave none), so a direct call can report the rows it skipped.
 interface AttentionNative {
-  kvCopyBlocks(...args: KvCopyBlocksArgs): void;
-  kvCopyBlocksAsync(...args: KvCopyBlocksArgs): Promise<void>;
-  kvCopyBlocksI8(...args: KvCopyBlocksI8Args): void;
-  kvCopyBlocksI8Async(...args: KvCopyBlocksI8Args): Promise<void>;
-  kvWrite(...args: KvWriteArgs): void;
-  kvWriteAsync(...args: KvWriteArgs): Promise<void>;
-  pagedAttention(...args: PagedAttentionArgs): void;
-  pagedAttentionAsync(...args: PagedAttentionArgs): Promise<void>;
-  kvWriteI8(...args: KvWriteI8Args): void;
-  kvWriteI8Async(...args: KvWriteI8Args): Promise<void>;
-  pagedAttentionI8(...args: PagedAttentionI8Args): void;
-  pagedAttentionI8Async(...args: PagedAttentionI8Args): Promise<void>;
+  kvWrite(...args: Required<Parameters<typeof kvWrite>>): void;
+  kvWriteAsync(...args: Required<Parameters<typeof kvWrite>>): Promise<void>;
+  kvWriteI8(...args: Required<Parameters<typeof kvWriteI8>>): void;
+  kvWriteI8Async(...args: Required<Parameters<typeof kvWriteI8>>): Promise<void>;
+  kvCopyBlocks(...args: Required<Parameters<typeof kvCopyBlocks>>): void;
+  kvCopyBlocksAsync(...args: Required<Parameters<typeof kvCopyBlocks>>): Promise<void>;
+  kvCopyBlocksI8(...args: Required<Parameters<typeof kvCopyBlocksI8>>): void;
+  kvCopyBlocksI8Async(...args: Required<Parameters<typeof kvCopyBlocksI8>>): Promise<void>;
+  pagedAttention(...args: Required<Parameters<typeof pagedAttention>>): void;
+  pagedAttentionAsync(...args: Required<Parameters<typeof pagedAttention>>): Promise<void>;
+  pagedAttentionI8(...args: Required<Parameters<typeof pagedAttentionI8>>): void;
+  pagedAttentionI8Async(...args: Required<Parameters<typeof pagedAttentionI8>>): Promise<void>;
 }
 const addon = native as unknown as AttentionNative;
 
-function checkInt(fn: string, name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value))
-    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
-  if (value < min || value > max)
-    throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
-}
+// --- argument checks, one per kernel family, shared by the f16 and int8 caches ----------------------------
 
-const arrayTypes = { Float32Array, Uint16Array, Int32Array, Int8Array };
-
-function checkArray(
-  fn: string,
-  name: string,
-  value: unknown,
-  type: keyof typeof arrayTypes,
-  min: number,
-): void {
-  if (!(value instanceof arrayTypes[type]))
-    throw new TypeError(`${fn}: ${name} must be ${type.startsWith('Int') ? 'an' : 'a'} ${type}`);
-  if (value.length < min)
-    throw new RangeError(`${fn}: ${name} has ${value.length} elements, at least ${min} are needed`);
-}
-
-function checkCacheShape(
-  fn: string,
-  numBlocks: number,
-  blockSize: number,
-  nKvHeads: number,
-  headDim: number,
-): void {
-  checkInt(fn, 'numBlocks', numBlocks, 1, 0x7fffffff);
-  checkInt(fn, 'blockSize', blockSize, 1, 1 << 16);
-  checkInt(fn, 'nKvHeads', nKvHeads, 1, 1 << 12);
-  checkInt(fn, 'headDim', headDim, 1, MAX_ATTENTION_HEAD_DIM);
-  if (numBlocks * blockSize > 0x7fffffff) {
+function checkCacheShape(fn: string, shape: KvCacheShape): void {
+  checkInt(fn, 'numBlocks', shape.numBlocks, 1, 0x7fffffff);
+  checkInt(fn, 'blockSize', shape.blockSize, 1, 1 << 16);
+  checkInt(fn, 'nKvHeads', shape.nKvHeads, 1, 1 << 12);
+  checkInt(fn, 'headDim', shape.headDim, 1, MAX_ATTENTION_HEAD_DIM);
+  if (shape.numBlocks * shape.blockSize > 0x7fffffff) {
     throw new RangeError(`${fn}: numBlocks × blockSize must be below 2^31 so every slot fits an Int32`);
   }
 }
 
-function resetStatus(fn: string, status: Int32Array | undefined): Int32Array {
-  if (status === undefined) return new Int32Array(2);
-  checkArray(fn, 'status', status, 'Int32Array', 2);
-  status[0] = 0;
-  status[1] = -1;
-  return status;
+function checkF16Caches(fn: string, shape: KvCacheShape, kCache: Uint16Array, vCache: Uint16Array): void {
+  checkCacheShape(fn, shape);
+  const cache = shape.numBlocks * shape.blockSize * shape.nKvHeads * shape.headDim;
+  checkArray(fn, 'kCache', kCache, Uint16Array, cache);
+  checkArray(fn, 'vCache', vCache, Uint16Array, cache);
 }
 
-function checkKvWrite(args: Parameters<typeof kvWrite>): KvWriteArgs {
-  const [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status] = args;
-  const fn = 'kvWrite';
-  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
-  checkInt(fn, 'n', n, 0, 0x7fffffff);
-  const cache = numBlocks * blockSize * nKvHeads * headDim;
-  checkArray(fn, 'kCache', kCache, 'Uint16Array', cache);
-  checkArray(fn, 'vCache', vCache, 'Uint16Array', cache);
-  checkArray(fn, 'k', k, 'Float32Array', n * nKvHeads * headDim);
-  checkArray(fn, 'v', v, 'Float32Array', n * nKvHeads * headDim);
-  checkArray(fn, 'slots', slots, 'Int32Array', n);
-  return [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, resetStatus(fn, status)];
-}
-
-function kvWriteError(
+function checkInt8Caches(
   fn: string,
-  numBlocks: number,
-  blockSize: number,
+  shape: KvCacheShape,
+  kCache: Int8Array,
+  kScales: Float32Array,
+  vCache: Int8Array,
+  vScales: Float32Array,
+): void {
+  checkCacheShape(fn, shape);
+  const cache = shape.numBlocks * shape.blockSize * shape.nKvHeads * shape.headDim;
+  const scales = shape.numBlocks * shape.blockSize * shape.nKvHeads;
+  checkArray(fn, 'kCache', kCache, Int8Array, cache);
+  checkArray(fn, 'kScales', kScales, Float32Array, scales);
+  checkArray(fn, 'vCache', vCache, Int8Array, cache);
+  checkArray(fn, 'vScales', vScales, Float32Array, scales);
+}
+
+// kvWrite, kvWriteI8: the rows to write and their slots.
+function checkKvWriteRows(
+  fn: string,
+  shape: KvCacheShape,
+  k: Float32Array,
+  v: Float32Array,
   slots: Int32Array,
-  status: Int32Array,
-): RangeError | undefined {
-  if ((status[0] ?? 0) === 0) return undefined;
+  n: number,
+): void {
+  checkInt(fn, 'n', n, 0, 0x7fffffff);
+  checkArray(fn, 'k', k, Float32Array, n * shape.nKvHeads * shape.headDim);
+  checkArray(fn, 'v', v, Float32Array, n * shape.nKvHeads * shape.headDim);
+  checkArray(fn, 'slots', slots, Int32Array, n);
+}
+
+function throwIfSlotsSkipped(fn: string, shape: KvCacheShape, slots: Int32Array, status: Int32Array): void {
+  if ((status[0] ?? 0) === 0) return;
   const first = status[1] ?? -1;
-  return new RangeError(
-    `${fn}: ${status[0]} slot(s) outside [0, ${numBlocks * blockSize}) were skipped; the first is ` +
+  throw new RangeError(
+    `${fn}: ${status[0]} slot(s) outside [0, ${shape.numBlocks * shape.blockSize}) were skipped; the first is ` +
       `slots[${first}] = ${slots[first]} (slot = block * blockSize + pos % blockSize)`,
   );
 }
 
-function kvWriteF16Error(args: KvWriteArgs): RangeError | undefined {
-  const [, , numBlocks, blockSize, , , , , slots, , status] = args;
-  return kvWriteError('kvWrite', numBlocks, blockSize, slots, status);
+// kvCopyBlocks, kvCopyBlocksI8: the (source, destination) block pairs.
+function checkCopies(fn: string, copies: Int32Array, n: number): void {
+  checkInt(fn, 'n', n, 0, 0x3fffffff);
+  checkArray(fn, 'copies', copies, Int32Array, 2 * n);
+}
+
+function throwIfCopiesSkipped(fn: string, numBlocks: number, copies: Int32Array, status: Int32Array): void {
+  if ((status[0] ?? 0) === 0) return;
+  const first = status[1] ?? -1;
+  throw new RangeError(
+    `${fn}: ${status[0]} copy(ies) with a block id outside [0, ${numBlocks}) were skipped; the first is ` +
+      `copy ${first} (${copies[2 * first]} → ${copies[2 * first + 1]})`,
+  );
+}
+
+// pagedAttention, pagedAttentionI8: the batch, its block tables and the output.
+interface AttentionBatch {
+  q: Float32Array; // (n, nHeads, headDim)
+  nHeads: number;
+  blockTables: Int32Array; // (numSeqs, maxBlocksPerSeq)
+  maxBlocksPerSeq: number;
+  tokenSeq: Int32Array; // (n)
+  tokenPos: Int32Array; // (n)
+  n: number;
+  scale: number;
+  out: Float32Array; // (n, nHeads, headDim)
+}
+
+function checkBatch(fn: string, shape: KvCacheShape, b: AttentionBatch): void {
+  checkInt(fn, 'nHeads', b.nHeads, 1, 1 << 12);
+  if (b.nHeads % shape.nKvHeads !== 0)
+    throw new RangeError(`${fn}: nHeads (${b.nHeads}) must be a multiple of nKvHeads (${shape.nKvHeads})`);
+  checkInt(fn, 'maxBlocksPerSeq', b.maxBlocksPerSeq, 1, 0x7fffffff);
+  checkInt(fn, 'n', b.n, 0, 0x7fffffff);
+  checkFinite(fn, 'scale', b.scale);
+  checkArray(fn, 'q', b.q, Float32Array, b.n * b.nHeads * shape.headDim);
+  checkArray(fn, 'blockTables', b.blockTables, Int32Array, b.maxBlocksPerSeq);
+  checkArray(fn, 'tokenSeq', b.tokenSeq, Int32Array, b.n);
+  checkArray(fn, 'tokenPos', b.tokenPos, Int32Array, b.n);
+  checkArray(fn, 'out', b.out, Float32Array, b.n * b.nHeads * shape.headDim);
+}
+
+// The batch arguments as the native call takes them, after the caches and dimensions.
+function batchArgs(b: AttentionBatch, status: Int32Array) {
+  return [b.blockTables, b.maxBlocksPerSeq, b.tokenSeq, b.tokenPos, b.n, b.scale, b.out, status] as const;
+}
+
+function throwIfTokensZeroed(fn: string, shape: KvCacheShape, b: AttentionBatch, status: Int32Array): void {
+  if ((status[0] ?? 0) === 0) return;
+  const first = status[1] ?? -1;
+  const numSeqs = Math.floor(b.blockTables.length / b.maxBlocksPerSeq);
+  throw new RangeError(
+    `${fn}: ${status[0]} token(s) had an out-of-range sequence row, position or block id and got ` +
+      `zero output; the first is token ${first} (tokenSeq = ${b.tokenSeq[first]} of ${numSeqs} rows, tokenPos = ` +
+      `${b.tokenPos[first]} of at most ${b.maxBlocksPerSeq * shape.blockSize}, block ids must be in [0, ${shape.numBlocks}))`,
+  );
+}
+
+// --- f16 caches -------------------------------------------------------------------------------------------
+
+function checkKvWrite(args: Parameters<typeof kvWrite>): PreparedCall<Required<Parameters<typeof kvWrite>>> {
+  const [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status] = args;
+  const fn = 'kvWrite';
+  const shape = { numBlocks, blockSize, nKvHeads, headDim };
+  checkF16Caches(fn, shape, kCache, vCache);
+  checkKvWriteRows(fn, shape, k, v, slots, n);
+  const s = clearStatus(fn, status);
+  return {
+    args: [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, s],
+    finish: () => throwIfSlotsSkipped(fn, shape, slots, s),
+  };
 }
 
 /**
@@ -288,61 +249,31 @@ export function kvWrite(
   n: number,
   status?: Int32Array,
 ): void {
-  const args = checkKvWrite([
-    kCache,
-    vCache,
-    numBlocks,
-    blockSize,
-    nKvHeads,
-    headDim,
-    k,
-    v,
-    slots,
-    n,
-    status,
-  ]);
-  addon.kvWrite(...args);
-  const error = kvWriteF16Error(args);
-  if (error) throw error;
+  const caches = [kCache, vCache] as const;
+  const call = checkKvWrite([...caches, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status]);
+  addon.kvWrite(...call.args);
+  call.finish();
 }
 
 /** `kvWrite` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
 export async function kvWriteAsync(...args: Parameters<typeof kvWrite>): Promise<void> {
-  const checked = checkKvWrite(args);
-  await addon.kvWriteAsync(...checked);
-  const error = kvWriteF16Error(checked);
-  if (error) throw error;
+  const call = checkKvWrite(args);
+  await addon.kvWriteAsync(...call.args);
+  call.finish();
 }
 
-function checkKvCopyBlocks(args: Parameters<typeof kvCopyBlocks>): KvCopyBlocksArgs {
+function checkKvCopyBlocks(
+  args: Parameters<typeof kvCopyBlocks>,
+): PreparedCall<Required<Parameters<typeof kvCopyBlocks>>> {
   const [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, copies, n, status] = args;
   const fn = 'kvCopyBlocks';
-  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
-  checkInt(fn, 'n', n, 0, 0x3fffffff);
-  const cache = numBlocks * blockSize * nKvHeads * headDim;
-  checkArray(fn, 'kCache', kCache, 'Uint16Array', cache);
-  checkArray(fn, 'vCache', vCache, 'Uint16Array', cache);
-  checkArray(fn, 'copies', copies, 'Int32Array', 2 * n);
-  return [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, copies, n, resetStatus(fn, status)];
-}
-
-function kvCopyBlocksError(
-  fn: string,
-  numBlocks: number,
-  copies: Int32Array,
-  status: Int32Array,
-): RangeError | undefined {
-  if ((status[0] ?? 0) === 0) return undefined;
-  const first = status[1] ?? -1;
-  return new RangeError(
-    `${fn}: ${status[0]} copy(ies) with a block id outside [0, ${numBlocks}) were skipped; the first is ` +
-      `copy ${first} (${copies[2 * first]} → ${copies[2 * first + 1]})`,
-  );
-}
-
-function kvCopyBlocksF16Error(args: KvCopyBlocksArgs): RangeError | undefined {
-  const [, , numBlocks, , , , copies, , status] = args;
-  return kvCopyBlocksError('kvCopyBlocks', numBlocks, copies, status);
+  checkF16Caches(fn, { numBlocks, blockSize, nKvHeads, headDim }, kCache, vCache);
+  checkCopies(fn, copies, n);
+  const s = clearStatus(fn, status);
+  return {
+    args: [kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, copies, n, s],
+    finish: () => throwIfCopiesSkipped(fn, numBlocks, copies, s),
+  };
 }
 
 /**
@@ -350,6 +281,8 @@ function kvCopyBlocksF16Error(args: KvCopyBlocksArgs): RangeError | undefined {
  * copy i duplicates block `copies[2i]` into block `copies[2i + 1]`, in order. Block ids are read when the
  * kernel runs; a copy naming a block outside [0, numBlocks) is skipped and reported like a bad slot.
  *
+ * @param kCache (numBlocks, nKvHeads, headDim, blockSize) f16
+ * @param vCache (numBlocks, nKvHeads, blockSize, headDim) f16
  * @param copies (n, 2) [source block, destination block]
  * @param status optional (2): `[skipped copies, first skipped copy or -1]`, written on every run
  * @throws RangeError after the run if a block id was out of range (not while recording a program)
@@ -365,135 +298,33 @@ export function kvCopyBlocks(
   n: number,
   status?: Int32Array,
 ): void {
-  const args = checkKvCopyBlocks([
-    kCache,
-    vCache,
-    numBlocks,
-    blockSize,
-    nKvHeads,
-    headDim,
-    copies,
-    n,
-    status,
-  ]);
-  addon.kvCopyBlocks(...args);
-  const error = kvCopyBlocksF16Error(args);
-  if (error) throw error;
+  const caches = [kCache, vCache] as const;
+  const call = checkKvCopyBlocks([...caches, numBlocks, blockSize, nKvHeads, headDim, copies, n, status]);
+  addon.kvCopyBlocks(...call.args);
+  call.finish();
 }
 
 /** `kvCopyBlocks` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
 export async function kvCopyBlocksAsync(...args: Parameters<typeof kvCopyBlocks>): Promise<void> {
-  const checked = checkKvCopyBlocks(args);
-  await addon.kvCopyBlocksAsync(...checked);
-  const error = kvCopyBlocksF16Error(checked);
-  if (error) throw error;
+  const call = checkKvCopyBlocks(args);
+  await addon.kvCopyBlocksAsync(...call.args);
+  call.finish();
 }
 
-// The arguments both cache formats share: the batch, its block tables and the output.
-function checkBatch(
-  fn: string,
-  q: Float32Array,
-  nHeads: number,
-  nKvHeads: number,
-  headDim: number,
-  blockTables: Int32Array,
-  maxBlocksPerSeq: number,
-  tokenSeq: Int32Array,
-  tokenPos: Int32Array,
-  n: number,
-  scale: number,
-  out: Float32Array,
-): void {
-  checkInt(fn, 'nHeads', nHeads, 1, 1 << 12);
-  if (nHeads % nKvHeads !== 0)
-    throw new RangeError(`${fn}: nHeads (${nHeads}) must be a multiple of nKvHeads (${nKvHeads})`);
-  checkInt(fn, 'maxBlocksPerSeq', maxBlocksPerSeq, 1, 0x7fffffff);
-  checkInt(fn, 'n', n, 0, 0x7fffffff);
-  if (typeof scale !== 'number' || !Number.isFinite(scale))
-    throw new TypeError(`${fn}: scale must be a finite number, got ${String(scale)}`);
-  checkArray(fn, 'q', q, 'Float32Array', n * nHeads * headDim);
-  checkArray(fn, 'blockTables', blockTables, 'Int32Array', maxBlocksPerSeq);
-  checkArray(fn, 'tokenSeq', tokenSeq, 'Int32Array', n);
-  checkArray(fn, 'tokenPos', tokenPos, 'Int32Array', n);
-  checkArray(fn, 'out', out, 'Float32Array', n * nHeads * headDim);
-}
-
-function checkPagedAttention(args: Parameters<typeof pagedAttention>): PagedAttentionArgs {
+function checkPagedAttention(
+  args: Parameters<typeof pagedAttention>,
+): PreparedCall<Required<Parameters<typeof pagedAttention>>> {
   const [q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...rest] = args;
   const [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] = rest;
   const fn = 'pagedAttention';
-  checkCacheShape(fn, numBlocks, blockSize, nKvHeads, headDim);
-  checkBatch(
-    fn,
-    q,
-    nHeads,
-    nKvHeads,
-    headDim,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    n,
-    scale,
-    out,
-  );
-  const cache = numBlocks * blockSize * nKvHeads * headDim;
-  checkArray(fn, 'kCache', kCache, 'Uint16Array', cache);
-  checkArray(fn, 'vCache', vCache, 'Uint16Array', cache);
-  return [
-    q,
-    kCache,
-    vCache,
-    numBlocks,
-    blockSize,
-    nHeads,
-    nKvHeads,
-    headDim,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    n,
-    scale,
-    out,
-    resetStatus(fn, status),
-  ];
-}
-
-interface BatchReport {
-  fn: string;
-  numBlocks: number;
-  blockSize: number;
-  blockTables: Int32Array;
-  maxBlocksPerSeq: number;
-  tokenSeq: Int32Array;
-  tokenPos: Int32Array;
-  status: Int32Array;
-}
-
-function pagedAttentionError(r: BatchReport): RangeError | undefined {
-  if ((r.status[0] ?? 0) === 0) return undefined;
-  const first = r.status[1] ?? -1;
-  const numSeqs = Math.floor(r.blockTables.length / r.maxBlocksPerSeq);
-  return new RangeError(
-    `${r.fn}: ${r.status[0]} token(s) had an out-of-range sequence row, position or block id and got ` +
-      `zero output; the first is token ${first} (tokenSeq = ${r.tokenSeq[first]} of ${numSeqs} rows, tokenPos = ` +
-      `${r.tokenPos[first]} of at most ${r.maxBlocksPerSeq * r.blockSize}, block ids must be in [0, ${r.numBlocks}))`,
-  );
-}
-
-function reportF16(args: PagedAttentionArgs): BatchReport {
-  const [, , , numBlocks, blockSize, , , , blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, , , , status] =
-    args;
+  const shape = { numBlocks, blockSize, nKvHeads, headDim };
+  const batch = { q, nHeads, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out };
+  checkF16Caches(fn, shape, kCache, vCache);
+  checkBatch(fn, shape, batch);
+  const s = clearStatus(fn, status);
   return {
-    fn: 'pagedAttention',
-    numBlocks,
-    blockSize,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    status,
+    args: [q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...batchArgs(batch, s)],
+    finish: () => throwIfTokensZeroed(fn, shape, batch, s),
   };
 }
 
@@ -532,72 +363,36 @@ export function pagedAttention(
   out: Float32Array,
   status?: Int32Array,
 ): void {
-  const args = checkPagedAttention([
-    q,
-    kCache,
-    vCache,
-    numBlocks,
-    blockSize,
-    nHeads,
-    nKvHeads,
-    headDim,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    n,
-    scale,
-    out,
-    status,
-  ]);
-  addon.pagedAttention(...args);
-  const error = pagedAttentionError(reportF16(args));
-  if (error) throw error;
+  const dims = [numBlocks, blockSize, nHeads, nKvHeads, headDim] as const;
+  const batch = [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] as const;
+  const call = checkPagedAttention([q, kCache, vCache, ...dims, ...batch]);
+  addon.pagedAttention(...call.args);
+  call.finish();
 }
 
 /** `pagedAttention` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
 export async function pagedAttentionAsync(...args: Parameters<typeof pagedAttention>): Promise<void> {
-  const checked = checkPagedAttention(args);
-  await addon.pagedAttentionAsync(...checked);
-  const error = pagedAttentionError(reportF16(checked));
-  if (error) throw error;
+  const call = checkPagedAttention(args);
+  await addon.pagedAttentionAsync(...call.args);
+  call.finish();
 }
 
 // --- int8 caches -----------------------------------------------------------------------------------------
 
-function checkInt8Caches(
-  fn: string,
-  shape: KvCacheShape,
-  kCache: Int8Array,
-  kScales: Float32Array,
-  vCache: Int8Array,
-  vScales: Float32Array,
-): void {
-  checkCacheShape(fn, shape.numBlocks, shape.blockSize, shape.nKvHeads, shape.headDim);
-  const cache = shape.numBlocks * shape.blockSize * shape.nKvHeads * shape.headDim;
-  const scales = shape.numBlocks * shape.blockSize * shape.nKvHeads;
-  checkArray(fn, 'kCache', kCache, 'Int8Array', cache);
-  checkArray(fn, 'kScales', kScales, 'Float32Array', scales);
-  checkArray(fn, 'vCache', vCache, 'Int8Array', cache);
-  checkArray(fn, 'vScales', vScales, 'Float32Array', scales);
-}
-
-function checkKvWriteI8(args: Parameters<typeof kvWriteI8>): KvWriteI8Args {
+function checkKvWriteI8(
+  args: Parameters<typeof kvWriteI8>,
+): PreparedCall<Required<Parameters<typeof kvWriteI8>>> {
   const [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status] =
     args;
   const fn = 'kvWriteI8';
-  checkInt8Caches(fn, { numBlocks, blockSize, nKvHeads, headDim }, kCache, kScales, vCache, vScales);
-  checkInt(fn, 'n', n, 0, 0x7fffffff);
-  checkArray(fn, 'k', k, 'Float32Array', n * nKvHeads * headDim);
-  checkArray(fn, 'v', v, 'Float32Array', n * nKvHeads * headDim);
-  checkArray(fn, 'slots', slots, 'Int32Array', n);
-  const checked = resetStatus(fn, status);
-  return [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, checked];
-}
-
-function kvWriteI8Error(args: KvWriteI8Args): RangeError | undefined {
-  const [, , , , numBlocks, blockSize, , , , , slots, , status] = args;
-  return kvWriteError('kvWriteI8', numBlocks, blockSize, slots, status);
+  const shape = { numBlocks, blockSize, nKvHeads, headDim };
+  checkInt8Caches(fn, shape, kCache, kScales, vCache, vScales);
+  checkKvWriteRows(fn, shape, k, v, slots, n);
+  const s = clearStatus(fn, status);
+  return {
+    args: [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, s],
+    finish: () => throwIfSlotsSkipped(fn, shape, slots, s),
+  };
 }
 
 /**
@@ -609,6 +404,10 @@ function kvWriteI8Error(args: KvWriteI8Args): RangeError | undefined {
  * @param kScales (numBlocks, nKvHeads, blockSize)
  * @param vCache (numBlocks, nKvHeads, blockSize, headDim) int8
  * @param vScales (numBlocks, nKvHeads, blockSize)
+ * @param k (n, nKvHeads, headDim)
+ * @param v (n, nKvHeads, headDim)
+ * @param slots (n) read when the kernel runs, as in `kvWrite`
+ * @param status optional (2), as in `kvWrite`
  * @throws RangeError after the run if a slot was out of range (not while recording a program)
  */
 export function kvWriteI8(
@@ -626,106 +425,35 @@ export function kvWriteI8(
   n: number,
   status?: Int32Array,
 ): void {
-  const args = checkKvWriteI8([
-    kCache,
-    kScales,
-    vCache,
-    vScales,
-    numBlocks,
-    blockSize,
-    nKvHeads,
-    headDim,
-    k,
-    v,
-    slots,
-    n,
-    status,
-  ]);
-  addon.kvWriteI8(...args);
-  const error = kvWriteI8Error(args);
-  if (error) throw error;
+  const caches = [kCache, kScales, vCache, vScales] as const;
+  const call = checkKvWriteI8([...caches, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status]);
+  addon.kvWriteI8(...call.args);
+  call.finish();
 }
 
 /** `kvWriteI8` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
 export async function kvWriteI8Async(...args: Parameters<typeof kvWriteI8>): Promise<void> {
-  const checked = checkKvWriteI8(args);
-  await addon.kvWriteI8Async(...checked);
-  const error = kvWriteI8Error(checked);
-  if (error) throw error;
+  const call = checkKvWriteI8(args);
+  await addon.kvWriteI8Async(...call.args);
+  call.finish();
 }
 
-function checkPagedAttentionI8(args: Parameters<typeof pagedAttentionI8>): PagedAttentionI8Args {
+function checkPagedAttentionI8(
+  args: Parameters<typeof pagedAttentionI8>,
+): PreparedCall<Required<Parameters<typeof pagedAttentionI8>>> {
   const [q, kCache, kScales, vCache, vScales, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...rest] =
     args;
   const [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] = rest;
   const fn = 'pagedAttentionI8';
-  checkInt8Caches(fn, { numBlocks, blockSize, nKvHeads, headDim }, kCache, kScales, vCache, vScales);
-  checkBatch(
-    fn,
-    q,
-    nHeads,
-    nKvHeads,
-    headDim,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    n,
-    scale,
-    out,
-  );
-  return [
-    q,
-    kCache,
-    kScales,
-    vCache,
-    vScales,
-    numBlocks,
-    blockSize,
-    nHeads,
-    nKvHeads,
-    headDim,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    n,
-    scale,
-    out,
-    resetStatus(fn, status),
-  ];
-}
-
-function reportI8(args: PagedAttentionI8Args): BatchReport {
-  const [
-    ,
-    ,
-    ,
-    ,
-    ,
-    numBlocks,
-    blockSize,
-    ,
-    ,
-    ,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    ,
-    ,
-    ,
-    status,
-  ] = args;
+  const shape = { numBlocks, blockSize, nKvHeads, headDim };
+  const batch = { q, nHeads, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out };
+  checkInt8Caches(fn, shape, kCache, kScales, vCache, vScales);
+  checkBatch(fn, shape, batch);
+  const s = clearStatus(fn, status);
+  const caches = [kCache, kScales, vCache, vScales] as const;
   return {
-    fn: 'pagedAttentionI8',
-    numBlocks,
-    blockSize,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    status,
+    args: [q, ...caches, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...batchArgs(batch, s)],
+    finish: () => throwIfTokensZeroed(fn, shape, batch, s),
   };
 }
 
@@ -734,10 +462,16 @@ function reportI8(args: PagedAttentionI8Args): BatchReport {
  * `v = int8 · vScale` (the scales fold into the score and the probability, so the inner loops stay
  * int8 → f32 conversions and FMAs). Same batch arguments, checks and error reporting as `pagedAttention`.
  *
+ * @param q (n, nHeads, headDim)
  * @param kCache (numBlocks, nKvHeads, headDim, blockSize) int8
  * @param kScales (numBlocks, nKvHeads, blockSize)
  * @param vCache (numBlocks, nKvHeads, blockSize, headDim) int8
  * @param vScales (numBlocks, nKvHeads, blockSize)
+ * @param blockTables (numSeqs, maxBlocksPerSeq) block ids, as in `pagedAttention`
+ * @param tokenSeq (n), as in `pagedAttention`
+ * @param tokenPos (n), as in `pagedAttention`
+ * @param out (n, nHeads, headDim)
+ * @param status optional (2), as in `pagedAttention`
  */
 export function pagedAttentionI8(
   q: Float32Array,
@@ -759,55 +493,45 @@ export function pagedAttentionI8(
   out: Float32Array,
   status?: Int32Array,
 ): void {
-  const args = checkPagedAttentionI8([
-    q,
-    kCache,
-    kScales,
-    vCache,
-    vScales,
-    numBlocks,
-    blockSize,
-    nHeads,
-    nKvHeads,
-    headDim,
-    blockTables,
-    maxBlocksPerSeq,
-    tokenSeq,
-    tokenPos,
-    n,
-    scale,
-    out,
-    status,
-  ]);
-  addon.pagedAttentionI8(...args);
-  const error = pagedAttentionError(reportI8(args));
-  if (error) throw error;
+  const caches = [kCache, kScales, vCache, vScales] as const;
+  const dims = [numBlocks, blockSize, nHeads, nKvHeads, headDim] as const;
+  const batch = [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] as const;
+  const call = checkPagedAttentionI8([q, ...caches, ...dims, ...batch]);
+  addon.pagedAttentionI8(...call.args);
+  call.finish();
 }
 
 /** `pagedAttentionI8` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
 export async function pagedAttentionI8Async(...args: Parameters<typeof pagedAttentionI8>): Promise<void> {
-  const checked = checkPagedAttentionI8(args);
-  await addon.pagedAttentionI8Async(...checked);
-  const error = pagedAttentionError(reportI8(checked));
-  if (error) throw error;
+  const call = checkPagedAttentionI8(args);
+  await addon.pagedAttentionI8Async(...call.args);
+  call.finish();
 }
 
-function checkKvCopyBlocksI8(args: Parameters<typeof kvCopyBlocksI8>): KvCopyBlocksI8Args {
+function checkKvCopyBlocksI8(
+  args: Parameters<typeof kvCopyBlocksI8>,
+): PreparedCall<Required<Parameters<typeof kvCopyBlocksI8>>> {
   const [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, copies, n, status] = args;
   const fn = 'kvCopyBlocksI8';
   checkInt8Caches(fn, { numBlocks, blockSize, nKvHeads, headDim }, kCache, kScales, vCache, vScales);
-  checkInt(fn, 'n', n, 0, 0x3fffffff);
-  checkArray(fn, 'copies', copies, 'Int32Array', 2 * n);
-  const checked = resetStatus(fn, status);
-  return [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, copies, n, checked];
+  checkCopies(fn, copies, n);
+  const s = clearStatus(fn, status);
+  return {
+    args: [kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, copies, n, s],
+    finish: () => throwIfCopiesSkipped(fn, numBlocks, copies, s),
+  };
 }
 
-function kvCopyBlocksI8Error(args: KvCopyBlocksI8Args): RangeError | undefined {
-  const [, , , , numBlocks, , , , copies, , status] = args;
-  return kvCopyBlocksError('kvCopyBlocksI8', numBlocks, copies, status);
-}
-
-/** `kvCopyBlocks` for int8 caches: copies the blocks of K, its scales, V and its scales. */
+/**
+ * `kvCopyBlocks` for int8 caches: copies the blocks of K, its scales, V and its scales.
+ *
+ * @param kCache (numBlocks, nKvHeads, headDim, blockSize) int8
+ * @param kScales (numBlocks, nKvHeads, blockSize)
+ * @param vCache (numBlocks, nKvHeads, blockSize, headDim) int8
+ * @param vScales (numBlocks, nKvHeads, blockSize)
+ * @param copies (n, 2) [source block, destination block]
+ * @param status optional (2), as in `kvCopyBlocks`
+ */
 export function kvCopyBlocksI8(
   kCache: Int8Array,
   kScales: Float32Array,
@@ -821,28 +545,15 @@ export function kvCopyBlocksI8(
   n: number,
   status?: Int32Array,
 ): void {
-  const args = checkKvCopyBlocksI8([
-    kCache,
-    kScales,
-    vCache,
-    vScales,
-    numBlocks,
-    blockSize,
-    nKvHeads,
-    headDim,
-    copies,
-    n,
-    status,
-  ]);
-  addon.kvCopyBlocksI8(...args);
-  const error = kvCopyBlocksI8Error(args);
-  if (error) throw error;
+  const caches = [kCache, kScales, vCache, vScales] as const;
+  const call = checkKvCopyBlocksI8([...caches, numBlocks, blockSize, nKvHeads, headDim, copies, n, status]);
+  addon.kvCopyBlocksI8(...call.args);
+  call.finish();
 }
 
 /** `kvCopyBlocksI8` on a libuv worker thread; rejects with the RangeError the sync call would throw. */
 export async function kvCopyBlocksI8Async(...args: Parameters<typeof kvCopyBlocksI8>): Promise<void> {
-  const checked = checkKvCopyBlocksI8(args);
-  await addon.kvCopyBlocksI8Async(...checked);
-  const error = kvCopyBlocksI8Error(checked);
-  if (error) throw error;
+  const call = checkKvCopyBlocksI8(args);
+  await addon.kvCopyBlocksI8Async(...call.args);
+  call.finish();
 }

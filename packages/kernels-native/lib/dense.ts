@@ -12,6 +12,7 @@
  * Every `…Async` variant runs on a libuv thread and rejects with the same TypeError/RangeError the sync call
  * throws; keep its buffers untouched until the promise settles.
  */
+import { checkArray, checkCount, checkInt, clearStatus } from './args.js';
 import { native } from './native.js';
 
 /** Weights per GGUF Q8_0 block. */
@@ -43,54 +44,60 @@ interface DenseNative {
 }
 const n_ = native as unknown as DenseNative;
 
-type ArrayCtor = { name: string; new (...args: never[]): ArrayBufferView };
-
-function checkArray(fn: string, name: string, value: unknown, ctor: ArrayCtor, minLength: number): void {
-  if (!(value instanceof ctor)) throw new TypeError(`${fn}: ${name} must be a ${ctor.name}`);
-  const length = (value as unknown as { length: number }).length;
-  if (length < minLength) {
-    const hint =
-      length === 0 && (value as ArrayBufferView).buffer.byteLength === 0 ? ' (detached or transferred?)' : '';
-    throw new RangeError(`${fn}: ${name} has ${length} elements${hint}, at least ${minLength} are needed`);
-  }
-}
-
-function checkDim(fn: string, name: string, value: unknown, max = 2 ** 31): void {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
-  }
-  if (value < 1 || value > max) throw new RangeError(`${fn}: ${name} must be in [1, ${max}], got ${value}`);
-}
-
+// The n, m, k of a matmul; k is at most `maxK` (the int8 kernels' bound).
 function checkDims(fn: string, n: number, m: number, k: number, maxK = 2 ** 31): void {
-  checkDim(fn, 'n', n);
-  checkDim(fn, 'm', m);
-  checkDim(fn, 'k', k, maxK);
+  checkCount(fn, 'n', n);
+  checkCount(fn, 'm', m);
+  checkInt(fn, 'k', k, 1, maxK);
 }
 
-function checkQ8K(fn: string, name: string, k: number): void {
-  if (k % Q8_0_BLOCK_ELEMS !== 0) {
-    throw new RangeError(`${fn}: ${name} must be a multiple of ${Q8_0_BLOCK_ELEMS} for Q8_0, got ${k}`);
-  }
+// A (rows, cols) matrix stored as `kind`: f32, f16 bits, or Q8_0 blocks (cols a multiple of 32). Shared by
+// the matmul weights and the embedding table; `colsName` names cols in the Q8_0 error.
+function checkMatrix(
+  fn: string,
+  name: string,
+  value: unknown,
+  kind: EmbeddingKind,
+  rows: number,
+  cols: number,
+  colsName: string,
+): void {
+  if (kind === 'f32') checkArray(fn, name, value, Float32Array, rows * cols);
+  else if (kind === 'f16') checkArray(fn, name, value, Uint16Array, rows * cols);
+  else if (kind === 'q8_0') {
+    if (cols % Q8_0_BLOCK_ELEMS !== 0) {
+      throw new RangeError(
+        `${fn}: ${colsName} must be a multiple of ${Q8_0_BLOCK_ELEMS} for Q8_0, got ${cols}`,
+      );
+    }
+    checkArray(fn, name, value, Uint8Array, q8_0Bytes(rows, cols));
+  } else throw new TypeError(`${fn}: kind must be 'f32', 'f16' or 'q8_0', got ${String(kind)}`);
 }
 
+// matmulF32, matmulF16, matmulQ8_0, sync and Async: the weight format decides only w's type and length.
 function checkMatmul(
   fn: string,
+  weights: EmbeddingKind,
   w: unknown,
-  wCtor: ArrayCtor,
-  wLength: number,
   x: Float32Array,
   n: number,
   m: number,
   k: number,
   y: Float32Array,
 ): void {
-  checkArray(fn, 'w', w, wCtor, wLength);
+  checkDims(fn, n, m, k);
+  checkMatrix(fn, 'w', w, weights, m, k, 'k');
   checkArray(fn, 'x', x, Float32Array, n * k);
   checkArray(fn, 'y', y, Float32Array, n * m);
 }
 
-/** y (n, m) = x (n, k) · wᵀ, w: F32 (m, k). */
+/**
+ * y (n, m) = x (n, k) · wᵀ, w: F32.
+ *
+ * @param w (m, k)
+ * @param x (n, k)
+ * @param y (n, m)
+ */
 export function matmulF32(
   w: Float32Array,
   x: Float32Array,
@@ -99,26 +106,23 @@ export function matmulF32(
   k: number,
   y: Float32Array,
 ): void {
-  checkDims('matmulF32', n, m, k);
-  checkMatmul('matmulF32', w, Float32Array, m * k, x, n, m, k, y);
+  checkMatmul('matmulF32', 'f32', w, x, n, m, k, y);
   n_.matmulF32(w, x, n, m, k, y);
 }
 
 /** `matmulF32` on a libuv thread (keep the buffers untouched until the promise settles). */
-export async function matmulF32Async(
-  w: Float32Array,
-  x: Float32Array,
-  n: number,
-  m: number,
-  k: number,
-  y: Float32Array,
-): Promise<void> {
-  checkDims('matmulF32Async', n, m, k);
-  checkMatmul('matmulF32Async', w, Float32Array, m * k, x, n, m, k, y);
-  return n_.matmulF32Async(w, x, n, m, k, y);
+export async function matmulF32Async(...args: Parameters<typeof matmulF32>): Promise<void> {
+  checkMatmul('matmulF32Async', 'f32', ...args);
+  return n_.matmulF32Async(...args);
 }
 
-/** y (n, m) = x (n, k) · wᵀ, w: F16 bits (m, k). */
+/**
+ * y (n, m) = x (n, k) · wᵀ, w: F16 bits.
+ *
+ * @param w (m, k) IEEE half bits
+ * @param x (n, k)
+ * @param y (n, m)
+ */
 export function matmulF16(
   w: Uint16Array,
   x: Float32Array,
@@ -127,22 +131,14 @@ export function matmulF16(
   k: number,
   y: Float32Array,
 ): void {
-  checkDims('matmulF16', n, m, k);
-  checkMatmul('matmulF16', w, Uint16Array, m * k, x, n, m, k, y);
+  checkMatmul('matmulF16', 'f16', w, x, n, m, k, y);
   n_.matmulF16(w, x, n, m, k, y);
 }
 
-export async function matmulF16Async(
-  w: Uint16Array,
-  x: Float32Array,
-  n: number,
-  m: number,
-  k: number,
-  y: Float32Array,
-): Promise<void> {
-  checkDims('matmulF16Async', n, m, k);
-  checkMatmul('matmulF16Async', w, Uint16Array, m * k, x, n, m, k, y);
-  return n_.matmulF16Async(w, x, n, m, k, y);
+/** `matmulF16` on a libuv thread. */
+export async function matmulF16Async(...args: Parameters<typeof matmulF16>): Promise<void> {
+  checkMatmul('matmulF16Async', 'f16', ...args);
+  return n_.matmulF16Async(...args);
 }
 
 /** Bytes of an (m, k) GGUF Q8_0 matrix. */
@@ -150,7 +146,13 @@ export function q8_0Bytes(m: number, k: number): number {
   return m * (k / Q8_0_BLOCK_ELEMS) * Q8_0_BLOCK_BYTES;
 }
 
-/** y (n, m) = x (n, k) · wᵀ, w: GGUF Q8_0 (m rows of k/32 blocks); k must be a multiple of 32. */
+/**
+ * y (n, m) = x (n, k) · wᵀ, w: GGUF Q8_0; k must be a multiple of 32.
+ *
+ * @param w (m, k / 32) blocks of 34 bytes: `q8_0Bytes(m, k)` bytes, any alignment
+ * @param x (n, k)
+ * @param y (n, m)
+ */
 export function matmulQ8_0(
   w: Uint8Array,
   x: Float32Array,
@@ -159,24 +161,14 @@ export function matmulQ8_0(
   k: number,
   y: Float32Array,
 ): void {
-  checkDims('matmulQ8_0', n, m, k);
-  checkQ8K('matmulQ8_0', 'k', k);
-  checkMatmul('matmulQ8_0', w, Uint8Array, q8_0Bytes(m, k), x, n, m, k, y);
+  checkMatmul('matmulQ8_0', 'q8_0', w, x, n, m, k, y);
   n_.matmulQ8_0(w, x, n, m, k, y);
 }
 
-export async function matmulQ8_0Async(
-  w: Uint8Array,
-  x: Float32Array,
-  n: number,
-  m: number,
-  k: number,
-  y: Float32Array,
-): Promise<void> {
-  checkDims('matmulQ8_0Async', n, m, k);
-  checkQ8K('matmulQ8_0Async', 'k', k);
-  checkMatmul('matmulQ8_0Async', w, Uint8Array, q8_0Bytes(m, k), x, n, m, k, y);
-  return n_.matmulQ8_0Async(w, x, n, m, k, y);
+/** `matmulQ8_0` on a libuv thread. */
+export async function matmulQ8_0Async(...args: Parameters<typeof matmulQ8_0>): Promise<void> {
+  checkMatmul('matmulQ8_0Async', 'q8_0', ...args);
+  return n_.matmulQ8_0Async(...args);
 }
 
 function checkQuantize(
@@ -190,9 +182,9 @@ function checkQuantize(
 ): void {
   if (kind !== 'f32' && kind !== 'f16')
     throw new TypeError(`${fn}: kind must be 'f32' or 'f16', got ${String(kind)}`);
-  checkDim(fn, 'm', m);
-  checkDim(fn, 'k', k, MATMUL_I8_MAX_K);
-  checkArray(fn, 'w', w, kind === 'f32' ? Float32Array : Uint16Array, m * k);
+  checkCount(fn, 'm', m);
+  checkInt(fn, 'k', k, 1, MATMUL_I8_MAX_K);
+  checkMatrix(fn, 'w', w, kind, m, k, 'k');
   checkArray(fn, 'out', out, Int8Array, m * k);
   checkArray(fn, 'scales', scales, Float32Array, m);
 }
@@ -200,6 +192,10 @@ function checkQuantize(
 /**
  * Per-row absmax int8 copy of a dense (m, k) matrix: scales[j] = max|w_j| / 127,
  * out[j, c] = clamp(roundHalfEven(w[j, c] · (1 / scales[j])), ±127) in float arithmetic. Multithreaded.
+ *
+ * @param w (m, k) f32, or f16 bits with kind 'f16'
+ * @param out (m, k)
+ * @param scales (m)
  */
 export function quantizeRowsI8(
   w: Float32Array | Uint16Array,
@@ -214,22 +210,15 @@ export function quantizeRowsI8(
 }
 
 /** `quantizeRowsI8` off the JS thread (a model-sized matrix takes a noticeable fraction of a second). */
-export async function quantizeRowsI8Async(
-  w: Float32Array | Uint16Array,
-  kind: DenseWeightKind,
-  m: number,
-  k: number,
-  out: Int8Array,
-  scales: Float32Array,
-): Promise<void> {
-  checkQuantize('quantizeRowsI8Async', w, kind, m, k, out, scales);
-  return n_.quantizeRowsI8Async(w, kind, m, k, out, scales);
+export async function quantizeRowsI8Async(...args: Parameters<typeof quantizeRowsI8>): Promise<void> {
+  checkQuantize('quantizeRowsI8Async', ...args);
+  return n_.quantizeRowsI8Async(...args);
 }
 
 /** Bytes of the scratch `matmulI8` needs for n activation rows of k (int8 rows plus one scale per row). */
 export function matmulI8ScratchBytes(n: number, k: number): number {
-  checkDim('matmulI8ScratchBytes', 'n', n);
-  checkDim('matmulI8ScratchBytes', 'k', k, MATMUL_I8_MAX_K);
+  checkCount('matmulI8ScratchBytes', 'n', n);
+  checkInt('matmulI8ScratchBytes', 'k', k, 1, MATMUL_I8_MAX_K);
   return n_.matmulI8ScratchBytes(n, k);
 }
 
@@ -245,16 +234,24 @@ function checkI8(
   scratch: Int8Array,
 ): void {
   checkDims(fn, n, m, k, MATMUL_I8_MAX_K);
-  checkMatmul(fn, w, Int8Array, m * k, x, n, m, k, y);
+  checkArray(fn, 'w', w, Int8Array, m * k);
+  checkArray(fn, 'x', x, Float32Array, n * k);
+  checkArray(fn, 'y', y, Float32Array, n * m);
   checkArray(fn, 'wScales', wScales, Float32Array, m);
   checkArray(fn, 'scratch', scratch, Int8Array, n_.matmulI8ScratchBytes(n, k));
 }
 
 /**
  * y (n, m) = x (n, k) · wᵀ with w an int8 copy from `quantizeRowsI8`. Each x row is quantised to int8 (absmax,
- * same rule) into `scratch` (Int8Array of `matmulI8ScratchBytes(n, k)`), dot products are exact int32, and
- * y = dot · (wScales[j] · xScale[i]). Bit-exact across ISA levels. Against the float product the error is at
- * most hx·Σ|w_j| + hw·Σ|x_i| + k·hx·hw, with hx = max|x_i|/254 and hw = max|w_j|/254 (half a quantisation step).
+ * same rule) into `scratch`, dot products are exact int32, and y = dot · (wScales[j] · xScale[i]). Bit-exact
+ * across ISA levels. Against the float product the error is at most hx·Σ|w_j| + hw·Σ|x_i| + k·hx·hw, with
+ * hx = max|x_i|/254 and hw = max|w_j|/254 (half a quantisation step).
+ *
+ * @param w (m, k) int8
+ * @param wScales (m)
+ * @param x (n, k)
+ * @param y (n, m)
+ * @param scratch (`matmulI8ScratchBytes(n, k)`) bytes
  */
 export function matmulI8(
   w: Int8Array,
@@ -270,18 +267,10 @@ export function matmulI8(
   n_.matmulI8(w, wScales, x, n, m, k, y, scratch);
 }
 
-export async function matmulI8Async(
-  w: Int8Array,
-  wScales: Float32Array,
-  x: Float32Array,
-  n: number,
-  m: number,
-  k: number,
-  y: Float32Array,
-  scratch: Int8Array,
-): Promise<void> {
-  checkI8('matmulI8Async', w, wScales, x, n, m, k, y, scratch);
-  return n_.matmulI8Async(w, wScales, x, n, m, k, y, scratch);
+/** `matmulI8` on a libuv thread. */
+export async function matmulI8Async(...args: Parameters<typeof matmulI8>): Promise<void> {
+  checkI8('matmulI8Async', ...args);
+  return n_.matmulI8Async(...args);
 }
 
 function checkEmbedding(
@@ -293,20 +282,13 @@ function checkEmbedding(
   tokens: Int32Array,
   n: number,
   out: Float32Array,
-  status: Int32Array | undefined,
 ): void {
-  checkDim(fn, 'rows', rows);
-  checkDim(fn, 'dim', dim);
-  checkDim(fn, 'n', n);
-  if (kind === 'f32') checkArray(fn, 'table', table, Float32Array, rows * dim);
-  else if (kind === 'f16') checkArray(fn, 'table', table, Uint16Array, rows * dim);
-  else if (kind === 'q8_0') {
-    checkQ8K(fn, 'dim', dim);
-    checkArray(fn, 'table', table, Uint8Array, q8_0Bytes(rows, dim));
-  } else throw new TypeError(`${fn}: kind must be 'f32', 'f16' or 'q8_0', got ${String(kind)}`);
+  checkCount(fn, 'rows', rows);
+  checkCount(fn, 'dim', dim);
+  checkCount(fn, 'n', n);
+  checkMatrix(fn, 'table', table, kind, rows, dim, 'dim');
   checkArray(fn, 'tokens', tokens, Int32Array, n);
   checkArray(fn, 'out', out, Float32Array, n * dim);
-  if (status !== undefined) checkArray(fn, 'status', status, Int32Array, 2);
 }
 
 function throwIfOutOfRange(fn: string, status: Int32Array, tokens: Int32Array, rows: number): void {
@@ -327,6 +309,11 @@ const directStatus = new Int32Array(2);
  * and `status` (Int32Array(2), optional) receives [out-of-range count, first bad position or -1]. A direct
  * call then throws RangeError (after writing every valid row); inside `recordProgram` nothing runs at record
  * time, so pass `status` and check it after each replay.
+ *
+ * @param table (rows, dim) f32, f16 bits, or Q8_0 blocks (`q8_0Bytes(rows, dim)` bytes) as `kind` says
+ * @param tokens (n) read when the kernel runs
+ * @param out (n, dim)
+ * @param status optional (2)
  */
 export function embeddingGather(
   table: Float32Array | Uint16Array | Uint8Array,
@@ -338,28 +325,19 @@ export function embeddingGather(
   out: Float32Array,
   status?: Int32Array,
 ): void {
-  checkEmbedding('embeddingGather', table, kind, rows, dim, tokens, n, out, status);
-  const s = status ?? directStatus;
-  s[0] = 0;
-  s[1] = -1;
+  const fn = 'embeddingGather';
+  checkEmbedding(fn, table, kind, rows, dim, tokens, n, out);
+  const s = clearStatus(fn, status ?? directStatus);
   n_.embeddingGather(table, kind, rows, dim, tokens, n, out, s);
-  throwIfOutOfRange('embeddingGather', s, tokens, rows);
+  throwIfOutOfRange(fn, s, tokens, rows);
 }
 
-export async function embeddingGatherAsync(
-  table: Float32Array | Uint16Array | Uint8Array,
-  kind: EmbeddingKind,
-  rows: number,
-  dim: number,
-  tokens: Int32Array,
-  n: number,
-  out: Float32Array,
-  status?: Int32Array,
-): Promise<void> {
-  checkEmbedding('embeddingGatherAsync', table, kind, rows, dim, tokens, n, out, status);
-  const s = status ?? new Int32Array(2);
-  s[0] = 0;
-  s[1] = -1;
+/** `embeddingGather` on a libuv thread; rejects with the RangeError the sync call would throw. */
+export async function embeddingGatherAsync(...args: Parameters<typeof embeddingGather>): Promise<void> {
+  const [table, kind, rows, dim, tokens, n, out, status] = args;
+  const fn = 'embeddingGatherAsync';
+  checkEmbedding(fn, table, kind, rows, dim, tokens, n, out);
+  const s = clearStatus(fn, status);
   await n_.embeddingGatherAsync(table, kind, rows, dim, tokens, n, out, s);
-  throwIfOutOfRange('embeddingGatherAsync', s, tokens, rows);
+  throwIfOutOfRange(fn, s, tokens, rows);
 }

@@ -1,3 +1,4 @@
+import type { PreparedCall } from './args.js';
 import { native } from './native.js';
 
 /**
@@ -94,11 +95,6 @@ function scaleCount(format: TernaryFormat, nWeights: number): number {
   return format === 'I2_S' ? 1 : nWeights / 256;
 }
 
-interface Call<A extends unknown[], R> {
-  args: A;
-  finish: () => R;
-}
-
 function checkStatus(fn: string, status: Int32Array, what: string): void {
   if (status[0] === -2) throw new Error(`${fn}: did not run (it cannot be recorded into a program)`);
   if (status[0] !== -1) throw new RangeError(`${fn}: block ${status[0]} ${what}`);
@@ -109,7 +105,7 @@ function prepareDecode(
   format: TernaryFormat,
   bytes: Uint8Array,
   nWeights: number,
-): Call<Parameters<FormatsNative['ternaryDecode']>, DecodedTernary> {
+): PreparedCall<Parameters<FormatsNative['ternaryDecode']>, DecodedTernary> {
   const id = ternaryFormatId(format, fn);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
   const need = ternaryTensorBytes(format, nWeights);
@@ -136,12 +132,8 @@ export function decodeTernary(format: TernaryFormat, bytes: Uint8Array, nWeights
 }
 
 /** decodeTernary off the JS thread; do not modify `bytes` until the promise settles. */
-export async function decodeTernaryAsync(
-  format: TernaryFormat,
-  bytes: Uint8Array,
-  nWeights: number,
-): Promise<DecodedTernary> {
-  const call = prepareDecode('decodeTernaryAsync', format, bytes, nWeights);
+export async function decodeTernaryAsync(...args: Parameters<typeof decodeTernary>): Promise<DecodedTernary> {
+  const call = prepareDecode('decodeTernaryAsync', ...args);
   await n.ternaryDecodeAsync(...call.args);
   return call.finish();
 }
@@ -151,7 +143,7 @@ function prepareEncode(
   format: TernaryFormat,
   values: Int8Array,
   scales: Float32Array,
-): Call<Parameters<FormatsNative['ternaryEncode']>, Uint8Array> {
+): PreparedCall<Parameters<FormatsNative['ternaryEncode']>, Uint8Array> {
   const id = ternaryFormatId(format, fn);
   if (!(values instanceof Int8Array)) throw new TypeError(`${fn}: values must be an Int8Array`);
   if (!(scales instanceof Float32Array)) throw new TypeError(`${fn}: scales must be a Float32Array`);
@@ -185,12 +177,8 @@ export function encodeTernary(format: TernaryFormat, values: Int8Array, scales: 
 }
 
 /** encodeTernary off the JS thread; do not modify `values` or `scales` until the promise settles. */
-export async function encodeTernaryAsync(
-  format: TernaryFormat,
-  values: Int8Array,
-  scales: Float32Array,
-): Promise<Uint8Array> {
-  const call = prepareEncode('encodeTernaryAsync', format, values, scales);
+export async function encodeTernaryAsync(...args: Parameters<typeof encodeTernary>): Promise<Uint8Array> {
+  const call = prepareEncode('encodeTernaryAsync', ...args);
   await n.ternaryEncodeAsync(...call.args);
   return call.finish();
 }

@@ -4,6 +4,7 @@
  * Layout contract: src/lut/lut_layout.h.
  */
 
+import { checkGemmOutput, checkInt, checkPackedTernaryBuffers, type PreparedCall } from './args.js';
 import { native } from './native.js';
 import {
   ACTIVATION_BLOCK,
@@ -82,13 +83,6 @@ interface LutNative {
 }
 const n = native as unknown as LutNative;
 
-function checkInt(fn: string, name: string, value: number, min: number, max: number): void {
-  if (!Number.isSafeInteger(value))
-    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
-  if (value < min || value > max)
-    throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
-}
-
 function checkRowsPerTile(fn: string, r: unknown): LutRowsPerTile {
   if (r !== 16 && r !== 32 && r !== 64 && r !== 128) {
     throw new RangeError(`${fn}: rowsPerTile must be 16, 32, 64 or 128, got ${String(r)}`);
@@ -97,14 +91,7 @@ function checkRowsPerTile(fn: string, r: unknown): LutRowsPerTile {
 }
 
 function checkPacked(fn: string, w: PackedTernary): void {
-  if (
-    typeof w !== 'object' ||
-    w === null ||
-    !(w.data instanceof Uint8Array) ||
-    !(w.rowScales instanceof Float32Array)
-  ) {
-    throw new TypeError(`${fn}: w must be a PackedTernary (data: Uint8Array, rowScales: Float32Array)`);
-  }
+  checkPackedTernaryBuffers(fn, w);
   checkInt(fn, 'w.rows', w.rows, 1, 2 ** 31);
   checkInt(fn, 'w.cols', w.cols, 1, MAX_TERNARY_COLS);
   if (w.colsPadded !== ternaryColsPadded(w.cols)) {
@@ -121,12 +108,11 @@ export function lutWeightWords(rows: number, cols: number, rowsPerTile: LutRowsP
   return tiles * (ternaryColsPadded(cols) / 256) * LUT_WORDS_PER_BLOCK * rowsPerTile;
 }
 
-interface PackCall {
-  args: Parameters<LutNative['lutPack']>;
-  result: LutWeights;
-}
-
-function preparePack(fn: string, w: PackedTernary, tiling: Partial<LutTiling> | undefined): PackCall {
+function preparePack(
+  fn: string,
+  w: PackedTernary,
+  tiling: Partial<LutTiling> | undefined,
+): PreparedCall<Parameters<LutNative['lutPack']>, LutWeights> {
   checkPacked(fn, w);
   const rowsPerTile = checkRowsPerTile(fn, tiling?.rowsPerTile ?? 32);
   const nblocks = w.colsPadded / 256;
@@ -144,21 +130,21 @@ function preparePack(fn: string, w: PackedTernary, tiling: Partial<LutTiling> | 
     data,
     rowScales: w.rowScales,
   };
-  return { args: [w.data, w.rows, w.colsPadded, rowsPerTile, data, blocksPerChunk], result };
+  return { args: [w.data, w.rows, w.colsPadded, rowsPerTile, data, blocksPerChunk], finish: () => result };
 }
 
 /** Re-lays out packed ternary weights (from any format packTernary reads) into LUT-index form (multithreaded). */
 export function lutPack(w: PackedTernary, tiling?: Partial<LutTiling>): LutWeights {
   const call = preparePack('lutPack', w, tiling);
   n.lutPack(...call.args);
-  return call.result;
+  return call.finish();
 }
 
 /** lutPack off the JS thread (model load). */
-export async function lutPackAsync(w: PackedTernary, tiling?: Partial<LutTiling>): Promise<LutWeights> {
-  const call = preparePack('lutPackAsync', w, tiling);
+export async function lutPackAsync(...args: Parameters<typeof lutPack>): Promise<LutWeights> {
+  const call = preparePack('lutPackAsync', ...args);
   await n.lutPackAsync(...call.args);
-  return call.result;
+  return call.finish();
 }
 
 /**
@@ -215,9 +201,7 @@ function matmulArgs(
   if (a.q.length < rows * a.colsPadded || a.scales.length < rows * groups) {
     throw new RangeError(`${fn}: activation buffers are smaller than rows x colsPadded`);
   }
-  if (!(y instanceof Float32Array)) throw new TypeError(`${fn}: y must be a Float32Array`);
-  if (y.length < rows * w.rows)
-    throw new RangeError(`${fn}: y has ${y.length} elements, ${rows} x ${w.rows} are needed`);
+  checkGemmOutput(fn, y, rows, w.rows);
   if (!(scratch instanceof Uint8Array))
     throw new TypeError(`${fn}: scratch must be a Uint8Array (allocLutScratch)`);
   const need = lutScratchBytes(w.cols, 1);
@@ -258,12 +242,6 @@ export function lutMatmul(
 }
 
 /** lutMatmul on a libuv worker; do not touch w, a, y or scratch until the promise settles. */
-export function lutMatmulAsync(
-  w: LutWeights,
-  a: QuantizedActivations,
-  rows: number,
-  y: Float32Array,
-  scratch: Uint8Array,
-): Promise<void> {
-  return n.lutMatmulAsync(...matmulArgs('lutMatmulAsync', w, a, rows, y, scratch));
+export function lutMatmulAsync(...args: Parameters<typeof lutMatmul>): Promise<void> {
+  return n.lutMatmulAsync(...matmulArgs('lutMatmulAsync', ...args));
 }

@@ -6,6 +6,7 @@
  * or 1 ulp apart across levels); softmax and siluMul use a polynomial exp on AVX2/AVX-512, within a few ulp
  * of libm's expf. rope is the same code on every level.
  */
+import { checkArray, checkCount, checkFinite, checkInt } from './args.js';
 import { native } from './native.js';
 
 type Call = (...args: unknown[]) => void;
@@ -24,27 +25,7 @@ const n_ = native as unknown as OpsNative;
 export const ROPE_MAX_DIM = 4096;
 
 function checkF32(fn: string, name: string, value: unknown, minLength: number): void {
-  if (!(value instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array`);
-  if (value.length < minLength) {
-    const hint = value.length === 0 && value.buffer.byteLength === 0 ? ' (detached or transferred?)' : '';
-    throw new RangeError(
-      `${fn}: ${name} has ${value.length} elements${hint}, at least ${minLength} are needed`,
-    );
-  }
-}
-
-function checkCount(fn: string, name: string, value: unknown, min = 1, max = 2 ** 31): void {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
-  }
-  if (value < min || value > max)
-    throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
-}
-
-function checkFinite(fn: string, name: string, value: unknown): void {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new TypeError(`${fn}: ${name} must be a finite number, got ${String(value)}`);
-  }
+  checkArray(fn, name, value, Float32Array, minLength);
 }
 
 /**
@@ -129,14 +110,12 @@ export function rope(
   checkCount('rope', 'n', n);
   checkCount('rope', 'nHeads', nHeads);
   checkCount('rope', 'headDim', headDim);
-  checkCount('rope', 'ropeDim', ropeDim, 2, Math.min(headDim, ROPE_MAX_DIM));
+  checkInt('rope', 'ropeDim', ropeDim, 2, Math.min(headDim, ROPE_MAX_DIM));
   if (ropeDim % 2 !== 0) throw new RangeError(`rope: ropeDim must be even, got ${ropeDim}`);
   checkFinite('rope', 'freqBase', freqBase);
   if (freqBase <= 0) throw new RangeError(`rope: freqBase must be > 0, got ${freqBase}`);
   if (typeof neox !== 'boolean') throw new TypeError(`rope: neox must be a boolean, got ${String(neox)}`);
   checkF32('rope', 'x', x, n * nHeads * headDim);
-  if (!(positions instanceof Int32Array)) throw new TypeError('rope: positions must be an Int32Array');
-  if (positions.length < n)
-    throw new RangeError(`rope: positions has ${positions.length} elements, at least ${n} are needed`);
+  checkArray('rope', 'positions', positions, Int32Array, n);
   n_.rope(x, positions, n, nHeads, headDim, ropeDim, freqBase, neox);
 }

@@ -1,4 +1,5 @@
 import type { ActivationQuantization } from '@ternion/contracts';
+import { checkGemmOutput, checkInt, checkPackedTernaryBuffers, type PreparedCall } from './args.js';
 import { type TernaryFormat, ternaryFormatId, ternaryTensorBytes } from './formats.js';
 import { native } from './native.js';
 
@@ -79,13 +80,6 @@ interface TernaryNative {
 }
 const n = native as unknown as TernaryNative;
 
-function checkDim(fn: string, name: string, value: number, min: number, max: number): void {
-  if (!Number.isSafeInteger(value))
-    throw new TypeError(`${fn}: ${name} must be an integer, got ${String(value)}`);
-  if (value < min || value > max)
-    throw new RangeError(`${fn}: ${name} must be in [${min}, ${max}], got ${value}`);
-}
-
 function modeId(fn: string, mode: ActivationQuantization): number {
   if (mode === 'per-token') return 0;
   if (mode === 'per-block-256') return 1;
@@ -97,22 +91,17 @@ export function ternaryColsPadded(cols: number): number {
   return Math.ceil(cols / PACKED_TERNARY_BLOCK_WEIGHTS) * PACKED_TERNARY_BLOCK_WEIGHTS;
 }
 
-interface PackCall {
-  args: Parameters<TernaryNative['ternaryPack']>;
-  finish: () => PackedTernary;
-}
-
 function preparePack(
   fn: string,
   format: TernaryFormat,
   bytes: Uint8Array,
   rows: number,
   cols: number,
-): PackCall {
+): PreparedCall<Parameters<TernaryNative['ternaryPack']>, PackedTernary> {
   const id = ternaryFormatId(format, fn);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
-  checkDim(fn, 'rows', rows, 1, 2 ** 31);
-  checkDim(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
+  checkInt(fn, 'rows', rows, 1, 2 ** 31);
+  checkInt(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
   if (format !== 'I2_S' && cols % 256 !== 0) {
     throw new RangeError(`${fn}: cols (${cols}) must be a multiple of 256 for ${format}`);
   }
@@ -156,13 +145,8 @@ export function packTernary(
 }
 
 /** packTernary off the JS thread (model load): do not modify `bytes` until the promise settles. */
-export async function packTernaryAsync(
-  format: TernaryFormat,
-  bytes: Uint8Array,
-  rows: number,
-  cols: number,
-): Promise<PackedTernary> {
-  const call = preparePack('packTernaryAsync', format, bytes, rows, cols);
+export async function packTernaryAsync(...args: Parameters<typeof packTernary>): Promise<PackedTernary> {
+  const call = preparePack('packTernaryAsync', ...args);
   await n.ternaryPackAsync(...call.args);
   return call.finish();
 }
@@ -173,8 +157,8 @@ export function allocQuantizedActivations(
   mode: ActivationQuantization,
 ): QuantizedActivations {
   const fn = 'allocQuantizedActivations';
-  checkDim(fn, 'maxRows', maxRows, 1, 1 << 24);
-  checkDim(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
+  checkInt(fn, 'maxRows', maxRows, 1, 1 << 24);
+  checkInt(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
   modeId(fn, mode);
   const colsPadded = ternaryColsPadded(cols);
   const groups = mode === 'per-token' ? 1 : colsPadded / ACTIVATION_BLOCK;
@@ -192,8 +176,8 @@ export function allocQuantizedActivations(
 function checkActivations(fn: string, qa: QuantizedActivations): number {
   if (typeof qa !== 'object' || qa === null) throw new TypeError(`${fn}: expected QuantizedActivations`);
   const mode = modeId(fn, qa.mode);
-  checkDim(fn, 'QuantizedActivations.maxRows', qa.maxRows, 1, 1 << 24);
-  checkDim(fn, 'QuantizedActivations.cols', qa.cols, 1, MAX_TERNARY_COLS);
+  checkInt(fn, 'QuantizedActivations.maxRows', qa.maxRows, 1, 1 << 24);
+  checkInt(fn, 'QuantizedActivations.cols', qa.cols, 1, MAX_TERNARY_COLS);
   if (
     !(qa.q instanceof Int8Array) ||
     !(qa.scales instanceof Float32Array) ||
@@ -224,7 +208,7 @@ export function quantizeActivations(x: Float32Array, rows: number, qa: Quantized
   const fn = 'quantizeActivations';
   const mode = checkActivations(fn, qa);
   if (!(x instanceof Float32Array)) throw new TypeError(`${fn}: x must be a Float32Array`);
-  checkDim(fn, 'rows', rows, 1, qa.maxRows);
+  checkInt(fn, 'rows', rows, 1, qa.maxRows);
   if (x.length < rows * qa.cols) {
     throw new RangeError(`${fn}: x has ${x.length} elements, ${rows} x ${qa.cols} are needed`);
   }
@@ -239,24 +223,15 @@ function matmulArgs(
   y: Float32Array,
 ): Parameters<TernaryNative['ternaryMatmul']> {
   const mode = checkActivations(fn, a);
-  if (
-    typeof w !== 'object' ||
-    w === null ||
-    !(w.data instanceof Uint8Array) ||
-    !(w.rowScales instanceof Float32Array)
-  ) {
-    throw new TypeError(`${fn}: w must be a PackedTernary (data: Uint8Array, rowScales: Float32Array)`);
-  }
+  checkPackedTernaryBuffers(fn, w);
   if (w.cols !== a.cols || w.colsPadded !== a.colsPadded) {
     throw new RangeError(`${fn}: w has ${w.cols} cols, the activations ${a.cols}`);
   }
   if (w.data.length < w.rows * (w.colsPadded / 4) || w.rowScales.length < w.rows) {
     throw new RangeError(`${fn}: w buffers are smaller than rows x colsPadded / 4`);
   }
-  checkDim(fn, 'rows', rows, 1, a.maxRows);
-  if (!(y instanceof Float32Array)) throw new TypeError(`${fn}: y must be a Float32Array`);
-  if (y.length < rows * w.rows)
-    throw new RangeError(`${fn}: y has ${y.length} elements, ${rows} x ${w.rows} are needed`);
+  checkInt(fn, 'rows', rows, 1, a.maxRows);
+  checkGemmOutput(fn, y, rows, w.rows);
   return [w.data, w.rowScales, w.rows, w.colsPadded, a.q, a.scales, a.sums, mode, rows, y];
 }
 
@@ -275,11 +250,6 @@ export function ternaryMatmul(
 }
 
 /** ternaryMatmul on a libuv worker; do not touch w, a or y until the promise settles. */
-export function ternaryMatmulAsync(
-  w: PackedTernary,
-  a: QuantizedActivations,
-  rows: number,
-  y: Float32Array,
-): Promise<void> {
-  return n.ternaryMatmulAsync(...matmulArgs('ternaryMatmulAsync', w, a, rows, y));
+export function ternaryMatmulAsync(...args: Parameters<typeof ternaryMatmul>): Promise<void> {
+  return n.ternaryMatmulAsync(...matmulArgs('ternaryMatmulAsync', ...args));
 }
