@@ -78,8 +78,8 @@ export class Model {
       config = { ...config, activationQuantization: options.activationQuantization };
     }
     const tokenizer = new Tokenizer(tokenizerSpecFromMetadata((key) => file.get(key)?.value));
-    // Weight conversion runs layer by layer; yield to the event loop between layers so a server stays live.
-    const weights = loadWeights(file, arch, config, {
+    // Weight conversion runs natively off the JS thread, tensor by tensor, so a server stays live.
+    const weights = await loadWeights(file, arch, config, {
       outputInt8: options.outputInt8 ?? false,
       onProgress: (done, total) => options.onProgress?.({ done, total }),
     });

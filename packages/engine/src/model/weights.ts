@@ -1,6 +1,11 @@
 import type { ModelConfig } from '@ternion/contracts';
 import { TernionError } from '@ternion/contracts';
-import { type PackedTernary, packTernary, quantizeRowsI8, type TernaryFormat } from '@ternion/kernels-native';
+import {
+  type PackedTernary,
+  packTernaryAsync,
+  quantizeRowsI8Async,
+  type TernaryFormat,
+} from '@ternion/kernels-native';
 import type { ArchitectureSpec, LayerTensor } from './architectures/index.js';
 import { expectShape, requireTensor, type TensorSource, type TensorView, toFloat32 } from './tensors.js';
 
@@ -62,13 +67,13 @@ function dense(src: TensorSource, t: TensorView, rows: number, cols: number): De
   }
 }
 
-function ternary(
+async function ternary(
   src: TensorSource,
   t: TensorView,
   rows: number,
   cols: number,
   scale?: Float32Array,
-): PackedTernary {
+): Promise<PackedTernary> {
   expectShape(src, t, [cols, rows]);
   const format = TERNARY[t.typeName];
   if (format === undefined) {
@@ -77,7 +82,8 @@ function ternary(
       `${src.path}: tensor '${t.name}' has type ${t.typeName}; projections must be ternary (TQ1_0, TQ2_0 or I2_S)`,
     );
   }
-  const packed = packTernary(format, t.data(), rows, cols);
+  // Native and multithreaded, off the JS thread: loading a 2B model never blocks the event loop.
+  const packed = await packTernaryAsync(format, t.data(), rows, cols);
   // llama.cpp's bitnet graph multiplies a projection's output by an optional `<name>.scale` tensor: fold it
   // into the per-row scales once, here.
   if (scale !== undefined) {
@@ -87,12 +93,12 @@ function ternary(
   return packed;
 }
 
-export function loadWeights(
+export async function loadWeights(
   src: TensorSource,
   arch: ArchitectureSpec,
   config: ModelConfig,
   options: LoadWeightsOptions = {},
-): ModelWeights {
+): Promise<ModelWeights> {
   const d = config.embeddingLength;
   const qDim = config.headCount * config.headDim;
   const kvDim = config.headCountKv * config.headDim;
@@ -105,7 +111,7 @@ export function loadWeights(
   if (options.outputInt8 && output.kind !== 'i8' && output.kind !== 'q8_0') {
     const q = new Int8Array(v * d);
     const scales = new Float32Array(v);
-    quantizeRowsI8(output.data, output.kind, v, d, q, scales);
+    await quantizeRowsI8Async(output.data, output.kind, v, d, q, scales);
     output = { kind: 'i8', rows: v, cols: d, data: q, scales };
   }
 
@@ -118,10 +124,10 @@ export function loadWeights(
       expectShape(src, t, [n]);
       return toFloat32(src, t);
     };
-    const proj = (part: LayerTensor, rows: number, cols: number): PackedTernary => {
+    const proj = async (part: LayerTensor, rows: number, cols: number): Promise<PackedTernary> => {
       const name = arch.tensorName(l, part);
       const scaleTensor = src.tensor(name.replace(/\.weight$/, '.scale'));
-      const p = ternary(
+      const p = await ternary(
         src,
         requireTensor(src, name),
         rows,
@@ -133,16 +139,16 @@ export function loadWeights(
     };
     layers.push({
       attnNorm: norm('attn_norm', d),
-      wq: proj('attn_q', qDim, d),
-      wk: proj('attn_k', kvDim, d),
-      wv: proj('attn_v', kvDim, d),
+      wq: await proj('attn_q', qDim, d),
+      wk: await proj('attn_k', kvDim, d),
+      wv: await proj('attn_v', kvDim, d),
       attnSubNorm: norm('attn_sub_norm', qDim),
-      wo: proj('attn_output', d, qDim),
+      wo: await proj('attn_output', d, qDim),
       ffnNorm: norm('ffn_norm', d),
-      wGate: proj('ffn_gate', ff, d),
-      wUp: proj('ffn_up', ff, d),
+      wGate: await proj('ffn_gate', ff, d),
+      wUp: await proj('ffn_up', ff, d),
       ffnSubNorm: norm('ffn_sub_norm', ff),
-      wDown: proj('ffn_down', d, ff),
+      wDown: await proj('ffn_down', d, ff),
     });
     options.onProgress?.(l + 1, total);
   }
