@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Model } from '@ternion/engine';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, loadTestModel, MODEL_PATH, postJson, startTestServer } from './test-support.fixture.js';
 
 let model: Model;
@@ -119,6 +119,30 @@ describe('lifecycle', () => {
 
 describe('SIGTERM drains and exits 0', () => {
   const mainJs = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+  const children: ChildProcess[] = [];
+
+  // A child that failed to exit must not outlive the test run.
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  /** Fails with `what` instead of the test's generic timeout, so a hang says where it is. */
+  function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} (not within ${ms} ms)`)), ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<string> {
+    let text = '';
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return text;
+      text += new TextDecoder().decode(r.value);
+    }
+  }
 
   async function spawnServer(drainMs: number): Promise<{ child: ChildProcess; url: string }> {
     expect(existsSync(mainJs), `build the package first (npm run build -w @ternion/server): ${mainJs}`).toBe(
@@ -139,6 +163,7 @@ describe('SIGTERM drains and exits 0', () => {
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    children.push(child);
     let buffered = '';
     const url = await new Promise<string>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
@@ -156,7 +181,6 @@ describe('SIGTERM drains and exits 0', () => {
     const res = await openStream(url, 40);
     const reader = res.body!.getReader();
     const first = await reader.read();
-    let text = new TextDecoder().decode(first.value);
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 100));
@@ -166,14 +190,12 @@ describe('SIGTERM drains and exits 0', () => {
       () => 'refused',
     );
     expect([503, 'refused']).toContain(late);
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      text += new TextDecoder().decode(r.value);
-    }
+    const text =
+      new TextDecoder().decode(first.value) +
+      (await within(20_000, 'the stream did not end', readAll(reader)));
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
     expect(text).toContain('"finish_reason":"length"');
-    const [code] = await exited;
+    const [code] = await within(15_000, 'the process did not exit after the drain', exited);
     expect(code).toBe(0);
   });
 
@@ -184,14 +206,9 @@ describe('SIGTERM drains and exits 0', () => {
     await reader.read();
     const exited = once(child, 'exit');
     child.kill('SIGTERM');
-    let text = '';
-    for (;;) {
-      const r = await reader.read();
-      if (r.done) break;
-      text += new TextDecoder().decode(r.value);
-    }
+    const text = await within(20_000, 'the stream was not cut', readAll(reader));
     expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
-    const [code] = await exited;
+    const [code] = await within(15_000, 'the process did not exit after the drain', exited);
     expect(code).toBe(0);
   });
 });
