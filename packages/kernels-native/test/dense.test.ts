@@ -1,9 +1,8 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   embeddingGather,
   embeddingGatherAsync,
   forEachIsa,
-  getThreads,
   kernelInfo,
   matmulF16,
   matmulF16Async,
@@ -18,8 +17,8 @@ import {
   quantizeRowsI8,
   quantizeRowsI8Async,
   recordProgram,
-  setThreads,
 } from '../lib/index.js';
+import { detach, forEachIsaAndThreads, randomF32, rng } from './helpers.js';
 import {
   f16ToF32,
   matmulI8Reference,
@@ -27,14 +26,9 @@ import {
   q8_0At,
   quantizeRowReference,
   randomF16,
-  randomF32,
   randomQ8_0,
-  rng,
   worstErrorRatio,
 } from './reference/dense.js';
-
-const initialThreads = getThreads();
-afterAll(() => setThreads(initialThreads));
 
 // Ragged shapes: n covers the decode (n < 4) stream kernels, 1..4-row register tiles plus remainders, m covers 4-row tiles, 16-row blocks and a
 // thread split, k covers every vector tail (8, 16, 32, 64 lanes).
@@ -60,12 +54,6 @@ function atOffset<T extends Uint8Array | Uint16Array>(src: T, offset: number): T
   return view;
 }
 
-function detached(): Float32Array {
-  const a = new Float32Array(16);
-  structuredClone(a.buffer, { transfer: [a.buffer] });
-  return a;
-}
-
 describe('matmulF32 / matmulF16 / matmulQ8_0', () => {
   it('match the double-precision reference within (k + 2)·2^-24·Σ|w·x| on every ISA and thread count', () => {
     const rand = rng(1);
@@ -79,20 +67,17 @@ describe('matmulF32 / matmulF16 / matmulQ8_0', () => {
       const xq = randomF32(n * kq, rand); // (n, kq)
       const wQ8 = atOffset(randomQ8_0(m, kq, rand), 1); // unaligned blocks
       const refQ8 = matmulReference((j, c) => q8_0At(wQ8, kq, j, c), xq, n, m, kq);
-      for (const threads of [1, 2]) {
-        setThreads(threads);
-        forEachIsa((isa) => {
-          const y = new Float32Array(n * m).fill(Number.NaN); // (n, m)
-          matmulF32(wF32, x, n, m, k, y);
-          expect(worstErrorRatio(y, refF32, k), `f32 ${isa} ${n}x${m}x${k}`).toBeLessThanOrEqual(1);
-          y.fill(Number.NaN);
-          matmulF16(wF16, x, n, m, k, y);
-          expect(worstErrorRatio(y, refF16, k), `f16 ${isa} ${n}x${m}x${k}`).toBeLessThanOrEqual(1);
-          y.fill(Number.NaN);
-          matmulQ8_0(wQ8, xq, n, m, kq, y);
-          expect(worstErrorRatio(y, refQ8, kq), `q8_0 ${isa} ${n}x${m}x${kq}`).toBeLessThanOrEqual(1);
-        });
-      }
+      forEachIsaAndThreads([1, 2], (isa) => {
+        const y = new Float32Array(n * m).fill(Number.NaN); // (n, m)
+        matmulF32(wF32, x, n, m, k, y);
+        expect(worstErrorRatio(y, refF32, k), `f32 ${isa} ${n}x${m}x${k}`).toBeLessThanOrEqual(1);
+        y.fill(Number.NaN);
+        matmulF16(wF16, x, n, m, k, y);
+        expect(worstErrorRatio(y, refF16, k), `f16 ${isa} ${n}x${m}x${k}`).toBeLessThanOrEqual(1);
+        y.fill(Number.NaN);
+        matmulQ8_0(wQ8, xq, n, m, kq, y);
+        expect(worstErrorRatio(y, refQ8, kq), `q8_0 ${isa} ${n}x${m}x${kq}`).toBeLessThanOrEqual(1);
+      });
     }
   });
 
@@ -142,7 +127,7 @@ describe('matmulF32 / matmulF16 / matmulQ8_0', () => {
     expect(() => matmulF32(w.subarray(1), x, 2, 3, 4, y)).toThrow(/w has 11 elements/);
     expect(() => matmulF32(w, x, 0, 3, 4, y)).toThrow(RangeError);
     expect(() => matmulF32(w, x, 1.5, 3, 4, y)).toThrow(TypeError);
-    expect(() => matmulF32(w, detached(), 2, 3, 4, y)).toThrow(/detached/);
+    expect(() => matmulF32(w, detach(new Float32Array(16)), 2, 3, 4, y)).toThrow(/detached/);
     expect(() => matmulF16(new Uint16Array(12), x, 2, 3, 4, y.subarray(0, 5))).toThrow(/y has 5 elements/);
     expect(() => matmulF16(w as never, x, 2, 3, 4, y)).toThrow(TypeError);
     // Y overlapping X is refused by the native layer (the kernel would read what it already wrote).
@@ -203,14 +188,11 @@ describe('int8 path', () => {
       if (n > 2) x.fill(0, k, 2 * k); // a zero activation row
       const want = matmulI8Reference(w, ws, x, n, m, k);
       const scratch = new Int8Array(matmulI8ScratchBytes(n, k) + 1).subarray(1); // odd address
-      for (const threads of [1, 2]) {
-        setThreads(threads);
-        forEachIsa((isa) => {
-          const y = new Float32Array(n * m).fill(Number.NaN);
-          matmulI8(w, ws, x, n, m, k, y, scratch);
-          expect(y, `${isa} ${n}x${m}x${k}`).toEqual(want);
-        });
-      }
+      forEachIsaAndThreads([1, 2], (isa) => {
+        const y = new Float32Array(n * m).fill(Number.NaN);
+        matmulI8(w, ws, x, n, m, k, y, scratch);
+        expect(y, `${isa} ${n}x${m}x${k}`).toEqual(want);
+      });
     }
   });
 

@@ -9,34 +9,8 @@ import {
   ternaryFormatInfo,
   ternaryTensorBytes,
 } from '../lib/index.js';
+import { detach, randomTernary, sameBytes } from './helpers.js';
 import { f32ToFp16, fp16ToF32, quantizeI2sRef, quantizeTq1Ref, quantizeTq2Ref } from './reference/ternary.js';
-
-// Deterministic xorshift so failures reproduce.
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Byte equality without vitest's deep diff (which is far too slow on model-sized arrays). */
-function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-  );
-}
-
-function randomTernary(n: number, seed: number): Int8Array {
-  const r = rng(seed);
-  const v = new Int8Array(n);
-  for (let i = 0; i < n; i++) v[i] = Math.floor(r() * 3) - 1;
-  return v;
-}
 
 const FORMATS: TernaryFormat[] = ['TQ1_0', 'TQ2_0', 'I2_S'];
 
@@ -208,8 +182,6 @@ describe('encodeTernary', () => {
     expect(() => encodeTernary('TQ3' as never, new Int8Array(256), new Float32Array(1))).toThrow(TypeError);
     expect(() => decodeTernary('TQ2_0', new Uint8Array(65), 256)).toThrow(RangeError);
     expect(() => decodeTernary('TQ2_0', new Uint16Array(66) as never, 256)).toThrow(TypeError);
-    const detached = new Uint8Array(66);
-    structuredClone(detached.buffer, { transfer: [detached.buffer] });
-    expect(() => decodeTernary('TQ2_0', detached, 256)).toThrow(RangeError);
+    expect(() => decodeTernary('TQ2_0', detach(new Uint8Array(66)), 256)).toThrow(RangeError);
   });
 });

@@ -20,40 +20,21 @@ import {
   setThreads,
   ternaryMatmul,
 } from '../lib/index.js';
-import { packRef } from './reference/ternary.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-function randomTernary(n: number, seed: number): Int8Array {
-  const r = rng(seed);
-  const v = new Int8Array(n);
-  for (let i = 0; i < n; i++) v[i] = Math.floor(r() * 3) - 1;
-  return v;
-}
+import { packedTernary, randomActivations, randomTernary, rng, sameBytes } from './helpers.js';
 
 function packed(values: Int8Array, rows: number, cols: number, seed: number): PackedTernary {
   const r = rng(seed);
-  const colsPadded = Math.ceil(cols / 256) * 256;
-  const rowScales = Float32Array.from({ length: rows }, () => 0.01 + r());
-  return { rows, cols, colsPadded, data: packRef(values, rows, cols), rowScales };
+  return packedTernary(
+    values,
+    rows,
+    cols,
+    Float32Array.from({ length: rows }, () => 0.01 + r()),
+  );
 }
 
 function activations(rows: number, cols: number, mode: ActivationQuantization, seed: number) {
-  const r = rng(seed);
-  const x = new Float32Array(rows * cols);
-  for (let i = 0; i < x.length; i++) x[i] = r() < 0.01 ? (r() - 0.5) * 40 : (r() - 0.5) * 2;
   const qa = allocQuantizedActivations(rows, cols, mode);
-  quantizeActivations(x, rows, qa);
+  quantizeActivations(randomActivations(rows * cols, seed), rows, qa);
   return qa;
 }
 
@@ -103,10 +84,6 @@ function patternWord(values: Int8Array, rows: number, cols: number, m: number, b
   return word;
 }
 
-function bytesOf(y: Float32Array): Buffer {
-  return Buffer.from(y.buffer, y.byteOffset, y.byteLength);
-}
-
 describe('lutPack', () => {
   it('writes the documented layout for every tile size, ragged rows and columns included', () => {
     for (const [rows, cols] of [
@@ -123,7 +100,7 @@ describe('lutPack', () => {
           expect(lut.blocksPerChunk).toBe(Math.min(blocksPerChunk, Math.ceil(cols / 256)));
           expect(lut.rowScales).toBe(w.rowScales);
           const want = lutPackRef(values, rows, cols, rowsPerTile, lut.blocksPerChunk);
-          expect(Buffer.from(lut.data.buffer).equals(Buffer.from(want.buffer))).toBe(true);
+          expect(sameBytes(lut.data, want)).toBe(true);
         }
       }
     }
@@ -166,7 +143,7 @@ describe('lutMatmul', () => {
               for (const scratch of scratches) {
                 const y = new Float32Array(n * rows).fill(Number.NaN);
                 lutMatmul(lut, qa, n, y, scratch);
-                const same = bytesOf(y).equals(bytesOf(want));
+                const same = sameBytes(y, want);
                 if (!same) {
                   throw new Error(
                     `${isa} ${rows}x${cols} n=${n} ${mode} R=${lut.rowsPerTile} scratch=${scratch.length}`,
@@ -204,7 +181,7 @@ describe('lutMatmul', () => {
         for (const rowsPerTile of [16, 32, 64, 128] as const) {
           const y = new Float32Array(2 * rows);
           lutMatmul(lutPack(w, { rowsPerTile, blocksPerChunk: 1 }), qa, 2, y, allocLutScratch(cols, 2));
-          expect(bytesOf(y).equals(bytesOf(want))).toBe(true);
+          expect(sameBytes(y, want)).toBe(true);
         }
       });
     }
@@ -224,15 +201,15 @@ describe('lutMatmul', () => {
         const scratch = allocLutScratch(cols, 2);
         const y = new Float32Array(n * rows);
         lutMatmul(lut, qa, n, y, scratch);
-        expect(bytesOf(y).equals(bytesOf(want))).toBe(true);
+        expect(sameBytes(y, want)).toBe(true);
         const ya = new Float32Array(n * rows);
         await lutMatmulAsync(lut, qa, n, ya, scratch);
-        expect(bytesOf(ya).equals(bytesOf(want))).toBe(true);
+        expect(sameBytes(ya, want)).toBe(true);
         const yr = new Float32Array(n * rows);
         const program = recordProgram(() => lutMatmul(lut, qa, n, yr, scratch));
         expect(yr[0]).toBe(0); // recorded, not run
         program.run();
-        expect(bytesOf(yr).equals(bytesOf(want))).toBe(true);
+        expect(sameBytes(yr, want)).toBe(true);
       }
     } finally {
       setThreads(before);

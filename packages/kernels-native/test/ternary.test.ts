@@ -3,17 +3,16 @@ import {
   allocQuantizedActivations,
   encodeTernary,
   forEachIsa,
-  getThreads,
   kernelInfo,
   type PackedTernary,
   packTernary,
   packTernaryAsync,
   quantizeActivations,
   recordProgram,
-  setThreads,
   ternaryMatmul,
   ternaryMatmulAsync,
 } from '../lib/index.js';
+import { detach, forEachIsaAndThreads, packedTernary, randomActivations, randomTernary } from './helpers.js';
 import {
   matmulRef,
   packRef,
@@ -21,36 +20,6 @@ import {
   quantizeQ8KBlockRef,
   type RefActivations,
 } from './reference/ternary.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-function randomTernary(n: number, seed: number): Int8Array {
-  const r = rng(seed);
-  const v = new Int8Array(n);
-  for (let i = 0; i < n; i++) v[i] = Math.floor(r() * 3) - 1;
-  return v;
-}
-
-/** Activations with outliers and exact ties so rounding and clamping paths are exercised. */
-function randomActivations(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  const x = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = r();
-    x[i] = u < 0.01 ? (r() - 0.5) * 40 : u < 0.02 ? Math.round((r() - 0.5) * 8) / 2 : (r() - 0.5) * 2;
-  }
-  return x;
-}
 
 /** Encodes values (rows, cols) with one scale per row in `format` (cols % 256 == 0 for TQ*). */
 function encodeRows(
@@ -201,14 +170,7 @@ interface Case {
 function makeWeights(m: number, k: number, seed: number): Case {
   const values = randomTernary(m * k, seed);
   const rowScales = Float32Array.from({ length: m }, (_, i) => 0.01 + 0.001 * ((i * 7) % 13));
-  const packed: PackedTernary = {
-    rows: m,
-    cols: k,
-    colsPadded: Math.ceil(k / 256) * 256,
-    data: packRef(values, m, k),
-    rowScales,
-  };
-  return { packed, values };
+  return { packed: packedTernary(values, m, k, rowScales), values };
 }
 
 function refActivations(qa: ReturnType<typeof allocQuantizedActivations>): RefActivations {
@@ -261,19 +223,11 @@ describe('ternaryMatmul', () => {
     const qa = allocQuantizedActivations(n, k, 'per-block-256');
     quantizeActivations(randomActivations(n * k, 4), n, qa);
     const want = matmulRef(values, packed.rowScales, m, k, refActivations(qa), n);
-    const threads = getThreads();
-    try {
-      for (const t of [1, 3]) {
-        setThreads(t);
-        forEachIsa(() => {
-          const y = new Float32Array(n * m);
-          ternaryMatmul(packed, qa, n, y);
-          expect(y).toEqual(want);
-        });
-      }
-    } finally {
-      setThreads(threads);
-    }
+    forEachIsaAndThreads([1, 3], () => {
+      const y = new Float32Array(n * m);
+      ternaryMatmul(packed, qa, n, y);
+      expect(y).toEqual(want);
+    });
   });
 
   it('runs async with the same result and replays a recorded program on new activations', async () => {
@@ -315,11 +269,9 @@ describe('ternaryMatmul', () => {
     expect(() => ternaryMatmul({ ...packed, rowScales: [] as never }, qa, 1, y)).toThrow(TypeError);
     expect(() => ternaryMatmul(packed, { ...qa, maxRows: Number.NaN }, 1, y)).toThrow(TypeError);
     expect(() => ternaryMatmul(packed, { ...qa, q: new Int8Array(10) }, 1, y)).toThrow(RangeError);
-    const detached = new Float32Array(16);
-    structuredClone(detached.buffer, { transfer: [detached.buffer] });
-    expect(() => ternaryMatmul(packed, qa, 1, detached)).toThrow(RangeError);
+    expect(() => ternaryMatmul(packed, qa, 1, detach(new Float32Array(16)))).toThrow(RangeError);
     const qDetached = allocQuantizedActivations(2, 300, 'per-token');
-    structuredClone(qDetached.q.buffer, { transfer: [qDetached.q.buffer as ArrayBuffer] });
+    detach(qDetached.q);
     expect(() => ternaryMatmul(packed, qDetached, 1, y)).toThrow(RangeError);
   });
 });

@@ -1,25 +1,6 @@
 // Plain TypeScript references for the dense kernels: the test oracle, written independently of the C++.
 // Float products are accumulated in double so the kernels' float32 error can be bounded against Σ|w·x|.
 
-/** Seeded xorshift32 in [0, 1): reproducible random inputs. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-}
-
-export function randomF32(length: number, rand: () => number, scale = 1): Float32Array {
-  const a = new Float32Array(length); // (length)
-  for (let i = 0; i < length; i++) a[i] = (rand() * 2 - 1) * scale;
-  return a;
-}
-
 /** IEEE binary16 bits -> number, exact (NaN for any NaN pattern). */
 export function f16ToF32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
