@@ -1,7 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   forEachIsa,
-  getThreads,
   type KvCacheShape,
   kCacheIndex,
   kernelInfo,
@@ -18,9 +17,9 @@ import {
   pagedAttentionAsync,
   pagedAttentionI8,
   recordProgram,
-  setThreads,
   vCacheIndex,
 } from '../lib/index.js';
+import { callPatched, forEachIsaAndThreads, randomF32 } from './helpers.js';
 import {
   type AttentionBatch,
   f16ToF32,
@@ -34,12 +33,12 @@ import {
   quantizeRowI8,
 } from './reference/attention.js';
 
-const initialThreads = getThreads();
-afterAll(() => setThreads(initialThreads));
-
 // Outputs are convex combinations of f16 V values in [-1, 1], computed in f32 (the reference in float64):
 // summation order, the vector exp (relative error < 2e-7) and f32 rounding keep the error far below this.
 const TOLERANCE = 2e-5;
+
+// A small GQA layer (2 query heads per KV head) for the error and argument tests.
+const GQA2_HEADS = { headDim: 64, nHeads: 4, nKvHeads: 2, blockSize: 16 };
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -50,12 +49,6 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function uniform(rng: () => number, length: number, amplitude: number): Float32Array {
-  const out = new Float32Array(length);
-  for (let i = 0; i < length; i++) out[i] = (rng() * 2 - 1) * amplitude;
-  return out;
 }
 
 function shuffle<T>(rng: () => number, xs: T[]): T[] {
@@ -131,23 +124,10 @@ function scenario(
       slots[p] =
         (blockTables[s * maxBlocksPerSeq + Math.floor(p / o.blockSize)] ?? 0) * o.blockSize +
         (p % o.blockSize);
-    const k = uniform(rng, len * row, 1.5);
-    const v = uniform(rng, len * row, 1);
+    const k = randomF32(len * row, rng, 1.5);
+    const v = randomF32(len * row, rng, 1);
     kvWrite(kCache, vCache, numBlocks, o.blockSize, o.nKvHeads, o.headDim, k, v, slots, len);
-    kvWriteI8(
-      i8.k,
-      i8.kScales,
-      i8.v,
-      i8.vScales,
-      numBlocks,
-      o.blockSize,
-      o.nKvHeads,
-      o.headDim,
-      k,
-      v,
-      slots,
-      len,
-    );
+    kvWriteI8(...int8CacheArgs(i8), numBlocks, o.blockSize, o.nKvHeads, o.headDim, k, v, slots, len);
   });
   const tokenSeq: number[] = [];
   const tokenPos: number[] = [];
@@ -166,7 +146,7 @@ function scenario(
     vCache,
     batch: {
       nHeads: o.nHeads,
-      q: uniform(rng, n * o.nHeads * o.headDim, 1.5),
+      q: randomF32(n * o.nHeads * o.headDim, rng, 1.5),
       blockTables,
       maxBlocksPerSeq,
       tokenSeq: Int32Array.from(tokenSeq),
@@ -179,26 +159,35 @@ function scenario(
   };
 }
 
-function attend(s: Scenario, out: Float32Array, status?: Int32Array): void {
+/** The int8 caches as the int8 kernels take them: kCache, kScales, vCache, vScales. */
+function int8CacheArgs(c: Int8Caches) {
+  return [c.k, c.kScales, c.v, c.vScales] as const;
+}
+
+/** pagedAttention's arguments for the scenario's batch over its f16 caches. */
+function attentionArgs(
+  s: Scenario,
+  out: Float32Array,
+  status?: Int32Array,
+): Parameters<typeof pagedAttention> {
   const { shape: c, batch: b } = s;
-  pagedAttention(
-    b.q,
-    s.kCache,
-    s.vCache,
-    c.numBlocks,
-    c.blockSize,
-    b.nHeads,
-    c.nKvHeads,
-    c.headDim,
-    b.blockTables,
-    b.maxBlocksPerSeq,
-    b.tokenSeq,
-    b.tokenPos,
-    b.n,
-    b.scale,
-    out,
-    status,
-  );
+  const dims = [c.numBlocks, c.blockSize, b.nHeads, c.nKvHeads, c.headDim] as const;
+  const batch = [b.blockTables, b.maxBlocksPerSeq, b.tokenSeq, b.tokenPos, b.n, b.scale] as const;
+  return [b.q, s.kCache, s.vCache, ...dims, ...batch, out, status];
+}
+
+/** pagedAttentionI8's arguments for the same batch over the int8 caches. */
+function attentionI8Args(
+  s: Scenario,
+  out: Float32Array,
+  status?: Int32Array,
+): Parameters<typeof pagedAttentionI8> {
+  const [q, , , ...rest] = attentionArgs(s, out, status);
+  return [q, ...int8CacheArgs(s.i8), ...rest];
+}
+
+function attend(s: Scenario, out: Float32Array, status?: Int32Array): void {
+  pagedAttention(...attentionArgs(s, out, status));
 }
 
 describe('kvWrite', () => {
@@ -266,8 +255,8 @@ describe('kvWrite', () => {
   it('skips out-of-range slots without touching memory, then throws (sync) or rejects (async)', async () => {
     const shape: KvCacheShape = { numBlocks: 3, blockSize: 4, nKvHeads: 2, headDim: 8 };
     const rng = mulberry32(2);
-    const k = uniform(rng, 5 * 16, 1);
-    const v = uniform(rng, 5 * 16, 1);
+    const k = randomF32(5 * 16, rng, 1);
+    const v = randomF32(5 * 16, rng, 1);
     const slots = Int32Array.from([3, -1, 12, 0x7fffffff, 11]);
     // The caches sit inside a larger buffer so a stray write past either end would show in the guard bands.
     const size = kvCacheElements(shape); // 192
@@ -295,8 +284,8 @@ describe('kvWrite', () => {
   it('reads slots when a recorded program runs and reports bad ones through status', () => {
     const shape: KvCacheShape = { numBlocks: 2, blockSize: 4, nKvHeads: 1, headDim: 16 };
     const rng = mulberry32(3);
-    const k = uniform(rng, 2 * 16, 1);
-    const v = uniform(rng, 2 * 16, 1);
+    const k = randomF32(2 * 16, rng, 1);
+    const v = randomF32(2 * 16, rng, 1);
     const slots = new Int32Array(2); // recorded while zero; values set before each run
     const status = new Int32Array(2);
     const kCache = new Uint16Array(kvCacheElements(shape));
@@ -395,13 +384,10 @@ describe('pagedAttention', () => {
     it(`matches the reference: headDim ${o.headDim}, ${o.nHeads}/${o.nKvHeads} heads, blockSize ${o.blockSize}, seqs ${o.seqLens.join(',')}`, () => {
       const s = scenario(100 + i, { ...o, chunk: Math.min(9, o.seqLens[0] ?? 1) });
       const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), s.batch);
-      forEachIsa((isa) => {
-        for (const threads of [1, 2]) {
-          setThreads(threads);
-          const out = new Float32Array(expected.length).fill(Number.NaN);
-          attend(s, out);
-          expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
-        }
+      forEachIsaAndThreads([1, 2], (isa, threads) => {
+        const out = new Float32Array(expected.length).fill(Number.NaN);
+        attend(s, out);
+        expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
       });
     });
   }
@@ -425,14 +411,7 @@ describe('pagedAttention', () => {
   });
 
   it('zeroes tokens with an out-of-range row, position or block id, computes the rest, and reports them', async () => {
-    const s = scenario(8, {
-      headDim: 64,
-      nHeads: 4,
-      nKvHeads: 2,
-      blockSize: 16,
-      seqLens: [20, 30, 40, 50, 60],
-      chunk: 1,
-    });
+    const s = scenario(8, { ...GQA2_HEADS, seqLens: [20, 30, 40, 50, 60], chunk: 1 });
     const b = s.batch;
     const c = s.shape;
     // Token 1 → a sequence row that does not exist; token 2 → negative position; token 3 → a position past
@@ -452,26 +431,7 @@ describe('pagedAttention', () => {
     });
     const status = new Int32Array(2);
     const out = new Float32Array(expected.length);
-    await expect(
-      pagedAttentionAsync(
-        b.q,
-        s.kCache,
-        s.vCache,
-        c.numBlocks,
-        c.blockSize,
-        b.nHeads,
-        c.nKvHeads,
-        c.headDim,
-        b.blockTables,
-        b.maxBlocksPerSeq,
-        b.tokenSeq,
-        b.tokenPos,
-        b.n,
-        b.scale,
-        out,
-        status,
-      ),
-    ).rejects.toThrow(RangeError);
+    await expect(pagedAttentionAsync(...attentionArgs(s, out, status))).rejects.toThrow(RangeError);
     expect([...status]).toEqual([4, 1]);
     expect(maxAbsDiff(out, expected)).toBeLessThan(TOLERANCE);
   });
@@ -508,9 +468,9 @@ describe('pagedAttention', () => {
         if ((b.blockTables[blockIndex] ?? -1) < 0) b.blockTables[blockIndex] = s.spareBlocks.pop() ?? -1;
         slots[t] = (b.blockTables[blockIndex] ?? 0) * c.blockSize + (pos % c.blockSize);
       }
-      k.set(uniform(rng, k.length, 1.5));
-      v.set(uniform(rng, v.length, 1));
-      b.q.set(uniform(rng, b.q.length, 1.5));
+      k.set(randomF32(k.length, rng, 1.5));
+      v.set(randomF32(v.length, rng, 1));
+      b.q.set(randomF32(b.q.length, rng, 1.5));
       if (step === 2) await program.runAsync();
       else program.run();
       expect([...status]).toEqual([0, -1]);
@@ -539,80 +499,22 @@ describe('pagedAttention', () => {
     });
     const { shape: c, batch: b } = s;
     const out = new Float32Array(b.n * b.nHeads * c.headDim);
-    pagedAttention(
-      b.q,
-      s.kCache,
-      s.vCache,
-      c.numBlocks,
-      c.blockSize,
-      b.nHeads,
-      c.nKvHeads,
-      c.headDim,
-      b.blockTables,
-      b.maxBlocksPerSeq,
-      b.tokenSeq,
-      b.tokenPos,
-      0,
-      b.scale,
-      out,
-    );
+    const none = attentionArgs(s, out);
+    none[12] = 0; // n
+    pagedAttention(...none);
     expect(out.every((x) => x === 0)).toBe(true);
-    await pagedAttentionAsync(
-      b.q,
-      s.kCache,
-      s.vCache,
-      c.numBlocks,
-      c.blockSize,
-      b.nHeads,
-      c.nKvHeads,
-      c.headDim,
-      b.blockTables,
-      b.maxBlocksPerSeq,
-      b.tokenSeq,
-      b.tokenPos,
-      b.n,
-      b.scale,
-      out,
-    );
+    await pagedAttentionAsync(...attentionArgs(s, out));
     expect(maxAbsDiff(out, pagedAttentionReference(c, f16Values(c, s.kCache, s.vCache), b))).toBeLessThan(
       TOLERANCE,
     );
   });
 
   it('rejects bad arguments with TypeError / RangeError before running', () => {
-    const s = scenario(12, {
-      headDim: 64,
-      nHeads: 4,
-      nKvHeads: 2,
-      blockSize: 16,
-      seqLens: [18, 3],
-      chunk: 1,
-    });
+    const s = scenario(12, { ...GQA2_HEADS, seqLens: [18, 3], chunk: 1 });
     const { shape: c, batch: b } = s;
     const out = new Float32Array(b.n * b.nHeads * c.headDim);
-    type Args = Parameters<typeof pagedAttention>;
-    const good: Args = [
-      b.q,
-      s.kCache,
-      s.vCache,
-      c.numBlocks,
-      c.blockSize,
-      b.nHeads,
-      c.nKvHeads,
-      c.headDim,
-      b.blockTables,
-      b.maxBlocksPerSeq,
-      b.tokenSeq,
-      b.tokenPos,
-      b.n,
-      b.scale,
-      out,
-    ];
-    const call = (patch: (a: Args) => void) => () => {
-      const a = [...good] as Args;
-      patch(a);
-      pagedAttention(...a);
-    };
+    const call = (patch: (a: Parameters<typeof pagedAttention>) => void) =>
+      callPatched(pagedAttention, attentionArgs(s, out), patch);
     expect(call(() => {})).not.toThrow();
     expect(call((a) => (a[0] = new Float64Array(b.q.length) as unknown as Float32Array))).toThrow(
       /q must be a Float32Array/,
@@ -639,7 +541,7 @@ describe('pagedAttention', () => {
         a[14] = shared;
       }),
     ).toThrow(/out and q must not overlap/);
-    expect(call((a) => a.push(new Int32Array(1)))).toThrow(/status has 1 elements/);
+    expect(call((a) => (a[15] = new Int32Array(1)))).toThrow(/status has 1 elements/);
     expect(kernelInfo().kernels.paged_attention).toBeTypeOf('string');
   });
 });
@@ -655,18 +557,9 @@ describe('int8 KV cache', () => {
       vScales: s.i8.vScales.slice(),
     };
     const [src, dst] = [s.spareBlocks[0] ?? 0, s.spareBlocks[1] ?? 0];
-    kvCopyBlocksI8(
-      s.i8.k,
-      s.i8.kScales,
-      s.i8.v,
-      s.i8.vScales,
-      numBlocks,
-      blockSize,
-      nKvHeads,
-      headDim,
-      Int32Array.of(src, dst),
-      1,
-    );
+    const copy = (copies: Int32Array) =>
+      kvCopyBlocksI8(...int8CacheArgs(s.i8), numBlocks, blockSize, nKvHeads, headDim, copies, 1);
+    copy(Int32Array.of(src, dst));
     const per = blockSize * nKvHeads;
     const block = <T extends Int8Array | Float32Array>(a: T, b: number, size: number) => [
       ...a.subarray(b * size, (b + 1) * size),
@@ -680,20 +573,7 @@ describe('int8 KV cache', () => {
     s.i8.kScales.set(before.kScales.subarray(dst * per, (dst + 1) * per), dst * per);
     s.i8.vScales.set(before.vScales.subarray(dst * per, (dst + 1) * per), dst * per);
     expect(s.i8).toEqual(before); // nothing else changed
-    expect(() =>
-      kvCopyBlocksI8(
-        s.i8.k,
-        s.i8.kScales,
-        s.i8.v,
-        s.i8.vScales,
-        numBlocks,
-        blockSize,
-        nKvHeads,
-        headDim,
-        Int32Array.of(numBlocks, 0),
-        1,
-      ),
-    ).toThrow(/kvCopyBlocksI8: 1 copy\(ies\)/);
+    expect(() => copy(Int32Array.of(numBlocks, 0))).toThrow(/kvCopyBlocksI8: 1 copy\(ies\)/);
     expect(s.i8).toEqual(before);
   });
 
@@ -701,8 +581,8 @@ describe('int8 KV cache', () => {
     const rng = mulberry32(21);
     const shape: KvCacheShape = { numBlocks: 3, blockSize: 5, nKvHeads: 2, headDim: 24 };
     const n = 7;
-    const k = uniform(rng, n * 2 * 24, 3); // (n, nKvHeads, headDim)
-    const v = uniform(rng, n * 2 * 24, 0.01);
+    const k = randomF32(n * 2 * 24, rng, 3); // (n, nKvHeads, headDim)
+    const v = randomF32(n * 2 * 24, rng, 0.01);
     k.fill(0, 0, 24); // an all-zero row: scale 0
     k[30] = Number.NaN; // NaN quantises to 0 and leaves the scale alone
     v.set([1, 0.5, -0.25, -1], 48); // 0.5 · 127 = 63.5 → 64 (nearest even); -0.25 · 127 = -31.75 → -32
@@ -715,33 +595,23 @@ describe('int8 KV cache', () => {
     });
     const got = mk();
     const want = mk();
-    kvWriteI8(got.k, got.kScales, got.v, got.vScales, 3, 5, 2, 24, k, v, slots, n);
+    kvWriteI8(...int8CacheArgs(got), 3, 5, 2, 24, k, v, slots, n);
     expect(kvWriteI8Reference(shape, want, k, v, slots, n)).toEqual([]);
     expect(got).toEqual(want);
     expect(got.kScales[kvScaleIndex(shape, 14, 0)]).toBe(0);
     expect(quantizeRowI8(Float32Array.of(1, 0.5, -1)).q).toEqual(Int8Array.of(127, 64, -127));
-    expect(() =>
-      kvWriteI8(got.k, got.kScales, got.v, got.vScales, 3, 5, 2, 24, k, v, Int32Array.of(15), 1),
+    const good: Parameters<typeof kvWriteI8> = [...int8CacheArgs(got), 3, 5, 2, 24, k, v, slots, n];
+    const call = (patch: (a: Parameters<typeof kvWriteI8>) => void) => callPatched(kvWriteI8, good, patch);
+    expect(
+      call((a) => {
+        a[10] = Int32Array.of(15); // slots
+        a[11] = 1; // n
+      }),
     ).toThrow(/kvWriteI8: 1 slot\(s\) outside \[0, 15\)/);
-    expect(() =>
-      kvWriteI8(
-        new Uint8Array(got.k.length) as unknown as Int8Array,
-        got.kScales,
-        got.v,
-        got.vScales,
-        3,
-        5,
-        2,
-        24,
-        k,
-        v,
-        slots,
-        n,
-      ),
-    ).toThrow(/kCache must be an Int8Array/);
-    expect(() =>
-      kvWriteI8(got.k, got.kScales.subarray(1), got.v, got.vScales, 3, 5, 2, 24, k, v, slots, n),
-    ).toThrow(/kScales has 29 elements, at least 30/);
+    expect(call((a) => (a[0] = new Uint8Array(got.k.length) as unknown as Int8Array))).toThrow(
+      /kCache must be an Int8Array/,
+    );
+    expect(call((a) => (a[1] = got.kScales.subarray(1)))).toThrow(/kScales has 29 elements, at least 30/);
   });
 
   const shapes = [
@@ -757,113 +627,28 @@ describe('int8 KV cache', () => {
       // Sanity check of the quantisation itself: int8 stays close to the f16 result on these rows.
       const f16 = pagedAttentionReference(c, f16Values(c, s.kCache, s.vCache), b);
       expect(maxAbsDiff(Float32Array.from(expected), f16)).toBeLessThan(0.03);
-      forEachIsa((isa) => {
-        for (const threads of [1, 2]) {
-          setThreads(threads);
-          const out = new Float32Array(expected.length).fill(Number.NaN);
-          pagedAttentionI8(
-            b.q,
-            s.i8.k,
-            s.i8.kScales,
-            s.i8.v,
-            s.i8.vScales,
-            c.numBlocks,
-            c.blockSize,
-            b.nHeads,
-            c.nKvHeads,
-            c.headDim,
-            b.blockTables,
-            b.maxBlocksPerSeq,
-            b.tokenSeq,
-            b.tokenPos,
-            b.n,
-            b.scale,
-            out,
-          );
-          expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
-        }
+      forEachIsaAndThreads([1, 2], (isa, threads) => {
+        const out = new Float32Array(expected.length).fill(Number.NaN);
+        pagedAttentionI8(...attentionI8Args(s, out));
+        expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
       });
     });
   }
 
   it('pagedAttentionI8 zeroes and reports tokens with bad ids and validates its arguments', () => {
-    const s = scenario(210, {
-      headDim: 64,
-      nHeads: 4,
-      nKvHeads: 2,
-      blockSize: 16,
-      seqLens: [20, 30],
-      chunk: 2,
-    });
+    const s = scenario(210, { ...GQA2_HEADS, seqLens: [20, 30], chunk: 2 });
     const { shape: c, batch: b } = s;
     b.blockTables[0] = -5;
     const out = new Float32Array(b.n * b.nHeads * c.headDim).fill(Number.NaN);
     const status = new Int32Array(2);
-    expect(() =>
-      pagedAttentionI8(
-        b.q,
-        s.i8.k,
-        s.i8.kScales,
-        s.i8.v,
-        s.i8.vScales,
-        c.numBlocks,
-        c.blockSize,
-        b.nHeads,
-        c.nKvHeads,
-        c.headDim,
-        b.blockTables,
-        b.maxBlocksPerSeq,
-        b.tokenSeq,
-        b.tokenPos,
-        b.n,
-        b.scale,
-        out,
-        status,
-      ),
-    ).toThrow(/pagedAttentionI8: 2 token\(s\)/);
+    expect(() => pagedAttentionI8(...attentionI8Args(s, out, status))).toThrow(
+      /pagedAttentionI8: 2 token\(s\)/,
+    );
     expect([...status]).toEqual([2, 0]);
     expect(maxAbsDiff(out, pagedAttentionReference(c, int8Values(c, s.i8), b))).toBeLessThan(TOLERANCE);
-    expect(() =>
-      pagedAttentionI8(
-        b.q,
-        s.i8.k,
-        s.i8.kScales,
-        s.i8.v,
-        s.i8.vScales.subarray(2),
-        c.numBlocks,
-        c.blockSize,
-        b.nHeads,
-        c.nKvHeads,
-        c.headDim,
-        b.blockTables,
-        b.maxBlocksPerSeq,
-        b.tokenSeq,
-        b.tokenPos,
-        b.n,
-        b.scale,
-        out,
-      ),
-    ).toThrow(/vScales has/);
-    expect(() =>
-      pagedAttentionI8(
-        b.q,
-        s.kCache as unknown as Int8Array,
-        s.i8.kScales,
-        s.i8.v,
-        s.i8.vScales,
-        c.numBlocks,
-        c.blockSize,
-        b.nHeads,
-        c.nKvHeads,
-        c.headDim,
-        b.blockTables,
-        b.maxBlocksPerSeq,
-        b.tokenSeq,
-        b.tokenPos,
-        b.n,
-        b.scale,
-        out,
-      ),
-    ).toThrow(TypeError);
+    const i8Call = (patch: (a: Parameters<typeof pagedAttentionI8>) => void) =>
+      callPatched(pagedAttentionI8, attentionI8Args(s, out), patch);
+    expect(i8Call((a) => (a[4] = s.i8.vScales.subarray(2)))).toThrow(/vScales has/);
+    expect(i8Call((a) => (a[1] = s.kCache as unknown as Int8Array))).toThrow(TypeError);
   });
 });

@@ -89,3 +89,19 @@ export function forEachIsaAndThreads(
     setThreads(before);
   }
 }
+
+/**
+ * For bad-argument tests: a thunk that calls `fn` with a copy of the valid `args` after `patch` spoiled one
+ * of them, so each case states only what it changes.
+ */
+export function callPatched<Args extends unknown[]>(
+  fn: (...args: Args) => unknown,
+  args: Args,
+  patch: (args: Args) => void,
+): () => void {
+  return () => {
+    const copy = [...args] as Args;
+    patch(copy);
+    fn(...copy);
+  };
+}

@@ -43,6 +43,28 @@ export function f16ToF32(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
+/**
+ * The loop both kvWrite oracles share: `write(i, slot, kvHead)` for every KV head of every token whose slot
+ * is in range; returns the indices of the tokens skipped for a bad slot.
+ */
+function forEachWrittenRow(
+  shape: KvCacheShape,
+  slots: Int32Array, // (n)
+  n: number,
+  write: (i: number, slot: number, kvHead: number) => void,
+): number[] {
+  const skipped: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const slot = slots[i] ?? -1;
+    if (slot < 0 || slot >= shape.numBlocks * shape.blockSize) {
+      skipped.push(i);
+      continue;
+    }
+    for (let h = 0; h < shape.nKvHeads; h++) write(i, slot, h);
+  }
+  return skipped;
+}
+
 /** kvWrite oracle: writes into the given caches in place; returns the indices of skipped (bad-slot) tokens. */
 export function kvWriteReference(
   shape: KvCacheShape,
@@ -53,23 +75,13 @@ export function kvWriteReference(
   slots: Int32Array, // (n)
   n: number,
 ): number[] {
-  const { numBlocks, blockSize, nKvHeads, headDim } = shape;
-  const skipped: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const slot = slots[i] ?? -1;
-    if (slot < 0 || slot >= numBlocks * blockSize) {
-      skipped.push(i);
-      continue;
+  return forEachWrittenRow(shape, slots, n, (i, slot, h) => {
+    for (let d = 0; d < shape.headDim; d++) {
+      const src = (i * shape.nKvHeads + h) * shape.headDim + d;
+      kCache[kCacheIndex(shape, slot, h, d)] = f32ToF16(k[src] ?? 0);
+      vCache[vCacheIndex(shape, slot, h, d)] = f32ToF16(v[src] ?? 0);
     }
-    for (let h = 0; h < nKvHeads; h++) {
-      for (let d = 0; d < headDim; d++) {
-        const src = (i * nKvHeads + h) * headDim + d;
-        kCache[kCacheIndex(shape, slot, h, d)] = f32ToF16(k[src] ?? 0);
-        vCache[vCacheIndex(shape, slot, h, d)] = f32ToF16(v[src] ?? 0);
-      }
-    }
-  }
-  return skipped;
+  });
 }
 
 export interface AttentionBatch {
@@ -193,25 +205,16 @@ export function kvWriteI8Reference(
   slots: Int32Array, // (n)
   n: number,
 ): number[] {
-  const { numBlocks, blockSize, nKvHeads, headDim } = shape;
-  const skipped: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const slot = slots[i] ?? -1;
-    if (slot < 0 || slot >= numBlocks * blockSize) {
-      skipped.push(i);
-      continue;
+  const { nKvHeads, headDim } = shape;
+  return forEachWrittenRow(shape, slots, n, (i, slot, h) => {
+    const row = (i * nKvHeads + h) * headDim;
+    const kq = quantizeRowI8(k.subarray(row, row + headDim));
+    const vq = quantizeRowI8(v.subarray(row, row + headDim));
+    c.kScales[kvScaleIndex(shape, slot, h)] = kq.scale;
+    c.vScales[kvScaleIndex(shape, slot, h)] = vq.scale;
+    for (let d = 0; d < headDim; d++) {
+      c.k[kCacheIndex(shape, slot, h, d)] = kq.q[d] ?? 0;
+      c.v[vCacheIndex(shape, slot, h, d)] = vq.q[d] ?? 0;
     }
-    for (let h = 0; h < nKvHeads; h++) {
-      const row = (i * nKvHeads + h) * headDim;
-      const kq = quantizeRowI8(k.subarray(row, row + headDim));
-      const vq = quantizeRowI8(v.subarray(row, row + headDim));
-      c.kScales[kvScaleIndex(shape, slot, h)] = kq.scale;
-      c.vScales[kvScaleIndex(shape, slot, h)] = vq.scale;
-      for (let d = 0; d < headDim; d++) {
-        c.k[kCacheIndex(shape, slot, h, d)] = kq.q[d] ?? 0;
-        c.v[vCacheIndex(shape, slot, h, d)] = vq.q[d] ?? 0;
-      }
-    }
-  }
-  return skipped;
+  });
 }
