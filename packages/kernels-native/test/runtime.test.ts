@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
+  add,
   cpuFeatures,
   forEachIsa,
   getThreads,
@@ -67,6 +68,31 @@ describe('runtime', () => {
     expect([...new Uint8Array(mmapFile(file))]).toEqual([1, 2, 3, 4, 5]);
     expect(() => mmapFile(path.join(dir, 'missing.bin'))).toThrow(/cannot open/);
     expect(() => mmapFile(dir)).toThrow(/not a regular file/);
+  });
+
+  it('the pool survives thousands of back-to-back jobs whose chunk counts change every call', async () => {
+    // Regression: a thread arriving late for one job could claim a chunk of the next one while the caller
+    // was still writing it, and the caller then waited forever. Alternate a 1-chunk and an 8-chunk job.
+    setThreads(2);
+    const small = 20_000; // 2 grains of 16384 → few chunks
+    const big = 16384 * 8; // 8 grains → 8 chunks at 2 threads
+    const a = Float32Array.from({ length: big }, (_, i) => i % 97);
+    const b = Float32Array.from({ length: big }, (_, i) => (i % 89) * 0.5);
+    const out1 = new Float32Array(big);
+    const out2 = new Float32Array(big);
+    const p = recordProgram(() => {
+      add(a, b, out1, small);
+      add(a, b, out2, big);
+      add(a, b, out1, 1);
+    });
+    for (let i = 0; i < 3000; i++) {
+      out2.fill(0);
+      if (i % 2 === 0) await p.runAsync();
+      else p.run();
+    }
+    for (let i = 0; i < big; i += 997) expect(out2[i]).toBe(a[i]! + b[i]!);
+    expect(out1[small - 1]).toBe(a[small - 1]! + b[small - 1]!);
+    setThreads(initialThreads);
   });
 
   it('records an empty program and runs it sync and async', async () => {

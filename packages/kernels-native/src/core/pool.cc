@@ -39,7 +39,9 @@ int physical_cores() {
 // core is busy), then sleep on the condition variable.
 //
 // Chunks are claimed with a CAS on `claim`, whose high 32 bits carry the generation: a thread that wakes up
-// late for an old generation fails the CAS and never touches that job's fields. The caller waits until
+// late for an old generation fails the CAS and never touches that job's fields. Before it writes a new job,
+// the caller closes the claim counter (new generation, index all ones), so a late thread that read the old
+// counter cannot win a CAS against it while the new job's fields are being written. The caller waits until
 // `done` reaches the chunk count, so a job's fields stay valid while any of its chunks runs.
 struct ThreadPool::Impl {
   std::mutex call_mutex;  // one parallel_for at a time
@@ -153,6 +155,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
   // still streams a long contiguous range.
   const int64_t max_chunks = std::min<int64_t>(units, static_cast<int64_t>(p.num_threads) * 4);
   const int64_t units_per = (units + max_chunks - 1) / max_chunks;
+  const uint64_t g = p.generation.load(std::memory_order_relaxed) + 1;
+  const uint64_t tag = (g & 0xffffffffu) << 32;
+  p.claim.store(tag | 0xffffffffu, std::memory_order_seq_cst);  // closed: no chunk of any job is claimable
   p.fn = fn;
   p.ctx = ctx;
   p.n = n;
@@ -160,16 +165,14 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
   const int64_t num_chunks = (n + p.chunk - 1) / p.chunk;
   p.num_chunks.store(num_chunks, std::memory_order_relaxed);
   p.done.store(0, std::memory_order_relaxed);
-  uint64_t g;
   {
     std::lock_guard<std::mutex> lock(p.m);
-    g = p.generation.load(std::memory_order_relaxed) + 1;
-    p.claim.store((g & 0xffffffffu) << 32, std::memory_order_release);
+    p.claim.store(tag, std::memory_order_release);  // open chunk 0 of job g
     p.generation.store(g, std::memory_order_release);
     if (p.sleepers > 0) p.cv.notify_all();
   }
   p.work(g, 0);
-  while (p.done.load(std::memory_order_acquire) != num_chunks) TERNION_PAUSE();
+  while (p.done.load(std::memory_order_acquire) < num_chunks) TERNION_PAUSE();
 }
 
 }  // namespace ternion
