@@ -85,9 +85,9 @@ describe('runtime', () => {
       add(a, b, out2, big);
       add(a, b, out1, 1);
     });
-    for (let i = 0; i < 3000; i++) {
-      out2.fill(0);
-      if (i % 2 === 0) await p.runAsync();
+    for (let i = 0; i < 30_000; i++) {
+      if (i % 1000 === 0) out2.fill(0);
+      if (i % 8 === 0) await p.runAsync();
       else p.run();
     }
     for (let i = 0; i < big; i += 997) expect(out2[i]).toBe(a[i]! + b[i]!);
