@@ -55,5 +55,9 @@ export function bindTernaryKernels(
     down: bind(L.wDown),
   }));
   if (mode === 'auto') chooser.save();
-  return { mode, layers, choices: () => chooser.choices() };
+  // The chooser's profile is per machine and may hold other models' shapes: report this model's only.
+  const shapes = new Set(
+    layers.flatMap((L) => Object.values(L).map((t: TernaryLinear) => `${t.rows}x${t.cols}`)),
+  );
+  return { mode, layers, choices: () => chooser.choices().filter((c) => shapes.has(`${c.rows}x${c.cols}`)) };
 }
