@@ -15,7 +15,7 @@ export interface PreparedCall<Args extends unknown[], Result = void> {
 }
 
 /** The typed arrays the kernels take. */
-export type TypedArray = Float32Array | Uint16Array | Int32Array | Int8Array | Uint8Array;
+type TypedArray = Float32Array | Uint16Array | Int32Array | Int8Array | Uint8Array;
 
 interface TypedArrayType {
   readonly name: string;
@@ -69,7 +69,10 @@ export function checkGemmOutput(fn: string, y: unknown, rows: number, cols: numb
     throw new RangeError(`${fn}: y has ${y.length} elements, ${rows} x ${cols} are needed`);
 }
 
-/** The buffers of a PackedTernary (ternary.ts): data (rows, colsPadded / 4) bytes, rowScales (rows) f32. */
+/**
+ * `w` holds a PackedTernary's buffers (ternary.ts) with the right types: data (rows, colsPadded / 4) a
+ * Uint8Array, rowScales (rows) a Float32Array. Their lengths are the caller's to check.
+ */
 export function checkPackedTernaryBuffers(
   fn: string,
   w: { readonly data: unknown; readonly rowScales: unknown } | null,

@@ -4,7 +4,13 @@
  * Layout contract: src/lut/lut_layout.h.
  */
 
-import { checkGemmOutput, checkInt, checkPackedTernaryBuffers, type PreparedCall } from './args.js';
+import {
+  checkCount,
+  checkGemmOutput,
+  checkInt,
+  checkPackedTernaryBuffers,
+  type PreparedCall,
+} from './args.js';
 import { native } from './native.js';
 import {
   ACTIVATION_BLOCK,
@@ -92,7 +98,7 @@ function checkRowsPerTile(fn: string, r: unknown): LutRowsPerTile {
 
 function checkPacked(fn: string, w: PackedTernary): void {
   checkPackedTernaryBuffers(fn, w);
-  checkInt(fn, 'w.rows', w.rows, 1, 2 ** 31);
+  checkCount(fn, 'w.rows', w.rows);
   checkInt(fn, 'w.cols', w.cols, 1, MAX_TERNARY_COLS);
   if (w.colsPadded !== ternaryColsPadded(w.cols)) {
     throw new RangeError(`${fn}: w.colsPadded (${w.colsPadded}) does not match w.cols (${w.cols})`);
@@ -117,7 +123,7 @@ function preparePack(
   const rowsPerTile = checkRowsPerTile(fn, tiling?.rowsPerTile ?? 32);
   const nblocks = w.colsPadded / 256;
   const chunk = tiling?.blocksPerChunk ?? nblocks;
-  checkInt(fn, 'blocksPerChunk', chunk, 1, 2 ** 31);
+  checkCount(fn, 'blocksPerChunk', chunk);
   const blocksPerChunk = Math.min(chunk, nblocks);
   const data = new Uint16Array(lutWeightWords(w.rows, w.cols, rowsPerTile));
   const result: LutWeights = {
@@ -180,7 +186,7 @@ function matmulArgs(
     throw new TypeError(`${fn}: w must be LutWeights (data: Uint16Array, rowScales: Float32Array)`);
   }
   const rowsPerTile = checkRowsPerTile(fn, w.rowsPerTile);
-  checkInt(fn, 'w.rows', w.rows, 1, 2 ** 31);
+  checkCount(fn, 'w.rows', w.rows);
   checkInt(fn, 'w.cols', w.cols, 1, MAX_TERNARY_COLS);
   checkInt(fn, 'w.blocksPerChunk', w.blocksPerChunk, 1, ternaryColsPadded(w.cols) / 256);
   if (w.data.length < lutWeightWords(w.rows, w.cols, rowsPerTile) || w.rowScales.length < w.rows) {

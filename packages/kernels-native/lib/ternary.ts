@@ -1,5 +1,11 @@
 import type { ActivationQuantization } from '@ternion/contracts';
-import { checkGemmOutput, checkInt, checkPackedTernaryBuffers, type PreparedCall } from './args.js';
+import {
+  checkCount,
+  checkGemmOutput,
+  checkInt,
+  checkPackedTernaryBuffers,
+  type PreparedCall,
+} from './args.js';
 import { type TernaryFormat, ternaryFormatId, ternaryTensorBytes } from './formats.js';
 import { native } from './native.js';
 
@@ -100,7 +106,7 @@ function preparePack(
 ): PreparedCall<Parameters<TernaryNative['ternaryPack']>, PackedTernary> {
   const id = ternaryFormatId(format, fn);
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
-  checkInt(fn, 'rows', rows, 1, 2 ** 31);
+  checkCount(fn, 'rows', rows);
   checkInt(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
   if (format !== 'I2_S' && cols % 256 !== 0) {
     throw new RangeError(`${fn}: cols (${cols}) must be a multiple of 256 for ${format}`);
