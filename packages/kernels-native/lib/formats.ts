@@ -124,7 +124,11 @@ function prepareDecode(
   };
 }
 
-/** Decodes a ternary tensor byte-exactly as llama.cpp / bitnet.cpp do. RangeError on an invalid code (3). */
+/**
+ * Decodes a ternary tensor byte-exactly as llama.cpp / bitnet.cpp do. RangeError on an invalid code (3).
+ *
+ * @param bytes (ternaryTensorBytes(format, nWeights)) the tensor as stored in the GGUF file
+ */
 export function decodeTernary(format: TernaryFormat, bytes: Uint8Array, nWeights: number): DecodedTernary {
   const call = prepareDecode('decodeTernary', format, bytes, nWeights);
   n.ternaryDecode(...call.args);
@@ -167,8 +171,10 @@ function prepareEncode(
 
 /**
  * Writes a ternary tensor byte-identical to llama.cpp's quantize_row_tq{1,2}_0_ref / bitnet.cpp's
- * quantize_i2_s for the same ternary values and scales (I2_S padding is zeroed). `scales`: TQ* one per
- * 256-block (stored as fp16), I2_S one.
+ * quantize_i2_s for the same ternary values and scales (I2_S padding is zeroed).
+ *
+ * @param values (nWeights) each -1, 0 or +1
+ * @param scales TQ*: (nWeights / 256) one per block, stored as fp16; I2_S: (1)
  */
 export function encodeTernary(format: TernaryFormat, values: Int8Array, scales: Float32Array): Uint8Array {
   const call = prepareEncode('encodeTernary', format, values, scales);

@@ -58,6 +58,7 @@ export function softmax(x: Float32Array, n: number, d: number): void {
   n_.softmax(x, n, d);
 }
 
+// The elementwise ops below: both inputs and `out` are (count).
 function binary(name: keyof OpsNative, aName: string, bName: string) {
   return (a: Float32Array, b: Float32Array, out: Float32Array, count: number): void => {
     checkCount(name, 'count', count);
