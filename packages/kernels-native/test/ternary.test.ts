@@ -190,6 +190,12 @@ describe('ternaryMatmul', () => {
     [64, 768, 7],
     [1, 300, 640],
     [17, 768, 1],
+    // Every AVX-512 tile (8x2, 8x3, 6x4, 4x4 and their N % 4 tails) over ragged row chunks.
+    [2, 768, 150],
+    [5, 512, 131],
+    [6, 256, 70],
+    [7, 512, 67],
+    [10, 1280, 29],
   ];
   for (const mode of ['per-token', 'per-block-256'] as const) {
     it(`matches the reference bit for bit on every ISA (${mode})`, () => {
