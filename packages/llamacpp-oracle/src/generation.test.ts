@@ -30,7 +30,13 @@ import path from 'node:path';
 import { loadModel, type Model, synthesizeModel } from '@ternion/engine';
 import type { LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { centredCosine, loadOracleModel, oracleGreedy, oracleLogprobs } from './llama.js';
+import {
+  centredCosine,
+  loadOracleModel,
+  oracleGreedy,
+  oracleLogprobs,
+  rmsCentredDifference,
+} from './llama.js';
 import { scratchDir, sharedModel, targetModel } from './paths.js';
 
 const GREEDY_TOKENS = 32;
@@ -119,24 +125,6 @@ async function ternionGreedy(
   } finally {
     ctx.dispose();
   }
-}
-
-/** RMS of the difference of two logit vectors after centring each, over the entries finite in both. */
-function rmsCentredDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const keep: number[] = [];
-  for (let i = 0; i < Math.min(a.length, b.length); i++)
-    if (Number.isFinite(a[i]!) && Number.isFinite(b[i]!)) keep.push(i);
-  let ma = 0;
-  let mb = 0;
-  for (const i of keep) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= keep.length;
-  mb /= keep.length;
-  let s = 0;
-  for (const i of keep) s += (a[i]! - ma - (b[i]! - mb)) ** 2;
-  return Math.sqrt(s / keep.length);
 }
 
 async function ternionLastLogits(model: Model, prompt: number[]): Promise<Float32Array> {

@@ -80,31 +80,38 @@ export async function oracleLogprobs(
 }
 
 /**
- * Cosine similarity of two vectors after subtracting each one's mean (shift-invariant, like logits), over
- * the entries where both are finite (llama.cpp's float32 probabilities underflow to 0, log 0 = −∞, for
- * tokens ~100 nats below the best; those carry no information either way).
+ * The entries finite in both vectors, each vector minus its mean over them. llama.cpp's float32
+ * probabilities underflow to 0 (log 0 = −∞) for tokens ~100 nats below the best; those carry no information.
  */
-export function centredCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const n = Math.min(a.length, b.length);
+function centredFinite(a: ArrayLike<number>, b: ArrayLike<number>): { x: Float64Array; y: Float64Array } {
   const keep: number[] = [];
-  for (let i = 0; i < n; i++) if (Number.isFinite(a[i]!) && Number.isFinite(b[i]!)) keep.push(i);
-  let ma = 0;
-  let mb = 0;
-  for (const i of keep) {
-    ma += a[i]!;
-    mb += b[i]!;
-  }
-  ma /= keep.length;
-  mb /= keep.length;
+  for (let i = 0; i < Math.min(a.length, b.length); i++)
+    if (Number.isFinite(a[i]!) && Number.isFinite(b[i]!)) keep.push(i);
+  const x = Float64Array.from(keep, (i) => a[i]!);
+  const y = Float64Array.from(keep, (i) => b[i]!);
+  const mx = x.reduce((s, v) => s + v, 0) / x.length;
+  const my = y.reduce((s, v) => s + v, 0) / y.length;
+  return { x: x.map((v) => v - mx), y: y.map((v) => v - my) };
+}
+
+/** Cosine similarity after centring (shift-invariant, like logits), over the entries finite in both. */
+export function centredCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const { x, y } = centredFinite(a, b);
   let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (const i of keep) {
-    const x = a[i]! - ma;
-    const y = b[i]! - mb;
-    dot += x * y;
-    na += x * x;
-    nb += y * y;
+  let nx = 0;
+  let ny = 0;
+  for (let i = 0; i < x.length; i++) {
+    dot += x[i]! * y[i]!;
+    nx += x[i]! * x[i]!;
+    ny += y[i]! * y[i]!;
   }
-  return dot / Math.sqrt(na * nb);
+  return dot / Math.sqrt(nx * ny);
+}
+
+/** RMS of the difference of two logit vectors after centring each, over the entries finite in both. */
+export function rmsCentredDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const { x, y } = centredFinite(a, b);
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += (x[i]! - y[i]!) ** 2;
+  return Math.sqrt(s / x.length);
 }
