@@ -96,18 +96,23 @@ static inline void gemv16(const TernaryGemm& g, int64_t m, int rows, int64_t n) 
   _mm512_mask_storeu_ps(y, store, _mm512_mul_ps(accf, ws_v));  // ternary_out_per_block
 }
 
-// Lane i of lanes<NR>(v) = v[i % NR] for NR in {1, 2, 4}: the activation row of accumulator lane i.
-template <int NR>
-static inline __m512 lanes_ps(const float* v) {
-  if (NR == 1) return _mm512_set1_ps(v[0]);
-  if (NR == 2) return _mm512_castpd_ps(_mm512_set1_pd(_mm_cvtsd_f64(_mm_castps_pd(_mm_set_ps(0.f, 0.f, v[1], v[0])))));
-  return _mm512_broadcast_f32x4(_mm_set_ps(v[3], v[2], v[1], v[0]));
-}
+// Lane i of the result = v[i % NR] for the lanes i < 16 / NR * NR: the activation row of accumulator r * NR + j.
 template <int NR>
 static inline __m512i lanes_epi32(const int32_t* v) {
   if (NR == 1) return _mm512_set1_epi32(v[0]);
   if (NR == 2) return _mm512_set1_epi64((static_cast<int64_t>(v[1]) << 32) | static_cast<uint32_t>(v[0]));
-  return _mm512_broadcast_i32x4(_mm_set_epi32(v[3], v[2], v[1], v[0]));
+  const __m128i x = _mm_set_epi32(v[NR > 3 ? 3 : 0], v[2], v[1], v[0]);
+  if (NR == 4) return _mm512_broadcast_i32x4(x);
+  return _mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0),
+                                  _mm512_castsi128_si512(x));
+}
+template <int NR>
+static inline __m512 lanes_ps(const float* v) {
+  if (NR == 1) return _mm512_set1_ps(v[0]);
+  const __m128 x = _mm_set_ps(v[NR > 3 ? 3 : 0], v[NR > 2 ? 2 : 0], v[1], v[0]);
+  if (NR == 2) return _mm512_castpd_ps(_mm512_broadcastsd_pd(_mm_castps_pd(x)));
+  if (NR == 4) return _mm512_broadcast_f32x4(x);
+  return _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0), _mm512_castps128_ps512(x));
 }
 
 // MR weight rows [m, m + rows) x NR activation rows [n, n + nrows), walking all of K. Accumulator r * NR + j
@@ -116,13 +121,13 @@ static inline __m512i lanes_epi32(const int32_t* v) {
 // GotoBLAS micro-kernel: Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", TOMS 2008).
 // Registers: MR * NR accumulators + NR activation planes + 1 code plane + the mask <= 32 zmm.
 // Per-token sums are reduced once at the end; per-block-256 needs every block's exact int32 sum, so it is
-// instantiated only with MR * NR == 16 (one transpose-reduction per block) and NR in {1, 2, 4}.
+// instantiated only with MR * NR <= 16 (one transpose-reduction per block) and NR in {1, 2, 3, 4}.
 // `prefetch_ahead` (bytes, 0 = off) pulls the weights of a later tile into L2 while this one computes.
 template <int MR, int NR, bool kPerBlock>
 static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, int nrows, int64_t prefetch_ahead) {
   constexpr int kAcc = MR * NR;
   constexpr int kVec = (kAcc + 15) / 16;  // transpose-reductions of 16 accumulators
-  static_assert(!kPerBlock || kAcc == 16, "per-block tiles reduce exactly 16 accumulators per block");
+  static_assert(!kPerBlock || (kAcc <= 16 && NR <= 4), "per-block tiles reduce at most 16 accumulators per block");
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t groups = kPerBlock ? nblocks : 1;
   const int64_t row_bytes = g.Kp / 4;
@@ -216,9 +221,9 @@ void ternary_gemm_avx512(const TernaryGemm& g, int64_t m0, int64_t m1) {
     return;
   }
   using avx512::sweep;
-  // 4 x 4 tiles while >= 4 activation rows remain, then one tile shape for the 1-3 left. 16 accumulators: with
-  // 24, GCC 12 shuffles them between registers and loses ~20%. Per-block tiles need 16 pairs (see tile), so a
-  // tail of 3 runs as 8 x 2 + 16 x 1 there.
+  // 4 x 4 tiles while >= 4 activation rows remain, then one tile shape for the 1-3 left, so the weights are
+  // swept at most twice. At most 16 accumulators: with 24 (6 x 4, 8 x 3), GCC 12 shuffles them between
+  // registers and loses ~20%.
   const int64_t n4 = g.N / 4 * 4;
   if (n4 > 0) {
     if (g.per_block) {
@@ -229,8 +234,9 @@ void ternary_gemm_avx512(const TernaryGemm& g, int64_t m0, int64_t m1) {
   }
   const int64_t tail = g.N - n4;
   if (g.per_block) {
-    if (tail >= 2) sweep<8, 2, true>(g, m0, m1, n4, n4 + 2);
-    if (tail % 2 == 1) sweep<16, 1, true>(g, m0, m1, g.N - 1, g.N);
+    if (tail == 1) sweep<16, 1, true>(g, m0, m1, n4, g.N);
+    if (tail == 2) sweep<8, 2, true>(g, m0, m1, n4, g.N);
+    if (tail == 3) sweep<4, 3, true>(g, m0, m1, n4, g.N);
     return;
   }
   if (tail == 1) sweep<16, 1, false>(g, m0, m1, n4, g.N);
