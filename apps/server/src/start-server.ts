@@ -1,4 +1,4 @@
-import { loadModel } from '@ternion/engine';
+import { type LoadModelOptions, loadModel } from '@ternion/engine';
 import { ModelEngine } from './engine-host.js';
 import { type CreateServerOptions, createServer, type TernionServer } from './server.js';
 
@@ -17,6 +17,10 @@ export interface StartServerOptions extends Omit<CreateServerOptions, 'engine' |
   batchSize?: number;
   /** Drain and exit(0) on SIGTERM / SIGINT (default true). */
   handleSignals?: boolean;
+  /** Keep an int8 copy of the output matrix (faster decode and batched steps; see the engine README). */
+  outputInt8?: boolean;
+  /** Ternary GEMM choice ('auto' measures per shape; see @ternion/tmac). */
+  ternaryKernel?: LoadModelOptions['ternaryKernel'];
 }
 
 export interface StartedServer extends TernionServer {
@@ -26,9 +30,23 @@ export interface StartedServer extends TernionServer {
 
 /** Loads the model, starts listening, and (by default) drains and exits 0 on SIGTERM / SIGINT. */
 export async function startServer(options: StartServerOptions): Promise<StartedServer> {
-  const { modelPath, modelId, threads, contextSize, parallel, batchSize, handleSignals, ...serverOptions } =
-    options;
-  const model = await loadModel(modelPath, threads === undefined ? {} : { threads });
+  const {
+    modelPath,
+    modelId,
+    threads,
+    contextSize,
+    parallel,
+    batchSize,
+    handleSignals,
+    outputInt8,
+    ternaryKernel,
+    ...serverOptions
+  } = options;
+  const model = await loadModel(modelPath, {
+    ...(threads === undefined ? {} : { threads }),
+    ...(outputInt8 === undefined ? {} : { outputInt8 }),
+    ...(ternaryKernel === undefined ? {} : { ternaryKernel }),
+  });
   const engine = await ModelEngine.create(model, {
     parallel: parallel ?? 4,
     ...(modelId === undefined ? {} : { modelId }),

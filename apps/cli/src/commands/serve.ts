@@ -18,6 +18,7 @@ interface ServeFlags {
   tpm?: number;
   logLevel: string;
   logPrompts?: boolean;
+  outputInt8?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -60,6 +61,9 @@ export function registerServe(program: Command): void {
         .default('info'),
     )
     .addOption(new Option('--log-prompts', 'log prompts and completions (off by default)'))
+    .addOption(
+      new Option('--output-int8', 'keep an int8 copy of the output matrix (faster, tiny accuracy cost)'),
+    )
     .action(async (flags: ServeFlags) => {
       const envKeys = process.env.TERNION_API_KEYS?.split(',')
         .map((k) => k.trim())
@@ -86,6 +90,7 @@ export function registerServe(program: Command): void {
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
         ...(rateLimit !== undefined ? { rateLimit } : {}),
         ...(flags.logPrompts ? { logPrompts: true } : {}),
+        ...(flags.outputInt8 ? { outputInt8: true } : {}),
       });
       process.stderr.write(`ternion: serving on ${server.url}\n`);
     });
