@@ -122,9 +122,11 @@ static inline __m512 lanes_ps(const float* v) {
 // Registers: MR * NR accumulators + NR activation planes + 1 code plane + the mask <= 32 zmm.
 // Per-token sums are reduced once at the end; per-block-256 needs every block's exact int32 sum, so it is
 // instantiated only with MR * NR <= 16 (one transpose-reduction per block) and NR in {1, 2, 3, 4}.
-// `prefetch_ahead` (bytes, 0 = off) pulls the weights of a later tile into L2 while this one computes.
+// Per block it also prefetches `pf_lines` cache lines of weights that a later chunk will read (pf, null = none)
+// into L2, so DRAM streams while the tile computes.
 template <int MR, int NR, bool kPerBlock>
-static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, int nrows, int64_t prefetch_ahead) {
+static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, int nrows, const uint8_t* pf,
+                        int64_t pf_lines) {
   constexpr int kAcc = MR * NR;
   constexpr int kVec = (kAcc + 15) / 16;  // transpose-reductions of 16 accumulators
   static_assert(!kPerBlock || (kAcc <= 16 && NR <= 4), "per-block tiles reduce at most 16 accumulators per block");
@@ -148,10 +150,8 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
     if (kPerBlock) {
       for (int i = 0; i < kAcc; i++) acc[i] = _mm512_setzero_si512();
     }
-    if (prefetch_ahead != 0) {
-      for (int r = 0; r < MR; r++) {
-        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + b * kPackedBlockBytes + prefetch_ahead), _MM_HINT_T1);
-      }
+    if (pf != nullptr) {
+      for (int64_t i = 0; i < pf_lines; i++) _mm_prefetch(reinterpret_cast<const char*>(pf + (b * pf_lines + i) * 64), _MM_HINT_T1);
     }
     for (int p = 0; p < 4; p++) {
       __m512i a[NR];
@@ -193,22 +193,44 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
   }
 }
 
-// Rows [m0, m1) x activation rows [n0, n0 + NR * k) in tiles of MR x NR, a chunk of kChunkRows weight rows
-// at a time so the chunk (kChunkRows * Kp / 4 bytes) stays in L2 while every activation tile passes over it.
-// The first pass over a chunk prefetches the next chunk.
+// One n-tile over the rows [mc, mc_end) of a chunk; tile call c prefetches the lines
+// [pf + c * pf_lines * nblocks * 64, ...) of the next chunk, clipped at pf_end.
 template <int MR, int NR, bool kPerBlock>
-static inline void sweep(const TernaryGemm& g, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+static inline const uint8_t* pass(const TernaryGemm& g, int64_t mc, int64_t mc_end, int64_t n, int nrows,
+                                  const uint8_t* pf, const uint8_t* pf_end, int64_t pf_lines) {
+  const int64_t slice = pf_lines * (g.Kp / kPackedBlockWeights) * 64;
+  for (int64_t m = mc; m < mc_end; m += MR, pf += slice) {
+    tile<MR, NR, kPerBlock>(g, m, static_cast<int>(mc_end - m < MR ? mc_end - m : MR), n, nrows,
+                            pf < pf_end ? pf : nullptr, pf_lines);
+  }
+  return pf;
+}
+
+// Rows [m0, m1) for every activation row, a chunk of kChunkRows weight rows at a time, so the chunk
+// (kChunkRows * Kp / 4 bytes) stays in L1/L2 while every activation tile passes over it: 4 x 4 tiles while >= 4
+// activation rows remain, then one tile shape for the 1-3 left. Every tile call prefetches an equal slice of
+// the next chunk, which spreads the DRAM traffic evenly over the chunk's compute. At most 16 accumulators per
+// tile: with 24 (6 x 4, 8 x 3), GCC 12 shuffles them between registers and loses ~20%.
+template <bool kPerBlock>
+static inline void sweep(const TernaryGemm& g, int64_t m0, int64_t m1) {
   constexpr int64_t kChunkRows = 64;
   const int64_t row_bytes = g.Kp / 4;
+  const int64_t nblocks = g.Kp / kPackedBlockWeights;
+  const int64_t n4 = g.N / 4 * 4;
+  const int tail = static_cast<int>(g.N - n4);
+  const int64_t tail_rows = tail == 1 ? 16 : tail == 2 ? 8 : 4;  // MR of the tail tile
   for (int64_t mc = m0; mc < m1; mc += kChunkRows) {
     const int64_t mc_end = mc + kChunkRows < m1 ? mc + kChunkRows : m1;
-    for (int64_t n = n0; n < n1; n += NR) {
-      const int nrows = static_cast<int>(n1 - n < NR ? n1 - n : NR);
-      const int64_t ahead = n == n0 && mc_end < m1 ? kChunkRows * row_bytes : 0;
-      for (int64_t m = mc; m < mc_end; m += MR) {
-        tile<MR, NR, kPerBlock>(g, m, static_cast<int>(mc_end - m < MR ? mc_end - m : MR), n, nrows, ahead);
-      }
-    }
+    const int64_t rows = mc_end - mc;
+    const int64_t calls = n4 / 4 * ((rows + 3) / 4) + (tail > 0 ? (rows + tail_rows - 1) / tail_rows : 0);
+    const uint8_t* pf = g.w + mc_end * row_bytes;
+    const uint8_t* pf_end = g.w + (mc_end + kChunkRows < m1 ? mc_end + kChunkRows : m1) * row_bytes;
+    const int64_t lines = (pf_end - pf) / 64;
+    const int64_t pf_lines = (lines + calls * nblocks - 1) / (calls * nblocks);
+    for (int64_t n = 0; n < n4; n += 4) pf = pass<4, 4, kPerBlock>(g, mc, mc_end, n, 4, pf, pf_end, pf_lines);
+    if (tail == 1) pass<16, 1, kPerBlock>(g, mc, mc_end, n4, 1, pf, pf_end, pf_lines);
+    if (tail == 2) pass<8, 2, kPerBlock>(g, mc, mc_end, n4, 2, pf, pf_end, pf_lines);
+    if (tail == 3) pass<4, 3, kPerBlock>(g, mc, mc_end, n4, 3, pf, pf_end, pf_lines);
   }
 }
 
@@ -220,28 +242,11 @@ void ternary_gemm_avx512(const TernaryGemm& g, int64_t m0, int64_t m1) {
     for (int64_t m = m0; m < m1; m += 16) avx512::gemv16(g, m, static_cast<int>(m1 - m < 16 ? m1 - m : 16), 0);
     return;
   }
-  using avx512::sweep;
-  // 4 x 4 tiles while >= 4 activation rows remain, then one tile shape for the 1-3 left, so the weights are
-  // swept at most twice. At most 16 accumulators: with 24 (6 x 4, 8 x 3), GCC 12 shuffles them between
-  // registers and loses ~20%.
-  const int64_t n4 = g.N / 4 * 4;
-  if (n4 > 0) {
-    if (g.per_block) {
-      sweep<4, 4, true>(g, m0, m1, 0, n4);
-    } else {
-      sweep<4, 4, false>(g, m0, m1, 0, n4);
-    }
-  }
-  const int64_t tail = g.N - n4;
   if (g.per_block) {
-    if (tail == 1) sweep<16, 1, true>(g, m0, m1, n4, g.N);
-    if (tail == 2) sweep<8, 2, true>(g, m0, m1, n4, g.N);
-    if (tail == 3) sweep<4, 3, true>(g, m0, m1, n4, g.N);
-    return;
+    avx512::sweep<true>(g, m0, m1);
+  } else {
+    avx512::sweep<false>(g, m0, m1);
   }
-  if (tail == 1) sweep<16, 1, false>(g, m0, m1, n4, g.N);
-  if (tail == 2) sweep<8, 2, false>(g, m0, m1, n4, g.N);
-  if (tail == 3) sweep<4, 3, false>(g, m0, m1, n4, g.N);
 }
 
 }  // namespace ternion
