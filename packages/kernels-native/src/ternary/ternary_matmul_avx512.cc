@@ -193,15 +193,108 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
   }
 }
 
+// Largest Kp whose diagonal activations (4 * Kp bytes) tile4x4_block takes from the stack.
+constexpr int64_t kDiagMaxCols = 8192;
+
+// diag[(b * 4 + p) * 256 + 64 * s + 16 * q + i] = q[row (q + s) % 4][256 b + 64 p + 16 q + i] for the
+// activation rows n .. n + 3 (the last repeated past nrows): the diagonal planes of tile4x4_block.
+static inline void build_diag(const TernaryGemm& g, int64_t n, int nrows, int8_t* diag /* (Kp / 64, 4, 64) */) {
+  const int8_t* ar[4];
+  for (int i = 0; i < 4; i++) ar[i] = g.q + (n + (i < nrows ? i : nrows - 1)) * g.Kp;
+  for (int64_t c = 0; c < g.Kp / 64; c++) {
+    const __m512i x0 = _mm512_loadu_si512(ar[0] + 64 * c), x1 = _mm512_loadu_si512(ar[1] + 64 * c);
+    const __m512i x2 = _mm512_loadu_si512(ar[2] + 64 * c), x3 = _mm512_loadu_si512(ar[3] + 64 * c);
+    const __m512i x[4] = {x0, x1, x2, x3};
+    for (int s = 0; s < 4; s++) {  // quarter q from row (q + s) % 4
+      __m512i v = x[s];
+      v = _mm512_mask_blend_epi32(0x00F0, v, x[(1 + s) & 3]);
+      v = _mm512_mask_blend_epi32(0x0F00, v, x[(2 + s) & 3]);
+      v = _mm512_mask_blend_epi32(0xF000, v, x[(3 + s) & 3]);
+      _mm512_store_si512(diag + 256 * c + 64 * s, v);
+    }
+  }
+}
+
+// The per-block 4 x 4 tile with a cheaper per-block reduction. Activation plane s of the tile (s = 0..3) is
+// "diagonal": its 128-bit quarter q comes from activation row (q + s) % 4, so accumulator (r, s) holds in quarter
+// q the partial sums of (row r, activation (q + s) % 4). Rotating accumulator (r, s) by s quarters and adding
+// the four gives one vector per row whose quarter t holds 4 partial sums of (r, t); a two-level transpose then
+// leaves (r, t) in lane 4t + r. 18 shuffles per block instead of reduce16's 30, for 12 masked loads per plane.
+static inline void tile4x4_block(const TernaryGemm& g, int64_t m, int rows, int64_t n, int nrows,
+                                 const int8_t* diag /* (Kp / 64, 4, 64) */, const uint8_t* pf, int64_t pf_lines) {
+  const int64_t nblocks = g.Kp / kPackedBlockWeights;
+  const int64_t row_bytes = g.Kp / 4;
+  const uint8_t* wr[4];
+  int64_t an[4];
+  for (int i = 0; i < 4; i++) {
+    wr[i] = g.w + (m + (i < rows ? i : rows - 1)) * row_bytes;
+    an[i] = n + (i < nrows ? i : nrows - 1);
+  }
+  const __m512i mask = _mm512_set1_epi8(3);
+  const __m512i quarter_of_lane = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 accf = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nblocks; b++) {
+    if (pf != nullptr) {
+      for (int64_t i = 0; i < pf_lines; i++) _mm_prefetch(reinterpret_cast<const char*>(pf + (b * pf_lines + i) * 64), _MM_HINT_T1);
+    }
+    __m512i acc[16];
+    for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
+    for (int p = 0; p < 4; p++) {
+      const int8_t* d = diag + (b * 4 + p) * 256;
+      __m512i a[4];
+      for (int s = 0; s < 4; s++) a[s] = _mm512_load_si512(d + 64 * s);
+      for (int r = 0; r < 4; r++) {
+        const __m512i w = _mm512_loadu_si512(wr[r] + b * kPackedBlockBytes);
+        const __m512i plane = _mm512_and_si512(p == 0 ? w : _mm512_srli_epi16(w, 2 * p), mask);
+        for (int s = 0; s < 4; s++) acc[r * 4 + s] = _mm512_dpbusd_epi32(acc[r * 4 + s], plane, a[s]);
+      }
+    }
+    __m512i v[4];
+    for (int r = 0; r < 4; r++) {  // quarter t of v[r] <- quarter (t - s) % 4 of acc (r, s)
+      v[r] = _mm512_add_epi32(
+          _mm512_add_epi32(acc[r * 4], _mm512_shuffle_i32x4(acc[r * 4 + 1], acc[r * 4 + 1], _MM_SHUFFLE(2, 1, 0, 3))),
+          _mm512_add_epi32(_mm512_shuffle_i32x4(acc[r * 4 + 2], acc[r * 4 + 2], _MM_SHUFFLE(1, 0, 3, 2)),
+                           _mm512_shuffle_i32x4(acc[r * 4 + 3], acc[r * 4 + 3], _MM_SHUFFLE(0, 3, 2, 1))));
+    }
+    const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
+    const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
+    const __m512i sum = _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+    const __m512i sums = _mm512_permutexvar_epi32(
+        quarter_of_lane, _mm512_castsi128_si512(_mm_set_epi32(g.a_sums[an[3] * nblocks + b], g.a_sums[an[2] * nblocks + b],
+                                                              g.a_sums[an[1] * nblocks + b], g.a_sums[an[0] * nblocks + b])));
+    const __m512 as = _mm512_permutexvar_ps(
+        quarter_of_lane, _mm512_castps128_ps512(_mm_set_ps(g.a_scales[an[3] * nblocks + b], g.a_scales[an[2] * nblocks + b],
+                                                           g.a_scales[an[1] * nblocks + b], g.a_scales[an[0] * nblocks + b])));
+    // ternary_block_step: acc + (float)isum_b * a_scale_b
+    accf = _mm512_add_ps(accf, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, sums)), as));
+  }
+  alignas(64) float out[16];
+  _mm512_store_ps(out, accf);
+  for (int r = 0; r < rows; r++) {
+    for (int t = 0; t < nrows; t++) g.y[(n + t) * g.M + m + r] = ternary_out_per_block(out[t * 4 + r], g.w_scales[m + r]);
+  }
+}
+
 // One n-tile over the rows [mc, mc_end) of a chunk; tile call c prefetches the lines
 // [pf + c * pf_lines * nblocks * 64, ...) of the next chunk, clipped at pf_end.
 template <int MR, int NR, bool kPerBlock>
 static inline const uint8_t* pass(const TernaryGemm& g, int64_t mc, int64_t mc_end, int64_t n, int nrows,
                                   const uint8_t* pf, const uint8_t* pf_end, int64_t pf_lines) {
   const int64_t slice = pf_lines * (g.Kp / kPackedBlockWeights) * 64;
+#ifndef XNODIAG
+  if (kPerBlock && MR == 4 && NR == 4 && g.Kp <= kDiagMaxCols) {
+    alignas(64) int8_t diag[4 * kDiagMaxCols];  // (Kp / 64, 4, 64)
+    build_diag(g, n, nrows, diag);
+    for (int64_t m = mc; m < mc_end; m += MR, pf += slice) {
+      tile4x4_block(g, m, static_cast<int>(mc_end - m < MR ? mc_end - m : MR), n, nrows, diag,
+                    pf < pf_end ? pf : nullptr, pf_lines);
+    }
+    return pf;
+  }
+#endif
   for (int64_t m = mc; m < mc_end; m += MR, pf += slice) {
-    tile<MR, NR, kPerBlock>(g, m, static_cast<int>(mc_end - m < MR ? mc_end - m : MR), n, nrows,
-                            pf < pf_end ? pf : nullptr, pf_lines);
+    const int rows = static_cast<int>(mc_end - m < MR ? mc_end - m : MR);
+    tile<MR, NR, kPerBlock>(g, m, rows, n, nrows, pf < pf_end ? pf : nullptr, pf_lines);
   }
   return pf;
 }
