@@ -115,21 +115,27 @@ static inline __m512 lanes_ps(const float* v) {
   return _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0), _mm512_castps128_ps512(x));
 }
 
+// Lane i -> i / NR: the weight row of accumulator lane r * NR + j.
+template <int NR>
+static inline __m512i row_of_lane() {
+  return _mm512_set_epi32(15 / NR, 14 / NR, 13 / NR, 12 / NR, 11 / NR, 10 / NR, 9 / NR, 8 / NR, 7 / NR, 6 / NR, 5 / NR,
+                          4 / NR, 3 / NR, 2 / NR, 1 / NR, 0);
+}
+
 // MR weight rows [m, m + rows) x NR activation rows [n, n + nrows), walking all of K. Accumulator r * NR + j
 // holds (row r, activation j). Each 64-code plane of a weight row is unpacked (one shift, one AND) once and fed
 // to NR vpdpbusd, so the unpack costs 2 / NR ALU ops per multiply instead of 2 (register blocking, as in the
 // GotoBLAS micro-kernel: Goto & van de Geijn, "Anatomy of high-performance matrix multiplication", TOMS 2008).
 // Registers: MR * NR accumulators + NR activation planes + 1 code plane + the mask <= 32 zmm.
-// Per-token sums are reduced once at the end; per-block-256 needs every block's exact int32 sum, so it is
-// instantiated only with MR * NR <= 16 (one transpose-reduction per block) and NR in {1, 2, 3, 4}.
+// MR * NR <= 16, so one transpose-reduction covers the tile: once at the end for per-token activations, once
+// per block for per-block-256 (which needs every block's exact int32 sum).
 // Per block it also prefetches `pf_lines` cache lines of weights that a later chunk will read (pf, null = none)
 // into L2, so DRAM streams while the tile computes.
 template <int MR, int NR, bool kPerBlock>
 static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, int nrows, const uint8_t* pf,
                         int64_t pf_lines) {
   constexpr int kAcc = MR * NR;
-  constexpr int kVec = (kAcc + 15) / 16;  // transpose-reductions of 16 accumulators
-  static_assert(!kPerBlock || (kAcc <= 16 && NR <= 4), "per-block tiles reduce at most 16 accumulators per block");
+  static_assert(kAcc <= 16 && NR <= 4, "one transpose-reduction of at most 16 accumulators per tile or block");
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t groups = kPerBlock ? nblocks : 1;
   const int64_t row_bytes = g.Kp / 4;
@@ -143,8 +149,8 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
   }
   const __m512i mask = _mm512_set1_epi8(3);
 
-  __m512i acc[kVec * 16];
-  for (int i = 0; i < kVec * 16; i++) acc[i] = _mm512_setzero_si512();
+  __m512i acc[16];  // lanes >= kAcc stay 0 for reduce16
+  for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
   __m512 accf = _mm512_setzero_ps();
   for (int64_t b = 0; b < nblocks; b++) {
     if (kPerBlock) {
@@ -183,13 +189,20 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
     }
     return;
   }
-  alignas(64) int32_t isum[kVec * 16];
-  for (int v = 0; v < kVec; v++) _mm512_store_si512(isum + 16 * v, reduce16(acc + 16 * v));
+  // ternary_out_per_token lane-wise: (float)(isum - sum_q) * (a_scale * w_scale), lane r * NR + j.
+  float as_j[NR];
+  int32_t sums_j[NR];
+  for (int j = 0; j < NR; j++) {
+    as_j[j] = g.a_scales[an[j]];
+    sums_j[j] = g.a_sums[an[j]];
+  }
+  const __m512i isum = _mm512_sub_epi32(reduce16(acc), lanes_epi32<NR>(sums_j));
+  const __m512 as = lanes_ps<NR>(as_j);
+  const __m512 ws = _mm512_permutexvar_ps(row_of_lane<NR>(), _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << rows) - 1), g.w_scales + m));
+  alignas(64) float out[16];
+  _mm512_store_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(as, ws)));
   for (int r = 0; r < rows; r++) {
-    for (int j = 0; j < nrows; j++) {
-      g.y[(n + j) * g.M + m + r] =
-          ternary_out_per_token(isum[r * NR + j] - g.a_sums[an[j]], g.a_scales[an[j]], g.w_scales[m + r]);
-    }
+    for (int j = 0; j < nrows; j++) g.y[(n + j) * g.M + m + r] = out[r * NR + j];
   }
 }
 
