@@ -2,7 +2,7 @@
 // of four into int32 lanes without saturation, so one instruction does 64 multiply-adds exactly.
 //   N = 1:  16 weight rows x 1 activation row per tile (gemv16); each 64-byte block is loaded once and split
 //           into its 4 code planes in registers, the next tile's weights are prefetched into L2.
-//   N >= 2: register tiles of MR weight rows x NR activation rows (4 x 4, tails 8 x 2, 4 x 3, 16 x 1): each
+//   N >= 2: register tiles of MR weight rows x NR activation rows (4 x 4, tails 8 x 2, 5 x 3, 16 x 1): each
 //           unpacked code plane feeds NR vpdpbusd, so the kernel runs at ~85% of the measured vpdpbusd
 //           throughput (3.6/ns per Zen 5 core); the tile walks a 64-row chunk of weights kept in L1/L2 while
 //           every activation tile passes over it, and the first pass prefetches the next chunk.
@@ -96,14 +96,14 @@ static inline void gemv16(const TernaryGemm& g, int64_t m, int rows, int64_t n) 
   _mm512_mask_storeu_ps(y, store, _mm512_mul_ps(accf, ws_v));  // ternary_out_per_block
 }
 
-// Lane i of the result = v[i % NR] for the lanes i < 16 / NR * NR: the activation row of accumulator r * NR + j.
+// Lane i of the result = v[i % NR]: the activation row of accumulator lane r * NR + j.
 template <int NR>
 static inline __m512i lanes_epi32(const int32_t* v) {
   if (NR == 1) return _mm512_set1_epi32(v[0]);
   if (NR == 2) return _mm512_set1_epi64((static_cast<int64_t>(v[1]) << 32) | static_cast<uint32_t>(v[0]));
   const __m128i x = _mm_set_epi32(v[NR > 3 ? 3 : 0], v[2], v[1], v[0]);
   if (NR == 4) return _mm512_broadcast_i32x4(x);
-  return _mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0),
+  return _mm512_permutexvar_epi32(_mm512_set_epi32(0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0),
                                   _mm512_castsi128_si512(x));
 }
 template <int NR>
@@ -112,7 +112,7 @@ static inline __m512 lanes_ps(const float* v) {
   const __m128 x = _mm_set_ps(v[NR > 3 ? 3 : 0], v[NR > 2 ? 2 : 0], v[1], v[0]);
   if (NR == 2) return _mm512_castpd_ps(_mm512_broadcastsd_pd(_mm_castps_pd(x)));
   if (NR == 4) return _mm512_broadcast_f32x4(x);
-  return _mm512_permutexvar_ps(_mm512_set_epi32(0, 0, 0, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0), _mm512_castps128_ps512(x));
+  return _mm512_permutexvar_ps(_mm512_set_epi32(0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0), _mm512_castps128_ps512(x));
 }
 
 // Lane i -> i / NR: the weight row of accumulator lane r * NR + j.
@@ -327,7 +327,7 @@ static inline void sweep(const TernaryGemm& g, int64_t m0, int64_t m1) {
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t n4 = g.N / 4 * 4;
   const int tail = static_cast<int>(g.N - n4);
-  const int64_t tail_rows = tail == 1 ? 16 : tail == 2 ? 8 : 4;  // MR of the tail tile
+  const int64_t tail_rows = tail == 1 ? 16 : tail == 2 ? 8 : 5;  // MR of the tail tile
   for (int64_t mc = m0; mc < m1; mc += kChunkRows) {
     const int64_t mc_end = mc + kChunkRows < m1 ? mc + kChunkRows : m1;
     const int64_t rows = mc_end - mc;
@@ -340,7 +340,7 @@ static inline void sweep(const TernaryGemm& g, int64_t m0, int64_t m1) {
     for (int64_t n = 0; n < n4; n += 4) pf = pass<4, 4, kPerBlock>(g, mc, mc_end, n, 4, pf, pf_end, pf_lines);
     if (tail == 1) pass<16, 1, kPerBlock>(g, mc, mc_end, n4, 1, pf, pf_end, pf_lines);
     if (tail == 2) pass<8, 2, kPerBlock>(g, mc, mc_end, n4, 2, pf, pf_end, pf_lines);
-    if (tail == 3) pass<4, 3, kPerBlock>(g, mc, mc_end, n4, 3, pf, pf_end, pf_lines);
+    if (tail == 3) pass<5, 3, kPerBlock>(g, mc, mc_end, n4, 3, pf, pf_end, pf_lines);
   }
 }
 
