@@ -3,12 +3,13 @@
 //   N = 1:  16 weight rows x 1 activation row per tile (gemv16); each 64-byte block is loaded once and split
 //           into its 4 code planes in registers, the next tile's weights are prefetched into L2.
 //   N >= 2: register tiles of MR weight rows x NR activation rows (4 x 4, tails 8 x 2, 5 x 3, 16 x 1): each
-//           unpacked code plane feeds NR vpdpbusd, so the kernel runs at ~85% of the measured vpdpbusd
-//           throughput (3.6/ns per Zen 5 core); the tile walks a 64-row chunk of weights kept in L1/L2 while
-//           every activation tile passes over it, and the first pass prefetches the next chunk.
+//           unpacked code plane feeds NR vpdpbusd, so per-token tiles run at ~85% of the measured vpdpbusd
+//           throughput (one per cycle, 3.6/ns on this Zen 5); the tiles walk a 64-row chunk of weights kept
+//           in L1/L2 while every activation tile passes over it, and each tile prefetches a slice of the
+//           weights half a chunk ahead.
 // Tiles end in 16-way transpose-reductions (16 horizontal sums for ~3 instructions each) — once per tile for
-// per-token activations, once per block for per-block-256 — and apply the float formulas of ternary_matmul.h,
-// so results equal the scalar reference bit for bit.
+// per-token activations, once per block for per-block-256 (tile4x4_block makes that one cheaper) — and apply
+// the float formulas of ternary_matmul.h, so results equal the scalar reference bit for bit.
 #include <immintrin.h>
 
 // GCC 12's own AVX-512 headers trip -Wmaybe-uninitialized on _mm512_undefined_* inside the intrinsics.
@@ -100,7 +101,9 @@ static inline void gemv16(const TernaryGemm& g, int64_t m, int rows, int64_t n) 
 template <int NR>
 static inline __m512i lanes_epi32(const int32_t* v) {
   if (NR == 1) return _mm512_set1_epi32(v[0]);
-  if (NR == 2) return _mm512_set1_epi64((static_cast<int64_t>(v[1]) << 32) | static_cast<uint32_t>(v[0]));
+  if (NR == 2) {
+    return _mm512_set1_epi64(static_cast<int64_t>(static_cast<uint64_t>(v[1]) << 32 | static_cast<uint32_t>(v[0])));
+  }
   const __m128i x = _mm_set_epi32(v[NR > 3 ? 3 : 0], v[2], v[1], v[0]);
   if (NR == 4) return _mm512_broadcast_i32x4(x);
   return _mm512_permutexvar_epi32(_mm512_set_epi32(0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0),
@@ -112,14 +115,15 @@ static inline __m512 lanes_ps(const float* v) {
   const __m128 x = _mm_set_ps(v[NR > 3 ? 3 : 0], v[NR > 2 ? 2 : 0], v[1], v[0]);
   if (NR == 2) return _mm512_castpd_ps(_mm512_broadcastsd_pd(_mm_castps_pd(x)));
   if (NR == 4) return _mm512_broadcast_f32x4(x);
-  return _mm512_permutexvar_ps(_mm512_set_epi32(0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0), _mm512_castps128_ps512(x));
+  return _mm512_permutexvar_ps(_mm512_set_epi32(0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0, 2, 1, 0),
+                               _mm512_castps128_ps512(x));
 }
 
 // Lane i -> i / NR: the weight row of accumulator lane r * NR + j.
 template <int NR>
 static inline __m512i row_of_lane() {
-  return _mm512_set_epi32(15 / NR, 14 / NR, 13 / NR, 12 / NR, 11 / NR, 10 / NR, 9 / NR, 8 / NR, 7 / NR, 6 / NR, 5 / NR,
-                          4 / NR, 3 / NR, 2 / NR, 1 / NR, 0);
+  return _mm512_set_epi32(15 / NR, 14 / NR, 13 / NR, 12 / NR, 11 / NR, 10 / NR, 9 / NR, 8 / NR, 7 / NR, 6 / NR,
+                          5 / NR, 4 / NR, 3 / NR, 2 / NR, 1 / NR, 0);
 }
 
 // MR weight rows [m, m + rows) x NR activation rows [n, n + nrows), walking all of K. Accumulator r * NR + j
@@ -157,7 +161,9 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
       for (int i = 0; i < kAcc; i++) acc[i] = _mm512_setzero_si512();
     }
     if (pf != nullptr) {
-      for (int64_t i = 0; i < pf_lines; i++) _mm_prefetch(reinterpret_cast<const char*>(pf + (b * pf_lines + i) * 64), _MM_HINT_T1);
+      for (int64_t i = 0; i < pf_lines; i++) {
+        _mm_prefetch(reinterpret_cast<const char*>(pf + (b * pf_lines + i) * 64), _MM_HINT_T1);
+      }
     }
     for (int p = 0; p < 4; p++) {
       __m512i a[NR];
@@ -176,7 +182,8 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
         sums[j] = g.a_sums[an[j] * groups + b];
       }
       const __m512i isum = _mm512_sub_epi32(reduce16(acc), lanes_epi32<NR>(sums));
-      accf = _mm512_add_ps(accf, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), lanes_ps<NR>(as)));  // ternary_block_step
+      // ternary_block_step: acc + (float)isum_b * a_scale_b
+      accf = _mm512_add_ps(accf, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), lanes_ps<NR>(as)));
     }
   }
   if (kPerBlock) {
@@ -198,7 +205,8 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
   }
   const __m512i isum = _mm512_sub_epi32(reduce16(acc), lanes_epi32<NR>(sums_j));
   const __m512 as = lanes_ps<NR>(as_j);
-  const __m512 ws = _mm512_permutexvar_ps(row_of_lane<NR>(), _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << rows) - 1), g.w_scales + m));
+  const __mmask16 row_mask = static_cast<__mmask16>((1u << rows) - 1);
+  const __m512 ws = _mm512_permutexvar_ps(row_of_lane<NR>(), _mm512_maskz_loadu_ps(row_mask, g.w_scales + m));
   alignas(64) float out[16];
   _mm512_store_ps(out, _mm512_mul_ps(_mm512_cvtepi32_ps(isum), _mm512_mul_ps(as, ws)));
   for (int r = 0; r < rows; r++) {
@@ -206,11 +214,12 @@ static inline void tile(const TernaryGemm& g, int64_t m, int rows, int64_t n, in
   }
 }
 
-// Largest Kp whose diagonal activations (4 * Kp bytes) tile4x4_block takes from the stack.
+// Largest Kp whose diagonal activations (4 * Kp bytes) `pass` keeps on the stack for tile4x4_block.
 constexpr int64_t kDiagMaxCols = 8192;
 
-// diag[(b * 4 + p) * 256 + 64 * s + 16 * q + i] = q[row (q + s) % 4][256 b + 64 p + 16 q + i] for the
-// activation rows n .. n + 3 (the last repeated past nrows): the diagonal planes of tile4x4_block.
+// For each 64-byte piece c of K (block c / 4, plane c % 4) and s = 0..3: diag[256 c + 64 s + 16 t + i] =
+// q[row (t + s) % 4][64 c + 16 t + i] over the activation rows n .. n + 3 (the last repeated past nrows): the
+// diagonal planes of tile4x4_block, built once per chunk pass (3 blends per 64 bytes) for its 16 tiles.
 static inline void build_diag(const TernaryGemm& g, int64_t n, int nrows, int8_t* diag /* (Kp / 64, 4, 64) */) {
   const int8_t* ar[4];
   for (int i = 0; i < 4; i++) ar[i] = g.q + (n + (i < nrows ? i : nrows - 1)) * g.Kp;
@@ -218,7 +227,7 @@ static inline void build_diag(const TernaryGemm& g, int64_t n, int nrows, int8_t
     const __m512i x0 = _mm512_loadu_si512(ar[0] + 64 * c), x1 = _mm512_loadu_si512(ar[1] + 64 * c);
     const __m512i x2 = _mm512_loadu_si512(ar[2] + 64 * c), x3 = _mm512_loadu_si512(ar[3] + 64 * c);
     const __m512i x[4] = {x0, x1, x2, x3};
-    for (int s = 0; s < 4; s++) {  // quarter q from row (q + s) % 4
+    for (int s = 0; s < 4; s++) {  // quarter t from row (t + s) % 4
       __m512i v = x[s];
       v = _mm512_mask_blend_epi32(0x00F0, v, x[(1 + s) & 3]);
       v = _mm512_mask_blend_epi32(0x0F00, v, x[(2 + s) & 3]);
@@ -229,12 +238,14 @@ static inline void build_diag(const TernaryGemm& g, int64_t n, int nrows, int8_t
 }
 
 // The per-block 4 x 4 tile with a cheaper per-block reduction. Activation plane s of the tile (s = 0..3) is
-// "diagonal": its 128-bit quarter q comes from activation row (q + s) % 4, so accumulator (r, s) holds in quarter
-// q the partial sums of (row r, activation (q + s) % 4). Rotating accumulator (r, s) by s quarters and adding
-// the four gives one vector per row whose quarter t holds 4 partial sums of (r, t); a two-level transpose then
-// leaves (r, t) in lane 4t + r. 18 shuffles per block instead of reduce16's 30, for 12 masked loads per plane.
+// "diagonal": its 128-bit quarter q comes from activation row (q + s) % 4, so accumulator (r, s) holds in
+// quarter q the partial sums of (row r, activation (q + s) % 4). Rotating accumulator (r, s) by s quarters and
+// adding the four gives one vector per row whose quarter t holds 4 partial sums of (r, t); a two-level
+// transpose then leaves (r, t) in lane 4t + r: 18 shuffles per block instead of reduce16's 30 (+10-15%).
+// (Building the diagonal planes with masked loads inside the tile instead was 30% slower.)
 static inline void tile4x4_block(const TernaryGemm& g, int64_t m, int rows, int64_t n, int nrows,
-                                 const int8_t* diag /* (Kp / 64, 4, 64) */, const uint8_t* pf, int64_t pf_lines) {
+                                 const int8_t* diag /* (Kp / 64, 4, 64) */, const uint8_t* pf,
+                                 int64_t pf_lines) {
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t row_bytes = g.Kp / 4;
   const uint8_t* wr[4];
@@ -248,7 +259,9 @@ static inline void tile4x4_block(const TernaryGemm& g, int64_t m, int rows, int6
   __m512 accf = _mm512_setzero_ps();
   for (int64_t b = 0; b < nblocks; b++) {
     if (pf != nullptr) {
-      for (int64_t i = 0; i < pf_lines; i++) _mm_prefetch(reinterpret_cast<const char*>(pf + (b * pf_lines + i) * 64), _MM_HINT_T1);
+      for (int64_t i = 0; i < pf_lines; i++) {
+        _mm_prefetch(reinterpret_cast<const char*>(pf + (b * pf_lines + i) * 64), _MM_HINT_T1);
+      }
     }
     __m512i acc[16];
     for (int i = 0; i < 16; i++) acc[i] = _mm512_setzero_si512();
@@ -264,39 +277,42 @@ static inline void tile4x4_block(const TernaryGemm& g, int64_t m, int rows, int6
     }
     __m512i v[4];
     for (int r = 0; r < 4; r++) {  // quarter t of v[r] <- quarter (t - s) % 4 of acc (r, s)
-      v[r] = _mm512_add_epi32(
-          _mm512_add_epi32(acc[r * 4], _mm512_shuffle_i32x4(acc[r * 4 + 1], acc[r * 4 + 1], _MM_SHUFFLE(2, 1, 0, 3))),
-          _mm512_add_epi32(_mm512_shuffle_i32x4(acc[r * 4 + 2], acc[r * 4 + 2], _MM_SHUFFLE(1, 0, 3, 2)),
-                           _mm512_shuffle_i32x4(acc[r * 4 + 3], acc[r * 4 + 3], _MM_SHUFFLE(0, 3, 2, 1))));
+      const __m512i* a = acc + r * 4;
+    v[r] = _mm512_add_epi32(_mm512_add_epi32(a[0], _mm512_shuffle_i32x4(a[1], a[1], _MM_SHUFFLE(2, 1, 0, 3))),
+                            _mm512_add_epi32(_mm512_shuffle_i32x4(a[2], a[2], _MM_SHUFFLE(1, 0, 3, 2)),
+                                             _mm512_shuffle_i32x4(a[3], a[3], _MM_SHUFFLE(0, 3, 2, 1))));
     }
     const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
     const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
     const __m512i sum = _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+    const int32_t* s = g.a_sums + b;
+    const float* c = g.a_scales + b;
     const __m512i sums = _mm512_permutexvar_epi32(
-        quarter_of_lane, _mm512_castsi128_si512(_mm_set_epi32(g.a_sums[an[3] * nblocks + b], g.a_sums[an[2] * nblocks + b],
-                                                              g.a_sums[an[1] * nblocks + b], g.a_sums[an[0] * nblocks + b])));
+        quarter_of_lane, _mm512_castsi128_si512(_mm_set_epi32(s[an[3] * nblocks], s[an[2] * nblocks],
+                                                              s[an[1] * nblocks], s[an[0] * nblocks])));
     const __m512 as = _mm512_permutexvar_ps(
-        quarter_of_lane, _mm512_castps128_ps512(_mm_set_ps(g.a_scales[an[3] * nblocks + b], g.a_scales[an[2] * nblocks + b],
-                                                           g.a_scales[an[1] * nblocks + b], g.a_scales[an[0] * nblocks + b])));
+        quarter_of_lane, _mm512_castps128_ps512(_mm_set_ps(c[an[3] * nblocks], c[an[2] * nblocks],
+                                                           c[an[1] * nblocks], c[an[0] * nblocks])));
     // ternary_block_step: acc + (float)isum_b * a_scale_b
     accf = _mm512_add_ps(accf, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, sums)), as));
   }
   alignas(64) float out[16];
   _mm512_store_ps(out, accf);
   for (int r = 0; r < rows; r++) {
-    for (int t = 0; t < nrows; t++) g.y[(n + t) * g.M + m + r] = ternary_out_per_block(out[t * 4 + r], g.w_scales[m + r]);
+    for (int t = 0; t < nrows; t++) {
+      g.y[(n + t) * g.M + m + r] = ternary_out_per_block(out[t * 4 + r], g.w_scales[m + r]);
+    }
   }
 }
 
-// One n-tile over the rows [mc, mc_end) of a chunk; tile call c prefetches the lines
-// [pf + c * pf_lines * nblocks * 64, ...) of the next chunk, clipped at pf_end.
+// One n-tile over the rows [mc, mc_end) of a chunk; its tile call c prefetches the lines
+// [pf + c * pf_lines * nblocks * 64, ...) of the weights ahead, clipped at pf_end. Returns the next slice.
 template <int MR, int NR, bool kPerBlock>
 static inline const uint8_t* pass(const TernaryGemm& g, int64_t mc, int64_t mc_end, int64_t n, int nrows,
                                   const uint8_t* pf, const uint8_t* pf_end, int64_t pf_lines) {
   const int64_t slice = pf_lines * (g.Kp / kPackedBlockWeights) * 64;
-#ifndef XNODIAG
   if (kPerBlock && MR == 4 && NR == 4 && g.Kp <= kDiagMaxCols) {
-    alignas(64) int8_t diag[4 * kDiagMaxCols];  // (Kp / 64, 4, 64)
+    alignas(64) int8_t diag[4 * kDiagMaxCols];  // (Kp / 64, 4, 64), 32 KiB of stack
     build_diag(g, n, nrows, diag);
     for (int64_t m = mc; m < mc_end; m += MR, pf += slice) {
       tile4x4_block(g, m, static_cast<int>(mc_end - m < MR ? mc_end - m : MR), n, nrows, diag,
@@ -304,7 +320,6 @@ static inline const uint8_t* pass(const TernaryGemm& g, int64_t mc, int64_t mc_e
     }
     return pf;
   }
-#endif
   for (int64_t m = mc; m < mc_end; m += MR, pf += slice) {
     const int rows = static_cast<int>(mc_end - m < MR ? mc_end - m : MR);
     tile<MR, NR, kPerBlock>(g, m, rows, n, nrows, pf < pf_end ? pf : nullptr, pf_lines);
