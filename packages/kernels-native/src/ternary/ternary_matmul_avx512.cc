@@ -220,9 +220,25 @@ constexpr int64_t kDiagMaxCols = 8192;
 // For each 64-byte piece c of K (block c / 4, plane c % 4) and s = 0..3: diag[256 c + 64 s + 16 t + i] =
 // q[row (t + s) % 4][64 c + 16 t + i] over the activation rows n .. n + 3 (the last repeated past nrows): the
 // diagonal planes of tile4x4_block, built once per chunk pass (3 blends per 64 bytes) for its 16 tiles.
-static inline void build_diag(const TernaryGemm& g, int64_t n, int nrows, int8_t* diag /* (Kp / 64, 4, 64) */) {
+// Also block_sums[b] / block_scales[b]: lane 4t + r = a_sums / a_scales of (activation t, block b), the lane
+// order of tile4x4_block's sums, so a block's float step takes two loads.
+static inline void build_diag(const TernaryGemm& g, int64_t n, int nrows, int8_t* diag /* (Kp / 64, 4, 64) */,
+                              int32_t* block_sums /* (Kp / 256, 16) */, float* block_scales /* (Kp / 256, 16) */) {
+  const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int8_t* ar[4];
-  for (int i = 0; i < 4; i++) ar[i] = g.q + (n + (i < nrows ? i : nrows - 1)) * g.Kp;
+  int64_t an[4];
+  for (int i = 0; i < 4; i++) {
+    an[i] = n + (i < nrows ? i : nrows - 1);
+    ar[i] = g.q + an[i] * g.Kp;
+  }
+  for (int64_t b = 0; b < nblocks; b++) {
+    for (int t = 0; t < 4; t++) {
+      for (int r = 0; r < 4; r++) {
+        block_sums[16 * b + 4 * t + r] = g.a_sums[an[t] * nblocks + b];
+        block_scales[16 * b + 4 * t + r] = g.a_scales[an[t] * nblocks + b];
+      }
+    }
+  }
   for (int64_t c = 0; c < g.Kp / 64; c++) {
     const __m512i x0 = _mm512_loadu_si512(ar[0] + 64 * c), x1 = _mm512_loadu_si512(ar[1] + 64 * c);
     const __m512i x2 = _mm512_loadu_si512(ar[2] + 64 * c), x3 = _mm512_loadu_si512(ar[3] + 64 * c);
@@ -244,18 +260,13 @@ static inline void build_diag(const TernaryGemm& g, int64_t n, int nrows, int8_t
 // transpose then leaves (r, t) in lane 4t + r: 18 shuffles per block instead of reduce16's 30 (+10-15%).
 // (Building the diagonal planes with masked loads inside the tile instead was 30% slower.)
 static inline void tile4x4_block(const TernaryGemm& g, int64_t m, int rows, int64_t n, int nrows,
-                                 const int8_t* diag /* (Kp / 64, 4, 64) */, const uint8_t* pf,
-                                 int64_t pf_lines) {
+                                 const int8_t* diag /* (Kp / 64, 4, 64) */, const int32_t* block_sums,
+                                 const float* block_scales, const uint8_t* pf, int64_t pf_lines) {
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t row_bytes = g.Kp / 4;
   const uint8_t* wr[4];
-  int64_t an[4];
-  for (int i = 0; i < 4; i++) {
-    wr[i] = g.w + (m + (i < rows ? i : rows - 1)) * row_bytes;
-    an[i] = n + (i < nrows ? i : nrows - 1);
-  }
+  for (int i = 0; i < 4; i++) wr[i] = g.w + (m + (i < rows ? i : rows - 1)) * row_bytes;
   const __m512i mask = _mm512_set1_epi8(3);
-  const __m512i quarter_of_lane = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   __m512 accf = _mm512_setzero_ps();
   for (int64_t b = 0; b < nblocks; b++) {
     if (pf != nullptr) {
@@ -285,14 +296,8 @@ static inline void tile4x4_block(const TernaryGemm& g, int64_t m, int rows, int6
     const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[0], v[1]), _mm512_unpackhi_epi32(v[0], v[1]));
     const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2], v[3]), _mm512_unpackhi_epi32(v[2], v[3]));
     const __m512i sum = _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
-    const int32_t* s = g.a_sums + b;
-    const float* c = g.a_scales + b;
-    const __m512i sums = _mm512_permutexvar_epi32(
-        quarter_of_lane, _mm512_castsi128_si512(_mm_set_epi32(s[an[3] * nblocks], s[an[2] * nblocks],
-                                                              s[an[1] * nblocks], s[an[0] * nblocks])));
-    const __m512 as = _mm512_permutexvar_ps(
-        quarter_of_lane, _mm512_castps128_ps512(_mm_set_ps(c[an[3] * nblocks], c[an[2] * nblocks],
-                                                           c[an[1] * nblocks], c[an[0] * nblocks])));
+    const __m512i sums = _mm512_load_si512(block_sums + 16 * b);
+    const __m512 as = _mm512_load_ps(block_scales + 16 * b);
     // ternary_block_step: acc + (float)isum_b * a_scale_b
     accf = _mm512_add_ps(accf, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(sum, sums)), as));
   }
@@ -313,10 +318,12 @@ static inline const uint8_t* pass(const TernaryGemm& g, int64_t mc, int64_t mc_e
   const int64_t slice = pf_lines * (g.Kp / kPackedBlockWeights) * 64;
   if (kPerBlock && MR == 4 && NR == 4 && g.Kp <= kDiagMaxCols) {
     alignas(64) int8_t diag[4 * kDiagMaxCols];  // (Kp / 64, 4, 64), 32 KiB of stack
-    build_diag(g, n, nrows, diag);
+    alignas(64) int32_t block_sums[kDiagMaxCols / 16];  // (Kp / 256, 16)
+    alignas(64) float block_scales[kDiagMaxCols / 16];  // (Kp / 256, 16)
+    build_diag(g, n, nrows, diag, block_sums, block_scales);
     for (int64_t m = mc; m < mc_end; m += MR, pf += slice) {
-      tile4x4_block(g, m, static_cast<int>(mc_end - m < MR ? mc_end - m : MR), n, nrows, diag,
-                    pf < pf_end ? pf : nullptr, pf_lines);
+      tile4x4_block(g, m, static_cast<int>(mc_end - m < MR ? mc_end - m : MR), n, nrows, diag, block_sums,
+                    block_scales, pf < pf_end ? pf : nullptr, pf_lines);
     }
     return pf;
   }
