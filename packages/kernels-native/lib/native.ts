@@ -19,11 +19,17 @@ function findPackageRoot(): string {
 }
 const packageRoot = findPackageRoot();
 
+/** The path of the addon binary that was loaded. */
+export let nativeBinaryPath = '';
+
 function load(): NativeAddon {
   const require = createRequire(import.meta.url);
   try {
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
-    return nodeGypBuild(packageRoot);
+    const nodeGypBuild = require('node-gyp-build') as ((dir: string) => NativeAddon) & {
+      resolve(dir: string): string;
+    };
+    nativeBinaryPath = nodeGypBuild.resolve(packageRoot);
+    return require(nativeBinaryPath) as NativeAddon;
   } catch (cause) {
     throw new TernionError(
       'NATIVE_LOAD_FAILED',

@@ -1,4 +1,5 @@
-import { native } from './native.js';
+import { statSync } from 'node:fs';
+import { native, nativeBinaryPath } from './native.js';
 
 export type Isa = 'generic' | 'avx2' | 'avx512';
 
@@ -89,5 +90,18 @@ export function forEachIsa(fn: (isa: Isa) => void): void {
     }
   } finally {
     setIsa(before);
+  }
+}
+
+/**
+ * Identifies the kernels' build (size and modification time of the loaded binary): measurements saved on
+ * disk (e.g. @ternion/tmac's kernel profile) are keyed by it so they are retaken after the kernels change.
+ */
+export function kernelBuildId(): string {
+  try {
+    const st = statSync(nativeBinaryPath);
+    return `${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`;
+  } catch {
+    return 'unknown-build';
   }
 }

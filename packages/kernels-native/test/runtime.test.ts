@@ -7,6 +7,7 @@ import {
   cpuFeatures,
   forEachIsa,
   getThreads,
+  kernelBuildId,
   kernelInfo,
   measureReadBandwidth,
   mmapFile,
@@ -27,6 +28,11 @@ describe('runtime', () => {
     if (info.bestIsa === 'avx512') expect(f.avx512f && f.avx512bw && f.avx512vnni && f.osZmm).toBe(true);
     if (info.bestIsa !== 'generic') expect(f.avx2 && f.fma && f.osYmm).toBe(true);
     expect(f.physicalCores).toBeGreaterThanOrEqual(1);
+  });
+
+  it('identifies the loaded kernels build', () => {
+    expect(kernelBuildId()).toMatch(/^[0-9a-z]+-[0-9a-z]+$/);
+    expect(kernelBuildId()).toBe(kernelBuildId());
   });
 
   it('forces lower ISA levels and refuses unknown ones', () => {

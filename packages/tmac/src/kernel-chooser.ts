@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import { type ActivationQuantization, getThreads, kernelInfo } from '@ternion/kernels-native';
+import { type ActivationQuantization, getThreads, kernelBuildId, kernelInfo } from '@ternion/kernels-native';
 import { type KernelTimer, measureKernels } from './measure-kernels.js';
 import {
   defaultProfilePath,
@@ -43,7 +43,8 @@ export interface KernelChooserOptions {
 
 export function currentMachineKey(): string {
   const model = cpus()[0]?.model.trim() || 'unknown-cpu';
-  return `${model}|${kernelInfo().isa}|${getThreads()}T`;
+  // The kernels' build is part of the key: a profile measured before they changed must be measured again.
+  return `${model}|${kernelInfo().isa}|${getThreads()}T|${kernelBuildId()}`;
 }
 
 function checkDim(fn: string, name: string, v: number): void {
@@ -54,7 +55,7 @@ function checkDim(fn: string, name: string, v: number): void {
 /**
  * Picks the faster ternary GEMM kernel per weight shape and batch size: at model load it times ternaryMatmul
  * against lutMatmul for each (rows, cols) and batch size it has no saved figures for, and remembers them in a
- * profile keyed by CPU, ISA and thread count.
+ * profile keyed by CPU, ISA, thread count and the kernels' build.
  */
 export class KernelChooser {
   readonly machineKey: string;
