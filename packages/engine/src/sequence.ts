@@ -23,6 +23,7 @@ export interface GenerationChunk {
   token: Token;
   /** New text completed by this token (may be '' while a UTF-8 character or a possible stop string is pending). */
   text: string;
+  /** The token's log-probability; NaN unless `logprobs` or `topLogprobs` was asked for. */
   logprob: number;
   topLogprobs?: TokenLogprob[];
 }
@@ -134,7 +135,7 @@ export class Sequence {
       if (finishReason !== 'stop') {
         const tail = stop.flush(detok.flush());
         text += tail;
-        if (tail) yield { token: generated.at(-1)!, text: tail, logprob: 0 };
+        if (tail) yield { token: generated.at(-1)!, text: tail, logprob: Number.NaN };
       }
     } finally {
       if (toEval.length > 0) this.pending = toEval;

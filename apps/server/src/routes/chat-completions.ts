@@ -83,7 +83,7 @@ export function registerChatCompletions(app: FastifyInstance, state: ServerState
           maxTokens: decision.maxTokens,
           stop,
           ...(common.seed === undefined ? {} : { seed: common.seed + i }),
-          ...(wantLogprobs ? { topLogprobs } : {}),
+          ...(wantLogprobs ? { topLogprobs, logprobs: true } : {}),
         },
       }));
       const plan: CompletionPlan = {

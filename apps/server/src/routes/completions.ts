@@ -105,7 +105,7 @@ export function registerCompletions(app: FastifyInstance, state: ServerState): v
               maxTokens: decision.maxTokens,
               stop: common.stop,
               ...(common.seed === undefined ? {} : { seed: common.seed + i }),
-              ...(wantLogprobs ? { topLogprobs: top } : {}),
+              ...(wantLogprobs ? { topLogprobs: top, logprobs: true } : {}),
             },
           });
         }

@@ -22,7 +22,9 @@ export interface SamplingOptions {
   logitBias?: ReadonlyMap<number, number> | Readonly<Record<number, number>>;
   /** Seed of the random generator: same seed ⇒ same text. Default: random. */
   seed?: number;
-  /** Also return this many most likely alternatives with their log-probabilities (0 = just the chosen). */
+  /** Return the chosen token's log-probability (default false: NaN; it costs a pass over the vocabulary). */
+  logprobs?: boolean;
+  /** Also return this many most likely alternatives with their log-probabilities (implies `logprobs`). */
   topLogprobs?: number;
 }
 
@@ -33,7 +35,8 @@ export interface TokenLogprob {
 
 export interface SampledToken {
   token: Token;
-  /** log-probability of the chosen token under the model's distribution (after bias and penalties). */
+  /** log-probability of the chosen token under the model's distribution (after bias and penalties); NaN
+   * unless `logprobs` or `topLogprobs` was asked for. */
   logprob: number;
   /** The most likely alternatives, when asked for. */
   topLogprobs?: TokenLogprob[];

@@ -22,8 +22,9 @@ describe('Rng', () => {
 });
 
 describe('Sampler', () => {
-  it('is greedy at temperature 0 and reports the log-probability', () => {
-    const s = new Sampler(4);
+  it('is greedy at temperature 0 and reports the log-probability when asked', () => {
+    expect(new Sampler(4).sample(logits([1, 3, 2, 0]), []).logprob).toBeNaN();
+    const s = new Sampler(4, { logprobs: true });
     const r = s.sample(logits([1, 3, 2, 0]), []);
     expect(r.token).toBe(1);
     const z = Math.log(Math.exp(1) + Math.exp(3) + Math.exp(2) + Math.exp(0));

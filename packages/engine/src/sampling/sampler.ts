@@ -8,11 +8,14 @@ import { Rng } from './rng.js';
  */
 export class Sampler {
   private readonly rng: Rng;
-  private readonly opts: Required<Omit<SamplingOptions, 'logitBias' | 'seed'>>;
+  private readonly opts: Required<Omit<SamplingOptions, 'logitBias' | 'seed' | 'logprobs'>>;
+  private readonly wantLogprob: boolean;
   private readonly bias: [number, number][];
   // (vocab) working copy of the logits, and candidate ids
   private work: Float32Array;
   private ids: Int32Array;
+  // (vocab) unnormalised probabilities of the candidates of one draw
+  private weights: Float64Array;
 
   constructor(
     readonly vocabSize: number,
@@ -30,10 +33,12 @@ export class Sampler {
       topLogprobs: options.topLogprobs ?? 0,
     };
     validate(this.opts, vocabSize);
+    this.wantLogprob = options.logprobs === true || this.opts.topLogprobs > 0;
     this.bias = normalizeBias(options.logitBias, vocabSize);
     this.rng = new Rng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
     this.work = new Float32Array(vocabSize);
     this.ids = new Int32Array(vocabSize);
+    this.weights = new Float64Array(vocabSize);
   }
 
   /** Samples from `logits` (vocab) given the tokens so far (`history`, for penalties). */
@@ -57,6 +62,7 @@ export class Sampler {
       // Every token banned (all -Infinity): fall back to the raw argmax rather than emit garbage.
       chosen = argmax(logits.subarray(0, v));
     }
+    if (!this.wantLogprob) return { token: asToken(chosen), logprob: Number.NaN };
     const logZ = logSumExp(x);
     const result: SampledToken = { token: asToken(chosen), logprob: (x[chosen] ?? 0) - logZ };
     if (o.topLogprobs > 0) result.topLogprobs = topN(x, o.topLogprobs, logZ);
@@ -121,19 +127,27 @@ export class Sampler {
       for (let i = 0; i < count; i++) if (x[ids[i]!]! >= threshold) ids[kept++] = ids[i]!;
       count = kept;
     }
-    // temperature, then one draw
+    // temperature, then one draw (weights kept, so exp runs once per candidate)
+    const w = this.weights;
     let total = 0;
-    for (let i = 0; i < count; i++) total += Math.exp((x[ids[i]!]! - maxLogit) / o.temperature);
+    for (let i = 0; i < count; i++) {
+      const e = Math.exp((x[ids[i]!]! - maxLogit) / o.temperature);
+      w[i] = e;
+      total += e;
+    }
     let r = this.rng.nextFloat() * total;
     for (let i = 0; i < count; i++) {
-      r -= Math.exp((x[ids[i]!]! - maxLogit) / o.temperature);
+      r -= w[i]!;
       if (r < 0) return ids[i]!;
     }
     return ids[count - 1]!;
   }
 }
 
-function validate(o: Required<Omit<SamplingOptions, 'logitBias' | 'seed'>>, vocabSize: number): void {
+function validate(
+  o: Required<Omit<SamplingOptions, 'logitBias' | 'seed' | 'logprobs'>>,
+  vocabSize: number,
+): void {
   const check = (ok: boolean, name: string, expected: string, value: number): void => {
     if (!ok) throw new RangeError(`sampling option ${name}: expected ${expected}, got ${value}`);
   };
