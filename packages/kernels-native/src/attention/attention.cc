@@ -19,19 +19,7 @@
 namespace ternion {
 namespace {
 
-PagedAttentionHeadsFn pick_paged_attention() {
-#ifdef TERNION_X86
-  switch (active_isa()) {
-    case Isa::kAvx512:
-      return paged_attention_heads_avx512;
-    case Isa::kAvx2:
-      return paged_attention_heads_avx2;
-    default:
-      break;
-  }
-#endif
-  return paged_attention_heads_generic;
-}
+PagedAttentionHeadsFn pick_paged_attention() { return TERNION_PICK(paged_attention_heads); }
 
 struct PagedAttentionCall {
   PagedAttentionArgs kernel;

@@ -29,19 +29,7 @@ namespace {
 
 using FoldFn = uint64_t (*)(const uint8_t*, size_t);
 
-FoldFn pick_fold() {
-#ifdef TERNION_X86
-  switch (active_isa()) {
-    case Isa::kAvx512:
-      return read_fold_avx512;
-    case Isa::kAvx2:
-      return read_fold_avx2;
-    default:
-      break;
-  }
-#endif
-  return read_fold_generic;
-}
+FoldFn pick_fold() { return TERNION_PICK(read_fold); }
 
 // readBandwidth(buffer, passes) -> { seconds: number[], checksum } : each pass reads the whole buffer with
 // every pool thread (contiguous 4 KiB-aligned slices) and is timed on its own.

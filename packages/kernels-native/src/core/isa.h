@@ -28,4 +28,26 @@ const char* isa_name(Isa isa);
 // Parses "generic" | "avx2" | "avx512"; returns false on anything else.
 bool parse_isa(const char* name, Isa* out);
 
+// The variant of a kernel for the ISA level active now. Call it when the work runs (not when it is
+// prepared), so a recorded Program follows later setIsa() calls.
+template <typename Fn>
+Fn pick_for_isa(Fn generic, Fn avx2, Fn avx512) {
+  switch (active_isa()) {
+    case Isa::kAvx512:
+      return avx512;
+    case Isa::kAvx2:
+      return avx2;
+    default:
+      return generic;
+  }
+}
+
 }  // namespace ternion
+
+// TERNION_PICK(matmul_f16) picks among matmul_f16_generic / _avx2 / _avx512. The SIMD variants are only
+// compiled on x86-64, so elsewhere (arm64) it names the generic one alone and links without them.
+#ifdef TERNION_X86
+#define TERNION_PICK(name) ::ternion::pick_for_isa(name##_generic, name##_avx2, name##_avx512)
+#else
+#define TERNION_PICK(name) (name##_generic)
+#endif

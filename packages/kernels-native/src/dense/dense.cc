@@ -24,24 +24,6 @@ using MatmulI8Fn = decltype(&matmul_i8_generic);
 using QuantizeF32Fn = decltype(&quantize_row_i8_f32_generic);
 using QuantizeF16Fn = decltype(&quantize_row_i8_f16_generic);
 
-// Picks the variant for the ISA level active now (a Program recorded earlier follows later setIsa() calls).
-template <typename Fn>
-Fn pick(Fn generic, Fn avx2, Fn avx512) {
-#ifdef TERNION_X86
-  switch (active_isa()) {
-    case Isa::kAvx512:
-      return avx512;
-    case Isa::kAvx2:
-      return avx2;
-    default:
-      break;
-  }
-#else
-  (void)avx2;
-  (void)avx512;
-#endif
-  return generic;
-}
 
 // Weight rows per task: a multiple of every kernel's row tile, and enough work to amortise a wake-up.
 constexpr int64_t kRowGrain = 16;
@@ -81,7 +63,7 @@ Work PrepareMatmulF32(const Napi::CallbackInfo& info) {
   check_disjoint(env, y.data, d.n * d.m * 4, "y", x.data, d.n * d.k * 4, "x");
   check_disjoint(env, y.data, d.n * d.m * 4, "y", w.data, d.m * d.k * 4, "w");
   return [w = w.data, x = x.data, y = y.data, d] {
-    const MatmulF32Fn fn = pick(matmul_f32_generic, matmul_f32_avx2, matmul_f32_avx512);
+    const MatmulF32Fn fn = TERNION_PICK(matmul_f32);
     split_rows(d.m, [&](int64_t j0, int64_t j1) { fn(w, x, y, d.n, d.m, d.k, j0, j1); });
   };
 }
@@ -99,8 +81,10 @@ Work PrepareMatmulF16(const Napi::CallbackInfo& info) {
     // Decode (a few rows) is bandwidth-bound, and the AVX2 (F16C) GEMV streams the weights faster than the
     // AVX-512 one on the CPUs we measured (Zen 5, 2 threads: 29.4 vs 21.9 GB/s on the 656 MB 2B-4T output
     // matrix); the AVX-512 kernel wins once rows are reused (n >= 8).
-    const MatmulF16Fn fn = d.n < 8 ? pick(matmul_f16_generic, matmul_f16_avx2, matmul_f16_avx2)
-                                   : pick(matmul_f16_generic, matmul_f16_avx2, matmul_f16_avx512);
+    MatmulF16Fn fn = TERNION_PICK(matmul_f16);
+#ifdef TERNION_X86
+    if (d.n < 8 && fn == matmul_f16_avx512) fn = matmul_f16_avx2;
+#endif
     split_rows(d.m, [&](int64_t j0, int64_t j1) { fn(w, x, y, d.n, d.m, d.k, j0, j1); });
   };
 }
@@ -119,7 +103,7 @@ Work PrepareMatmulQ8_0(const Napi::CallbackInfo& info) {
   check_disjoint(env, y.data, d.n * d.m * 4, "y", x.data, d.n * d.k * 4, "x");
   check_disjoint(env, y.data, d.n * d.m * 4, "y", w.data, w_bytes, "w");
   return [w = w.data, x = x.data, y = y.data, d] {
-    const MatmulQ8Fn fn = pick(matmul_q8_0_generic, matmul_q8_0_avx2, matmul_q8_0_avx512);
+    const MatmulQ8Fn fn = TERNION_PICK(matmul_q8_0);
     split_rows(d.m, [&](int64_t j0, int64_t j1) { fn(w, x, y, d.n, d.m, d.k, j0, j1); });
   };
 }
@@ -146,10 +130,10 @@ Work PrepareMatmulI8(const Napi::CallbackInfo& info) {
     // Activation scales live after the int8 rows, rounded up to a 4-byte address.
     const uintptr_t end = reinterpret_cast<uintptr_t>(xq + d.n * d.k);
     float* x_scales = reinterpret_cast<float*>((end + 3) & ~uintptr_t{3});  // (n)
-    const QuantizeF32Fn quantize = pick(quantize_row_i8_f32_generic, quantize_row_i8_f32_avx2, quantize_row_i8_f32_avx512);
+    const QuantizeF32Fn quantize = TERNION_PICK(quantize_row_i8_f32);
     // On the calling thread: n·k is tiny next to m·k (< 1% of the work), so one fork/join per call, not two.
     for (int64_t i = 0; i < d.n; i++) x_scales[i] = quantize(x + i * d.k, d.k, xq + i * d.k);
-    const MatmulI8Fn fn = pick(matmul_i8_generic, matmul_i8_avx2, matmul_i8_avx512);
+    const MatmulI8Fn fn = TERNION_PICK(matmul_i8);
     split_rows(d.m, [&](int64_t j0, int64_t j1) { fn(w, ws, xq, x_scales, y, d.n, d.m, d.k, j0, j1); });
   };
 }
@@ -176,8 +160,8 @@ Work PrepareQuantizeRowsI8(const Napi::CallbackInfo& info) {
   const auto scales = f32_arg(info, 5, "scales", m);
   const bool f16 = kind == "f16";
   return [src, f16, m, k, out = out.data, scales = scales.data] {
-    const QuantizeF32Fn from_f32 = pick(quantize_row_i8_f32_generic, quantize_row_i8_f32_avx2, quantize_row_i8_f32_avx512);
-    const QuantizeF16Fn from_f16 = pick(quantize_row_i8_f16_generic, quantize_row_i8_f16_avx2, quantize_row_i8_f16_avx512);
+    const QuantizeF32Fn from_f32 = TERNION_PICK(quantize_row_i8_f32);
+    const QuantizeF16Fn from_f16 = TERNION_PICK(quantize_row_i8_f16);
     ThreadPool::instance().parallel_for(m, 64, [&](int64_t j0, int64_t j1, int) {
       for (int64_t j = j0; j < j1; j++) {
         scales[j] = f16 ? from_f16(static_cast<const uint16_t*>(src) + j * k, k, out + j * k)

@@ -15,23 +15,6 @@
 namespace ternion {
 namespace {
 
-template <typename Fn>
-Fn pick(Fn generic, Fn avx2, Fn avx512) {
-#ifdef TERNION_X86
-  switch (active_isa()) {
-    case Isa::kAvx512:
-      return avx512;
-    case Isa::kAvx2:
-      return avx2;
-    default:
-      break;
-  }
-#else
-  (void)avx2;
-  (void)avx512;
-#endif
-  return generic;
-}
 
 constexpr int64_t kMaxDim = int64_t{1} << 31;
 // Elements per task for streaming ops: ~64 KiB per array, enough to amortise waking a thread.
@@ -66,7 +49,7 @@ Work PrepareRmsNorm(const Napi::CallbackInfo& info) {
   }
   const float eps_f = static_cast<float>(eps);
   return [x, weight, out, n, d, eps_f] {
-    const auto fn = pick(rms_norm_row_generic, rms_norm_row_avx2, rms_norm_row_avx512);
+    const auto fn = TERNION_PICK(rms_norm_row);
     const int64_t grain = d >= 1024 ? 1 : 8;
     ThreadPool::instance().parallel_for(n, grain, [&](int64_t i0, int64_t i1, int) {
       for (int64_t i = i0; i < i1; i++) fn(x + i * d, weight, out + i * d, d, eps_f);
@@ -81,7 +64,7 @@ Work PrepareSoftmax(const Napi::CallbackInfo& info) {
   const int64_t d = int_arg(info, 2, "d", 1, kMaxDim);
   float* x = f32_arg(info, 0, "x", checked_mul(env, n, d, "n*d")).data;
   return [x, n, d] {
-    const auto fn = pick(softmax_row_generic, softmax_row_avx2, softmax_row_avx512);
+    const auto fn = TERNION_PICK(softmax_row);
     ThreadPool::instance().parallel_for(n, d >= 1024 ? 1 : 8, [&](int64_t i0, int64_t i1, int) {
       for (int64_t i = i0; i < i1; i++) fn(x + i * d, d);
     });
@@ -90,8 +73,8 @@ Work PrepareSoftmax(const Napi::CallbackInfo& info) {
 
 using BinaryFn = void (*)(const float*, const float*, float*, int64_t);
 
-Work prepare_binary(const Napi::CallbackInfo& info, const char* a_name, const char* b_name, BinaryFn generic,
-                    BinaryFn avx2, BinaryFn avx512) {
+// `kernel` returns the variant for the active ISA level (TERNION_PICK), asked when the work runs.
+Work prepare_binary(const Napi::CallbackInfo& info, const char* a_name, const char* b_name, BinaryFn (*kernel)()) {
   Napi::Env env = info.Env();
   const int64_t count = int_arg(info, 3, "count", 1, kMaxDim);
   const float* a = f32_arg(info, 0, a_name, count).data;
@@ -99,8 +82,8 @@ Work prepare_binary(const Napi::CallbackInfo& info, const char* a_name, const ch
   float* out = f32_arg(info, 2, "out", count).data;
   check_same_or_disjoint(env, out, a, count, "out", a_name);
   check_same_or_disjoint(env, out, b, count, "out", b_name);
-  return [a, b, out, count, generic, avx2, avx512] {
-    const BinaryFn fn = pick(generic, avx2, avx512);
+  return [a, b, out, count, kernel] {
+    const BinaryFn fn = kernel();
     ThreadPool::instance().parallel_for(count, kElemGrain, [&](int64_t i0, int64_t i1, int) {
       fn(a + i0, b + i0, out + i0, i1 - i0);
     });
@@ -109,15 +92,15 @@ Work prepare_binary(const Napi::CallbackInfo& info, const char* a_name, const ch
 
 // siluMul(gate, up, out, count): out = silu(gate) · up
 Work PrepareSiluMul(const Napi::CallbackInfo& info) {
-  return prepare_binary(info, "gate", "up", silu_mul_generic, silu_mul_avx2, silu_mul_avx512);
+  return prepare_binary(info, "gate", "up", [] { return TERNION_PICK(silu_mul); });
 }
 // relu2Mul(gate, up, out, count): out = relu(gate)² · up
 Work PrepareRelu2Mul(const Napi::CallbackInfo& info) {
-  return prepare_binary(info, "gate", "up", relu2_mul_generic, relu2_mul_avx2, relu2_mul_avx512);
+  return prepare_binary(info, "gate", "up", [] { return TERNION_PICK(relu2_mul); });
 }
 // add(a, b, out, count): out = a + b
 Work PrepareAdd(const Napi::CallbackInfo& info) {
-  return prepare_binary(info, "a", "b", add_generic, add_avx2, add_avx512);
+  return prepare_binary(info, "a", "b", [] { return TERNION_PICK(add); });
 }
 
 // scale(x, s, count): x *= s in place
@@ -126,7 +109,7 @@ Work PrepareScale(const Napi::CallbackInfo& info) {
   float* x = f32_arg(info, 0, "x", count).data;
   const float s = static_cast<float>(number_arg(info, 1, "s"));
   return [x, s, count] {
-    const auto fn = pick(scale_generic, scale_avx2, scale_avx512);
+    const auto fn = TERNION_PICK(scale);
     ThreadPool::instance().parallel_for(count, kElemGrain, [&](int64_t i0, int64_t i1, int) {
       fn(x + i0, s, i1 - i0);
     });

@@ -49,19 +49,7 @@ namespace {
 
 using GemmFn = void (*)(const TernaryGemm&, int64_t, int64_t);
 
-GemmFn pick_gemm() {
-#ifdef TERNION_X86
-  switch (active_isa()) {
-    case Isa::kAvx512:
-      return ternary_gemm_avx512;
-    case Isa::kAvx2:
-      return ternary_gemm_avx2;
-    default:
-      break;
-  }
-#endif
-  return ternary_gemm_generic;
-}
+GemmFn pick_gemm() { return TERNION_PICK(ternary_gemm); }
 
 // ternaryMatmul(wData: Uint8Array (M, Kp/4), wRowScales: Float32Array (M), M, Kp, q: Int8Array (>= N*Kp),
 //               aScales: Float32Array, aSums: Int32Array (>= N * groups), mode (0 per-token, 1 per-block-256),
