@@ -97,23 +97,45 @@ void kv_write(const KvWriteArgs& a) {
   errors.publish(a.status);
 }
 
+// The shape arguments both write kernels take, checked, and the element counts they imply.
+struct KvWriteShape {
+  int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
+  size_t slots_total;  // num_blocks * block_size
+  size_t cache_elems;  // slots_total * n_kv_heads * head_dim
+  size_t kv_elems;     // n * n_kv_heads * head_dim
+};
+
+// `dims` is the index of numBlocks (blockSize, nKvHeads, headDim follow); `n_index` that of n.
+KvWriteShape kv_write_shape(const Napi::CallbackInfo& info, size_t dims, size_t n_index) {
+  Napi::Env env = info.Env();
+  KvWriteShape s{};
+  s.num_blocks = int_arg(info, dims, "numBlocks", 1, INT32_MAX);
+  s.block_size = int_arg(info, dims + 1, "blockSize", 1, 1 << 16);
+  s.n_kv_heads = int_arg(info, dims + 2, "nKvHeads", 1, 1 << 12);
+  s.head_dim = int_arg(info, dims + 3, "headDim", 1, kMaxAttentionHeadDim);
+  s.n = int_arg(info, n_index, "n", 0, INT32_MAX);
+  s.slots_total = checked_mul(env, s.num_blocks, s.block_size, "numBlocks * blockSize");
+  if (s.slots_total > static_cast<size_t>(INT32_MAX)) {
+    throw_range_error(env, "numBlocks * blockSize must be below 2^31 so every slot fits an Int32, got " +
+                               std::to_string(s.slots_total));
+  }
+  const size_t row = checked_mul(env, s.n_kv_heads, s.head_dim, "nKvHeads * headDim");
+  s.cache_elems = checked_mul(env, s.slots_total, row, "KV cache size");
+  s.kv_elems = checked_mul(env, s.n, row, "n * nKvHeads * headDim");
+  return s;
+}
+
 // kvWrite(kCache, vCache, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status?)
 Work PrepareKvWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const KvWriteShape sh = kv_write_shape(info, 2, 9);
   KvWriteArgs a{};
-  a.num_blocks = int_arg(info, 2, "numBlocks", 1, INT32_MAX);
-  a.block_size = int_arg(info, 3, "blockSize", 1, 1 << 16);
-  a.n_kv_heads = int_arg(info, 4, "nKvHeads", 1, 1 << 12);
-  a.head_dim = int_arg(info, 5, "headDim", 1, kMaxAttentionHeadDim);
-  a.n = int_arg(info, 9, "n", 0, INT32_MAX);
-  const size_t slots_total = checked_mul(env, a.num_blocks, a.block_size, "numBlocks * blockSize");
-  if (slots_total > static_cast<size_t>(INT32_MAX)) {
-    throw_range_error(env, "numBlocks * blockSize must be below 2^31 so every slot fits an Int32, got " +
-                               std::to_string(slots_total));
-  }
-  const size_t row = checked_mul(env, a.n_kv_heads, a.head_dim, "nKvHeads * headDim");
-  const size_t cache_elems = checked_mul(env, slots_total, row, "KV cache size");
-  const size_t kv_elems = checked_mul(env, a.n, row, "n * nKvHeads * headDim");
+  a.num_blocks = sh.num_blocks;
+  a.block_size = sh.block_size;
+  a.n_kv_heads = sh.n_kv_heads;
+  a.head_dim = sh.head_dim;
+  a.n = sh.n;
+  const size_t cache_elems = sh.cache_elems, kv_elems = sh.kv_elems;
   auto k_cache = u16_arg(info, 0, "kCache", cache_elems);
   auto v_cache = u16_arg(info, 1, "vCache", cache_elems);
   auto k = f32_arg(info, 6, "k", kv_elems);
@@ -132,21 +154,15 @@ Work PrepareKvWrite(const Napi::CallbackInfo& info) {
 // kvWriteI8(kCache, kScales, vCache, vScales, numBlocks, blockSize, nKvHeads, headDim, k, v, slots, n, status?)
 Work PrepareKvWriteI8(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  const KvWriteShape sh = kv_write_shape(info, 4, 11);
   KvWriteI8Args a{};
-  a.num_blocks = int_arg(info, 4, "numBlocks", 1, INT32_MAX);
-  a.block_size = int_arg(info, 5, "blockSize", 1, 1 << 16);
-  a.n_kv_heads = int_arg(info, 6, "nKvHeads", 1, 1 << 12);
-  a.head_dim = int_arg(info, 7, "headDim", 1, kMaxAttentionHeadDim);
-  a.n = int_arg(info, 11, "n", 0, INT32_MAX);
-  const size_t slots_total = checked_mul(env, a.num_blocks, a.block_size, "numBlocks * blockSize");
-  if (slots_total > static_cast<size_t>(INT32_MAX)) {
-    throw_range_error(env, "numBlocks * blockSize must be below 2^31 so every slot fits an Int32, got " +
-                               std::to_string(slots_total));
-  }
-  const size_t row = checked_mul(env, a.n_kv_heads, a.head_dim, "nKvHeads * headDim");
-  const size_t cache_elems = checked_mul(env, slots_total, row, "KV cache size");
-  const size_t scale_elems = checked_mul(env, slots_total, a.n_kv_heads, "KV scales size");
-  const size_t kv_elems = checked_mul(env, a.n, row, "n * nKvHeads * headDim");
+  a.num_blocks = sh.num_blocks;
+  a.block_size = sh.block_size;
+  a.n_kv_heads = sh.n_kv_heads;
+  a.head_dim = sh.head_dim;
+  a.n = sh.n;
+  const size_t cache_elems = sh.cache_elems, kv_elems = sh.kv_elems;
+  const size_t scale_elems = checked_mul(env, sh.slots_total, a.n_kv_heads, "KV scales size");
   auto k_cache = i8_arg(info, 0, "kCache", cache_elems);
   auto k_scales = f32_arg(info, 1, "kScales", scale_elems);
   auto v_cache = i8_arg(info, 2, "vCache", cache_elems);
