@@ -1,5 +1,6 @@
 import { BinaryHeap } from './binary-heap.js';
 import { bytesToByteLevel } from './byte-unicode.js';
+import { mergeSymbols } from './symbol-merge.js';
 import { utf8Encode } from './utf8.js';
 import type { Vocab } from './vocab.js';
 
@@ -61,21 +62,7 @@ export function bpeTokenize(
     };
     for (let i = 1; i < n; i++) addBigram(i - 1, i);
 
-    while (queue.size > 0) {
-      const bigram = queue.pop() as Bigram;
-      const { left, right } = bigram;
-      const l = len[left] as number;
-      const r = len[right] as number;
-      // Symbols only grow, so an unchanged total length means neither side merged since it was queued.
-      if (l === 0 || r === 0 || l + r !== bigram.size) continue;
-      len[left] = l + r;
-      len[right] = 0;
-      const after = next[right] as number;
-      next[left] = after;
-      if (after >= 0) prev[after] = left;
-      addBigram(prev[left] as number, left);
-      addBigram(left, after);
-    }
+    mergeSymbols(queue, len, prev, next, addBigram);
 
     for (let i = 0; i !== -1 && n > 0; i = next[i] as number) {
       const piece = text.slice(i, i + (len[i] as number));

@@ -1,4 +1,5 @@
 import { BinaryHeap } from './binary-heap.js';
+import { mergeSymbols } from './symbol-merge.js';
 import { pushCodePointUtf8 } from './utf8.js';
 import type { Vocab } from './vocab.js';
 
@@ -59,20 +60,7 @@ export function spmTokenize(
 
   for (let i = 1; i < start.length; i++) tryAddBigram(i - 1, i);
 
-  while (queue.size > 0) {
-    const bigram = queue.pop() as Bigram;
-    const { left, right } = bigram;
-    const l = len[left] as number;
-    const r = len[right] as number;
-    if (l === 0 || r === 0 || l + r !== bigram.size) continue;
-    len[left] = l + r;
-    len[right] = 0;
-    const after = next[right] as number;
-    next[left] = after;
-    if (after >= 0) prev[after] = left;
-    tryAddBigram(prev[left] as number, left);
-    tryAddBigram(left, after);
-  }
+  mergeSymbols(queue, len, prev, next, tryAddBigram);
 
   // Merged pieces are vocabulary tokens by construction, so only unmerged single code points can miss
   // (llama.cpp's `resegment` recursion never finds a reverse merge for them).
