@@ -197,6 +197,15 @@ describe('ternaryMatmul', () => {
     [7, 512, 67],
     [10, 1280, 29],
     [6, 8300, 9], // K past the AVX-512 per-block 4x4 tile's stack buffer (8192): the plain 4x4 tile
+    // The AVX-512 outer-product kernel (N >= 8): whole and partial 16-token tiles (8/4/2/1 pieces), row
+    // groups cut by M, several row groups per chunk, K at its stack buffer's limit, and past it (fallback).
+    [8, 256, 16],
+    [16, 768, 64],
+    [16, 2560, 67],
+    [31, 512, 150],
+    [40, 1280, 33],
+    [9, 8192, 20],
+    [12, 8448, 18],
   ];
   for (const mode of ['per-token', 'per-block-256'] as const) {
     it(`matches the reference bit for bit on every ISA (${mode})`, () => {

@@ -46,6 +46,7 @@ struct F32Rows {
   const float* w;
   int64_t k;
   __m512 load(int64_t row, int64_t c0) const { return _mm512_loadu_ps(w + row * k + c0); }
+  const char* row_ptr(int64_t row) const { return reinterpret_cast<const char*>(w + row * k); }
   __m512 load_tail(int64_t row, int64_t c0, __mmask16 mask) const {
     return _mm512_maskz_loadu_ps(mask, w + row * k + c0);
   }
@@ -57,6 +58,7 @@ struct F16Rows {
   __m512 load(int64_t row, int64_t c0) const {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + row * k + c0)));
   }
+  const char* row_ptr(int64_t row) const { return reinterpret_cast<const char*>(w + row * k); }
   __m512 load_tail(int64_t row, int64_t c0, __mmask16 mask) const {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mask, w + row * k + c0));
   }
@@ -66,6 +68,7 @@ struct F16Rows {
 struct Q8_0Rows {
   const uint8_t* w;
   int64_t row_bytes;
+  const char* row_ptr(int64_t row) const { return reinterpret_cast<const char*>(w + row * row_bytes); }
   __m512 load(int64_t row, int64_t c0) const {
     const uint8_t* block = w + row * row_bytes + (c0 / kQ8_0BlockElems) * kQ8_0BlockBytes;
     uint16_t d_bits;
@@ -78,13 +81,20 @@ struct Q8_0Rows {
 };
 
 // y[r, j + c] for r < R activation rows (x, y already offset to the first one), c < C weight rows.
+// It also prefetches the lines [pf, pf_end) into L2 (one per step of c0, the rest after the loop): weights
+// that a later tile reads from DRAM stream in while this one computes.
 template <int R, int C, typename Rows>
-static inline void float_tile(const Rows& rows, const float* x, float* y, int64_t m, int64_t k, int64_t j) {
+static inline void float_tile(const Rows& rows, const float* x, float* y, int64_t m, int64_t k, int64_t j,
+                              const char* pf, const char* pf_end) {
   __m512 acc[R][C];
   for (int r = 0; r < R; r++)
     for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
   int64_t c0 = 0;
   for (; c0 + 16 <= k; c0 += 16) {
+    if (pf < pf_end) {
+      _mm_prefetch(pf, _MM_HINT_T1);
+      pf += 64;
+    }
     __m512 wv[C];
     for (int c = 0; c < C; c++) wv[c] = rows.load(j + c, c0);
     for (int r = 0; r < R; r++) {
@@ -101,6 +111,7 @@ static inline void float_tile(const Rows& rows, const float* x, float* y, int64_
       for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv[c], xv, acc[r][c]);
     }
   }
+  for (; pf < pf_end; pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
   for (int r = 0; r < R; r++)
     for (int c = 0; c < C; c++) y[r * m + j + c] = _mm512_reduce_add_ps(acc[r][c]);
 }
@@ -132,16 +143,16 @@ static inline void float_stream_row(const Rows& rows, const float* x, float* y, 
 
 template <int C, typename Rows>
 static inline void float_column(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
-                                int64_t i0, int64_t j) {
+                                int64_t i0, int64_t j, const char* pf, const char* pf_end) {
   switch (n - i0) {
     case 1:
-      return float_tile<1, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+      return float_tile<1, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
     case 2:
-      return float_tile<2, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+      return float_tile<2, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
     case 3:
-      return float_tile<3, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+      return float_tile<3, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
     default:
-      return float_tile<4, C>(rows, x + i0 * k, y + i0 * m, m, k, j);
+      return float_tile<4, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
   }
 }
 
@@ -156,12 +167,24 @@ static inline void float_matmul(const Rows& rows, const float* x, float* y, int6
     }
     return;
   }
+  // Each tile call prefetches an equal slice of the next block's rows, so the block's DRAM traffic is spread
+  // over the current block's compute (without it the first x tile of every block waited on DRAM: n = 16 ran
+  // at ~25% of the FMA peak).
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
+    const int64_t ne = je + kBlock < j1 ? je + kBlock : j1;
+    const char* pf = rows.row_ptr(je);
+    const char* const pf_end = rows.row_ptr(ne);
+    const int64_t calls = (n + kTileX - 1) / kTileX * ((je - jb) / kTileRows + (je - jb) % kTileRows);
+    const int64_t slice = 64 * (((pf_end - pf) / 64 + calls - 1) / calls);  // bytes per call
     for (int64_t i = 0; i < n; i += kTileX) {
       int64_t j = jb;
-      for (; j + kTileRows <= je; j += kTileRows) float_column<kTileRows>(rows, x, y, n, m, k, i, j);
-      for (; j < je; j++) float_column<1>(rows, x, y, n, m, k, i, j);
+      for (; j + kTileRows <= je; j += kTileRows, pf += slice) {
+        float_column<kTileRows>(rows, x, y, n, m, k, i, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
+      }
+      for (; j < je; j++, pf += slice) {
+        float_column<1>(rows, x, y, n, m, k, i, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
+      }
     }
   }
 }

@@ -3,7 +3,9 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/isa.h"
 #include "core/napi_args.h"
@@ -69,10 +71,25 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
   g.a_scales = f32_arg(info, 5, "aScales", checked_mul(env, g.N, groups, "N * groups")).data;
   g.a_sums = i32_arg(info, 6, "aSums", checked_mul(env, g.N, groups, "N * groups")).data;
   g.y = f32_arg(info, 9, "y", checked_mul(env, g.N, g.M, "N * M")).data;
-  return [g] {
-    const GemmFn fn = pick_gemm();
-    // 64-row chunks: whole register tiles, and the weights of a chunk (64 * Kp/4 bytes) stay in L2 while
-    // every activation row passes over them.
+  return [g]() mutable {
+    GemmFn fn = pick_gemm();
+#if defined(__x86_64__) || defined(_M_X64)
+    if (fn == ternary_gemm_avx512 && ternary_outer_applies(g)) {
+      // The outer-product kernel reads the activations interleaved by 16 tokens: built once per call here.
+      static thread_local std::vector<int8_t> scratch;  // (tiles, Kp / 4, 16, 4) + alignment
+      const int64_t tiles = ternary_outer_tiles(g);
+      const size_t bytes = static_cast<size_t>(tiles * g.Kp * 16);
+      if (scratch.size() < bytes + 64) scratch.resize(bytes + 64);
+      int8_t* q_tiles = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+      ThreadPool::instance().parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int) {
+        ternary_interleave_avx512(g, q_tiles, t0, t1);
+      });
+      g.q_tiles = q_tiles;
+      fn = ternary_gemm_outer_avx512;
+    }
+#endif
+    // 64-row chunks: whole register tiles (and row groups of 16), and the weights of a chunk (64 * Kp/4
+    // bytes) stay in L2 while every activation row passes over them.
     ThreadPool::instance().parallel_for(g.M, 64, [&](int64_t m0, int64_t m1, int) { fn(g, m0, m1); });
   };
 }

@@ -20,6 +20,9 @@ struct TernaryGemm {
   float* y;                 // (N, M)
   int64_t M, Kp, N;
   bool per_block;           // groups = Kp / 256 (true) or 1 (false)
+  // (ceil(N / 16), Kp / 4, 16, 4): q interleaved for ternary_gemm_outer_avx512 — dword (tile, kq, t) holds
+  // q[16 * tile + t][4kq .. 4kq + 3], tokens past N zero. Null unless that kernel runs.
+  const int8_t* q_tiles = nullptr;
 };
 
 // per-token: y = (float)isum * (a_scale * w_scale)
@@ -36,5 +39,16 @@ static inline float ternary_out_per_block(float acc, float w_scale) { return acc
 void ternary_gemm_generic(const TernaryGemm& g, int64_t m0, int64_t m1);
 void ternary_gemm_avx2(const TernaryGemm& g, int64_t m0, int64_t m1);
 void ternary_gemm_avx512(const TernaryGemm& g, int64_t m0, int64_t m1);
+
+// The AVX-512 outer-product GEMM (ternary_outer_avx512.cc) for batches: it takes over from the register
+// tiles at N >= kOuterMinN (measured faster from there) while a row group's transposed weights fit its
+// stack buffer (Kp <= kOuterMaxCols). m0 must be a multiple of 16 (row groups).
+constexpr int64_t kOuterMinN = 8;
+constexpr int64_t kOuterMaxCols = 8192;
+static inline bool ternary_outer_applies(const TernaryGemm& g) { return g.N >= kOuterMinN && g.Kp <= kOuterMaxCols; }
+static inline int64_t ternary_outer_tiles(const TernaryGemm& g) { return (g.N + 15) / 16; }
+// Fills out (ternary_outer_tiles(g), Kp / 4, 16, 4) for token tiles [tile0, tile1), then the GEMM reads g.q_tiles.
+void ternary_interleave_avx512(const TernaryGemm& g, int8_t* out, int64_t tile0, int64_t tile1);
+void ternary_gemm_outer_avx512(const TernaryGemm& g, int64_t m0, int64_t m1);
 
 }  // namespace ternion

@@ -2,7 +2,8 @@
 // of four into int32 lanes without saturation, so one instruction does 64 multiply-adds exactly.
 //   N = 1:  16 weight rows x 1 activation row per tile (gemv16); each 64-byte block is loaded once and split
 //           into its 4 code planes in registers, the next tile's weights are prefetched into L2.
-//   N >= 2: register tiles of MR weight rows x NR activation rows (4 x 4, tails 8 x 2, 5 x 3, 16 x 1): each
+//   N >= kOuterMinN (8): the outer-product kernel of ternary_outer_avx512.cc (dispatched by ternary_matmul.cc).
+//   N = 2..7: register tiles of MR weight rows x NR activation rows (4 x 4, tails 8 x 2, 5 x 3, 16 x 1): each
 //           unpacked code plane feeds NR vpdpbusd, so per-token tiles run at ~85% of the measured vpdpbusd
 //           throughput (one per cycle, 3.6/ns on this Zen 5); the tiles walk a 64-row chunk of weights kept
 //           in L1/L2 while every activation tile passes over it, and each tile prefetches a slice of the
