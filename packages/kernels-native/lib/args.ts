@@ -15,7 +15,7 @@ export interface PreparedCall<Args extends unknown[], Result = void> {
 }
 
 /** The typed arrays the kernels take. */
-type TypedArray = Float32Array | Uint16Array | Int32Array | Int8Array | Uint8Array;
+type TypedArray = Float32Array | Float64Array | Uint16Array | Int32Array | Int8Array | Uint8Array;
 
 interface TypedArrayType {
   readonly name: string;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   add,
   forEachIsa,
+  logitsStats,
   recordProgram,
   relu2Mul,
   rmsNorm,
@@ -109,6 +110,77 @@ describe('softmax', () => {
     expect(() => softmax(new Float32Array(5), 2, 3)).toThrow(RangeError);
     expect(() => softmax(new Float32Array(6), 2, 3.5)).toThrow(TypeError);
     expect(() => softmax([1, 2] as never, 1, 2)).toThrow(TypeError);
+  });
+});
+
+describe('logitsStats', () => {
+  /** The sampler's reference: first strict maximum (NaN ignored), log-sum-exp in double. */
+  function reference(x: Float32Array): [number, number, number] {
+    let best = 0;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < x.length; i++) {
+      if (x[i]! > max) {
+        max = x[i]!;
+        best = i;
+      }
+    }
+    if (!Number.isFinite(max)) return [best, max, max];
+    let sum = 0;
+    for (let i = 0; i < x.length; i++) sum += Math.exp(f(x[i]! - max));
+    return [best, max, max + Math.log(sum)];
+  }
+
+  it('finds the first largest logit exactly and log Σ exp within 1e-6 on every ISA', () => {
+    const rand = rng(21);
+    for (const d of [...LENGTHS, 32_002, 128_256]) {
+      const x = randomF32(d, rand, 20);
+      if (d > 40) {
+        x[37] = 25; // ties: the first one wins
+        x[d - 1] = 25;
+        x[5] = Number.NaN; // never the argmax; makes log Σ exp NaN
+      }
+      const withoutNaN = x.map((v) => (Number.isNaN(v) ? -1 : v));
+      for (const row of [x, withoutNaN]) {
+        const want = reference(row);
+        forEachIsa((isa) => {
+          const out = new Float64Array(3);
+          // the row sits at an offset inside a larger buffer, as logits rows do
+          const buf = new Float32Array(d + 5);
+          buf.set(row, 3);
+          logitsStats(buf, 3, d, out);
+          expect(out[0], `${isa} d=${d} argmax`).toBe(want[0]);
+          expect(out[1], `${isa} d=${d} max`).toBe(want[1]);
+          if (Number.isNaN(want[2])) expect(out[2]).toBeNaN();
+          else
+            expect(Math.abs(out[2]! - want[2]), `${isa} d=${d} logZ`).toBeLessThan(
+              1e-6 * Math.max(1, Math.abs(want[2])),
+            );
+        });
+      }
+    }
+  });
+
+  it('handles rows without a finite maximum', () => {
+    forEachIsa((isa) => {
+      const out = new Float64Array(3);
+      logitsStats(new Float32Array(20).fill(Number.NEGATIVE_INFINITY), 0, 20, out);
+      expect([...out], isa).toEqual([0, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+      logitsStats(new Float32Array(20).fill(Number.NaN), 0, 20, out);
+      expect([...out], isa).toEqual([0, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY]);
+      const inf = new Float32Array(20);
+      inf[9] = Number.POSITIVE_INFINITY;
+      logitsStats(inf, 0, 20, out);
+      expect([...out], isa).toEqual([9, Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY]);
+    });
+  });
+
+  it('rejects bad arguments', () => {
+    const out = new Float64Array(3);
+    expect(() => logitsStats(new Float32Array(5), 2, 4, out)).toThrow(RangeError);
+    expect(() => logitsStats(new Float32Array(5), 0, 0, out)).toThrow(RangeError);
+    expect(() => logitsStats(new Float32Array(5), -1, 2, out)).toThrow(RangeError);
+    expect(() => logitsStats(new Float32Array(5), 0, 5, new Float64Array(2))).toThrow(RangeError);
+    expect(() => logitsStats(new Float32Array(5), 0, 5, new Float32Array(3) as never)).toThrow(TypeError);
   });
 });
 

@@ -48,6 +48,10 @@ inline ArrayView<uint16_t> u16_arg(const Napi::CallbackInfo& info, size_t index,
   auto v = typed_arg(info, index, name, napi_uint16_array, min_elems);
   return {static_cast<uint16_t*>(v.data), v.length};
 }
+inline ArrayView<double> f64_arg(const Napi::CallbackInfo& info, size_t index, const char* name, size_t min_elems) {
+  auto v = typed_arg(info, index, name, napi_float64_array, min_elems);
+  return {static_cast<double*>(v.data), v.length};
+}
 inline ArrayView<int32_t> i32_arg(const Napi::CallbackInfo& info, size_t index, const char* name, size_t min_elems) {
   auto v = typed_arg(info, index, name, napi_int32_array, min_elems);
   return {static_cast<int32_t*>(v.data), v.length};

@@ -172,7 +172,18 @@ Work PrepareRope(const Napi::CallbackInfo& info) {
   };
 }
 
+// logitsStats(x: Float32Array (>= offset + d), offset, d, out: Float64Array (3)): out = argmax, max,
+// log Σ exp over x[offset .. offset + d). One row per sampled token: no thread pool.
+Work PrepareLogitsStats(const Napi::CallbackInfo& info) {
+  const int64_t offset = int_arg(info, 1, "offset", 0, int64_t{1} << 40);
+  const int64_t d = int_arg(info, 2, "d", 1, kMaxDim);
+  const float* x = f32_arg(info, 0, "x", static_cast<size_t>(offset + d)).data + offset;
+  double* out = f64_arg(info, 3, "out", 3).data;
+  return [x, d, out] { TERNION_PICK(logits_stats)(x, d, out); };
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  export_kernel(env, exports, "logitsStats", PrepareLogitsStats);
   export_kernel(env, exports, "rmsNorm", PrepareRmsNorm);
   export_kernel(env, exports, "softmax", PrepareSoftmax);
   export_kernel(env, exports, "siluMul", PrepareSiluMul);
@@ -188,6 +199,7 @@ void Init(Napi::Env env, Napi::Object exports) {
 TERNION_MODULE(ops, ternion::Init);
 TERNION_KERNEL(rms_norm, "generic", "avx2", "avx512");
 TERNION_KERNEL(softmax, "generic", "avx2", "avx512");
+TERNION_KERNEL(logits_stats, "generic", "generic", "avx512");
 TERNION_KERNEL(silu_mul, "generic", "avx2", "avx512");
 TERNION_KERNEL(relu2_mul, "generic", "avx2", "avx512");
 TERNION_KERNEL(add, "generic", "avx2", "avx512");

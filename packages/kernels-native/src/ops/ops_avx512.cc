@@ -122,4 +122,44 @@ void scale_avx512(float* x, float s, int64_t count) {
   }
 }
 
+void logits_stats_avx512(const float* x, int64_t d, double* out) {
+  // Per lane: the first strictly larger value and its index (NaN compares false, like the scalar loop).
+  __m512 vmax = _mm512_set1_ps(-__builtin_huge_valf());
+  __m512i vidx = _mm512_setzero_si512();
+  __m512i idx = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+  const __m512i step = _mm512_set1_epi32(16);
+  __mmask16 nan = 0;  // exp_ps clamps NaN away, so NaN inputs are tracked here to make the sum NaN
+  for (int64_t c = 0; c < d; c += 16, idx = _mm512_add_epi32(idx, step)) {
+    const __mmask16 m = d - c >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(d - c);
+    const __m512 v = _mm512_maskz_loadu_ps(m, x + c);
+    nan |= _mm512_mask_cmp_ps_mask(m, v, v, _CMP_UNORD_Q);
+    const __mmask16 gt = _mm512_mask_cmp_ps_mask(m, v, vmax, _CMP_GT_OQ);
+    vmax = _mm512_mask_mov_ps(vmax, gt, v);
+    vidx = _mm512_mask_mov_epi32(vidx, gt, idx);
+  }
+  const float max = _mm512_reduce_max_ps(vmax);
+  // The first index overall: the smallest index among lanes holding the maximum.
+  const __mmask16 at_max = _mm512_cmp_ps_mask(vmax, _mm512_set1_ps(max), _CMP_EQ_OQ);
+  const int32_t best = _mm512_mask_reduce_min_epi32(at_max, vidx);
+  out[0] = static_cast<double>(at_max ? best : 0);
+  out[1] = max;
+  if (!(max - max == 0.0f)) {  // ±inf (NaN cannot be the max)
+    out[2] = max;
+    return;
+  }
+  if (nan) {
+    out[2] = __builtin_nan("");
+    return;
+  }
+  const __m512 vm = _mm512_set1_ps(max);
+  __m512d acc0 = _mm512_setzero_pd(), acc1 = _mm512_setzero_pd();
+  for (int64_t c = 0; c < d; c += 16) {
+    const __mmask16 m = d - c >= 16 ? static_cast<__mmask16>(0xffff) : tail_mask(d - c);
+    const __m512 e = _mm512_maskz_mov_ps(m, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + c), vm)));
+    acc0 = _mm512_add_pd(acc0, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+    acc1 = _mm512_add_pd(acc1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+  }
+  out[2] = static_cast<double>(max) + __builtin_log(_mm512_reduce_add_pd(_mm512_add_pd(acc0, acc1)));
+}
+
 }  // namespace ternion

@@ -52,4 +52,25 @@ void scale_generic(float* x, float s, int64_t count) {
   for (int64_t i = 0; i < count; i++) x[i] *= s;
 }
 
+void logits_stats_generic(const float* x, int64_t d, double* out) {
+  // The sampler's argmax (first of the largest, NaN never wins) and logSumExp (max-subtracted, in double).
+  int64_t best = 0;
+  float max = -INFINITY;
+  for (int64_t c = 0; c < d; c++) {
+    if (x[c] > max) {
+      max = x[c];
+      best = c;
+    }
+  }
+  out[0] = static_cast<double>(best);
+  out[1] = max;
+  if (!std::isfinite(max)) {
+    out[2] = max;
+    return;
+  }
+  double sum = 0.0;
+  for (int64_t c = 0; c < d; c++) sum += static_cast<double>(std::exp(x[c] - max));
+  out[2] = static_cast<double>(max) + std::log(sum);
+}
+
 }  // namespace ternion

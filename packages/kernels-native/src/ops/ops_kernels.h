@@ -6,6 +6,8 @@
 //   double summation order (results equal or 1 ulp apart).
 // softmax, silu_mul: the SIMD variants use a polynomial exp (Cephes expf coefficients, ≤ 2 ulp) instead of
 //   libm expf, so they agree with the reference to a few ulp (tests use 4e-6 relative).
+// logits_stats: argmax and max exact on every variant; log Σ exp(x − max) summed in double, the SIMD
+//   variants with the polynomial exp (agree with the reference to ~1e-7 relative).
 // Every kernel allows out == input (in place); partial overlap is not supported.
 #pragma once
 
@@ -21,7 +23,9 @@ namespace ternion {
   void silu_mul_##isa(const float* gate, const float* up, float* out, int64_t count);           \
   void relu2_mul_##isa(const float* gate, const float* up, float* out, int64_t count);          \
   void add_##isa(const float* a, const float* b, float* out, int64_t count);                    \
-  void scale_##isa(float* x, float s, int64_t count);
+  void scale_##isa(float* x, float s, int64_t count);                                           \
+  /* out (3) = index of the first largest x (NaN ignored; 0 if none), that value, log Σ exp(x) */ \
+  void logits_stats_##isa(const float* x, int64_t d, double* out);
 
 TERNION_OPS_DECLARE(generic)
 TERNION_OPS_DECLARE(avx2)
