@@ -1,6 +1,8 @@
 /**
  * Loopback serving benchmark: aggregate generated tok/s, time to first token and inter-token latency at 1,
- * 4, 16 and 64 concurrent streams against a synthesized 700m-shape model (bitnet_b1_58-large layout, TQ2_0),
+ * 4, 16 and 64 concurrent streams against a synthesized 700m-shape model (bitnet_b1_58-large layout, TQ2_0).
+ * Each stream is a closed loop of REQUESTS completions sent back to back, so new prompts are prefilled while
+ * other streams decode (the steady state continuous batching is for, rather than one synchronized wave),
  * server started with parallel = 16 and a bounded queue, so the 64-stream level also exercises admission
  * control (503 + Retry-After, retried by the client). The clients run in a worker thread (stream-client.ts),
  * and the same generations are then run straight on the engine as a baseline for what HTTP + SSE cost.
@@ -39,6 +41,7 @@ const PARALLEL = 16;
 const MAX_QUEUE = 32;
 const MAX_TOKENS = Number(process.env.BENCH_MAX_TOKENS ?? 32);
 const LEVEL_SECONDS = Number(process.env.BENCH_LEVEL_SECONDS ?? 150);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 4);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ternion-server-bench-'));
@@ -92,9 +95,11 @@ async function main(): Promise<void> {
     };
 
     print('');
-    print(`max_tokens ${MAX_TOKENS}, level cap ${LEVEL_SECONDS} s`);
     print(
-      'streams | done | cut | err | 503s | 429s | tokens | wall s | agg tok/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | /health p50 / max ms',
+      `max_tokens ${MAX_TOKENS}, ${REQUESTS} requests per stream back to back, level cap ${LEVEL_SECONDS} s`,
+    );
+    print(
+      'streams | reqs | cut | err | 503s | 429s | tokens | wall s | agg tok/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | /health p50 / max ms',
     );
     print(
       '--------|------|-----|-----|------|------|--------|--------|-----------|-------------------|------------------|---------------------',
@@ -104,7 +109,7 @@ async function main(): Promise<void> {
     for (const streams of LEVELS) {
       // Untimed warm-up at the same concurrency: the engine records a native program per new batch shape.
       const warm = Math.min(streams, PARALLEL);
-      await runLevelInWorker({ url, body: warmBody, streams: warm, capMs: 120_000 });
+      await runLevelInWorker({ url, body: warmBody, streams: warm, requests: 1, capMs: 120_000 });
       await settle();
       // Liveness probe from the server's own thread: a forward pass run on the event loop would show up
       // here as /health latency of a whole pass.
@@ -122,13 +127,14 @@ async function main(): Promise<void> {
         url,
         body,
         streams,
+        requests: REQUESTS,
         capMs: LEVEL_SECONDS * 1000,
       });
       probing = false;
       await probe;
       health.sort((a, b) => a - b);
       const tokens = results.reduce((s, r) => s + r.tokens, 0);
-      const ttft = results.flatMap((r) => (r.ttftMs === undefined ? [] : [r.ttftMs])).sort((a, b) => a - b);
+      const ttft = results.flatMap((r) => r.ttftMs).sort((a, b) => a - b);
       const gaps = results.flatMap((r) => r.gapsMs).sort((a, b) => a - b);
       const count = (o: StreamResult['outcome']) => results.filter((r) => r.outcome === o).length;
       const rate = tokens / wall;
@@ -136,7 +142,7 @@ async function main(): Promise<void> {
       print(
         [
           String(streams).padStart(7),
-          String(count('done')).padStart(4),
+          String(results.reduce((s, r) => s + r.completed, 0)).padStart(4),
           String(count('cut')).padStart(3),
           String(count('error')).padStart(3),
           String(results.reduce((s, r) => s + r.rejected503, 0)).padStart(4),

@@ -6,10 +6,14 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export interface StreamResult {
   tokens: number;
-  ttftMs: number | undefined;
+  /** Time to first token of each request that produced one. */
+  ttftMs: number[];
   gapsMs: number[];
   rejected503: number;
   rejected429: number;
+  /** Requests that ran to completion. */
+  completed: number;
+  /** How the stream ended: all its requests done, cut at the level's cap, or an error. */
   outcome: 'done' | 'cut' | 'error';
 }
 
@@ -31,17 +35,30 @@ export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-/** One client stream: retries 503/429 after Retry-After until the level's deadline. */
-export async function runStream(url: string, body: string, deadline: AbortSignal): Promise<StreamResult> {
+/**
+ * One client stream: `requests` completions back to back (a closed loop, like a chat user who sends the next
+ * message when the answer is done), each retried after Retry-After on 503/429, until the level's deadline.
+ */
+export async function runStream(
+  url: string,
+  body: string,
+  requests: number,
+  deadline: AbortSignal,
+): Promise<StreamResult> {
   const r: StreamResult = {
     tokens: 0,
-    ttftMs: undefined,
+    ttftMs: [],
     gapsMs: [],
     rejected503: 0,
     rejected429: 0,
+    completed: 0,
     outcome: 'error',
   };
-  while (!deadline.aborted) {
+  while (r.completed < requests) {
+    if (deadline.aborted) {
+      r.outcome = 'cut';
+      return r;
+    }
     const started = performance.now();
     let res: Response;
     try {
@@ -69,6 +86,7 @@ export async function runStream(url: string, body: string, deadline: AbortSignal
     const decoder = new TextDecoder();
     let buffered = '';
     let last = started;
+    let first = true;
     try {
       for await (const bytes of res.body!) {
         buffered += decoder.decode(bytes as Uint8Array, { stream: true });
@@ -82,25 +100,26 @@ export async function runStream(url: string, body: string, deadline: AbortSignal
             choices: { text: string; logprobs: { tokens: string[] } | null }[];
             usage?: { completion_tokens: number } | null;
           };
-          if (data.usage) r.tokens = data.usage.completion_tokens;
+          if (data.usage) r.tokens += data.usage.completion_tokens;
           // logprobs: 0 makes the server report every token as it comes, text or not (random weights
           // like control tokens, whose text is empty).
           const arrived = data.choices[0]?.logprobs?.tokens.length ?? 0;
           if (arrived > 0) {
             const now = performance.now();
-            if (r.ttftMs === undefined) r.ttftMs = now - started;
+            if (first) r.ttftMs.push(now - started);
             else for (let k = 0; k < arrived; k++) r.gapsMs.push((now - last) / arrived);
+            first = false;
             last = now;
           }
         }
       }
-      r.outcome = 'done';
+      r.completed++;
     } catch {
       r.outcome = deadline.aborted ? 'cut' : 'error';
+      return r;
     }
-    return r;
   }
-  r.outcome = 'cut';
+  r.outcome = 'done';
   return r;
 }
 
@@ -108,6 +127,8 @@ export interface LevelRequest {
   url: string;
   body: string;
   streams: number;
+  /** Requests each stream sends back to back. */
+  requests: number;
   capMs: number;
 }
 
@@ -116,12 +137,14 @@ export interface LevelResult {
   wallSeconds: number;
 }
 
-/** Runs `streams` concurrent streams until they end or the cap passes. */
+/** Runs `streams` concurrent streams of `requests` requests each until they end or the cap passes. */
 export async function runLevel(request: LevelRequest): Promise<LevelResult> {
   const deadline = AbortSignal.timeout(request.capMs);
   const t0 = performance.now();
   const results = await Promise.all(
-    Array.from({ length: request.streams }, () => runStream(request.url, request.body, deadline)),
+    Array.from({ length: request.streams }, () =>
+      runStream(request.url, request.body, request.requests, deadline),
+    ),
   );
   return { results, wallSeconds: (performance.now() - t0) / 1000 };
 }
