@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  type ActivationQuantization,
   allocQuantizedActivations,
   encodeTernary,
   forEachIsa,
@@ -12,11 +13,18 @@ import {
   ternaryMatmul,
   ternaryMatmulAsync,
 } from '../lib/index.js';
-import { detach, forEachIsaAndThreads, packedTernary, randomActivations, randomTernary } from './helpers.js';
+import {
+  detach,
+  forEachIsaAndThreads,
+  packedTernary,
+  randomActivations,
+  randomTernary,
+  sameBytes,
+} from './helpers.js';
 import {
   matmulRef,
+  nearestInt,
   packRef,
-  quantizePerTokenRef,
   quantizeQ8KBlockRef,
   type RefActivations,
 } from './reference/ternary.js';
@@ -108,45 +116,156 @@ describe('packTernary', () => {
   });
 });
 
+/**
+ * bitnet.cpp quantize_row_i8_s with its own MAX(max, a) = max > a ? max : a: a NaN resets the running max to
+ * the next |x| (Math.max in the shared reference keeps NaN instead, which the C code does not).
+ */
+function quantizePerTokenBitnetRef(x: Float32Array, colsPadded: number) {
+  let max = 0.00001;
+  for (let i = 0; i < x.length; i++) {
+    const a = Math.abs(x[i]!);
+    // biome-ignore lint/complexity/useMathMinMax: Math.max keeps a NaN, bitnet.cpp's MAX drops it
+    max = max > a ? max : a;
+  }
+  const s = Math.fround(127 / max);
+  const q = new Int8Array(colsPadded); // (colsPadded)
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = Math.min(127, Math.max(-128, nearestInt(Math.fround(x[i]! * s))));
+    q[i] = v;
+    sum += v;
+  }
+  return { q, scale: Math.fround(1 / s), sum };
+}
+
+/** Index of the first differing element, or -1. */
+function firstDiff(a: Int8Array, b: Int8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : a.length;
+}
+
+/** Quantizes x (rows, cols) on the ISA in use and checks every row against the TS references, bit for bit. */
+function expectQuantizeMatchesRef(x: Float32Array, rows: number, cols: number, mode: ActivationQuantization) {
+  const qa = allocQuantizedActivations(rows, cols, mode);
+  qa.q.fill(99); // padding must be written too
+  qa.scales.fill(99);
+  quantizeActivations(x, rows, qa);
+  const groups = mode === 'per-token' ? 1 : qa.colsPadded / 256;
+  for (let r = 0; r < rows; r++) {
+    const xr = x.subarray(r * cols, (r + 1) * cols); // (cols)
+    for (let g = 0; g < groups; g++) {
+      const where = `${mode} cols ${cols} row ${r} group ${g} (${kernelInfo().isa})`;
+      const ref =
+        mode === 'per-token'
+          ? (({ q, scale, sum }) => ({ q, d: scale, sum }))(quantizePerTokenBitnetRef(xr, qa.colsPadded))
+          : quantizeQ8KBlockRef(xr.subarray(g * 256, Math.min(cols, g * 256 + 256)));
+      const len = mode === 'per-token' ? qa.colsPadded : 256;
+      const off = r * qa.colsPadded + g * len;
+      expect(firstDiff(qa.q.subarray(off, off + len), ref.q), where).toBe(-1);
+      expect(qa.scales[r * groups + g], where).toBe(ref.d);
+      expect(qa.sums[r * groups + g], where).toBe(ref.sum);
+    }
+  }
+}
+
+const MODES: ActivationQuantization[] = ['per-token', 'per-block-256'];
+
+/** Rows (cols each) that stress the max search, the rounding and the fallbacks; every row its own case. */
+function specialRows(cols: number): Float32Array[] {
+  const base = (seed: number) => randomActivations(cols, seed);
+  const set = (seed: number, at: Record<number, number>) => {
+    const x = base(seed);
+    for (const [i, v] of Object.entries(at)) if (Number(i) < cols) x[Number(i)] = v;
+    return x;
+  };
+  const last = cols - 1;
+  const lastGroupStart = Math.floor(last / 256) * 256;
+  return [
+    new Float32Array(cols), // all zeros
+    Float32Array.from({ length: cols }, (_, i) => (i % 3 === 0 ? -0 : 0)), // signed zeros
+    set(1, { 5: -9, 9: 9, 260: 9, 300: -9 }), // |max| ties with opposite signs: the first one wins
+    set(2, { [last]: -30, [Math.max(0, last - 1)]: 30 }), // the max in the ragged tail lanes
+    set(3, { 7: 3e38, 8: -3e38, 11: 1e-40 }), // huge and denormal
+    Float32Array.from({ length: cols }, (_, i) => ((i % 7) - 3) * 1e-7), // all below bitnet's 1e-5 floor
+    set(4, { 0: Infinity }),
+    set(5, { [last]: -Infinity, 13: Infinity }),
+    set(6, { 0: Number.NaN }),
+    set(7, { [cols >> 1]: Number.NaN, 3: 20 }), // NaN after the max: the running max restarts after it
+    set(8, { [last]: Number.NaN }), // NaN last: the max stays NaN in bitnet.cpp
+    set(9, { [lastGroupStart]: Number.NaN, 1: Infinity }),
+    new Float32Array(cols).fill(Number.NaN),
+  ];
+}
+const SPECIAL_ROWS = 13;
+
+/** specialRows(cols) stacked: (SPECIAL_ROWS, cols). */
+function specialMatrix(cols: number): Float32Array {
+  const rows = specialRows(cols);
+  expect(rows.length).toBe(SPECIAL_ROWS);
+  const x = new Float32Array(SPECIAL_ROWS * cols); // (SPECIAL_ROWS, cols)
+  for (const [r, row] of rows.entries()) x.set(row, r * cols);
+  return x;
+}
+
 describe('quantizeActivations', () => {
-  it("per-token matches bitnet.cpp's quantize_row_i8_s bit for bit", () => {
-    for (const cols of [256, 300, 2560]) {
-      const rows = 3;
-      const x = randomActivations(rows * cols, cols);
-      x.fill(0, cols, 2 * cols); // an all-zero row
-      const qa = allocQuantizedActivations(4, cols, 'per-token');
-      qa.q.fill(99);
-      quantizeActivations(x, rows, qa);
-      for (let r = 0; r < rows; r++) {
-        const ref = quantizePerTokenRef(x.subarray(r * cols, (r + 1) * cols), qa.colsPadded);
-        expect(qa.q.subarray(r * qa.colsPadded, (r + 1) * qa.colsPadded)).toEqual(ref.q);
-        expect(qa.scales[r]).toBe(ref.scale);
-        expect(qa.sums[r]).toBe(ref.sum);
+  it("per-token matches bitnet.cpp's quantize_row_i8_s bit for bit on every ISA", () => {
+    forEachIsaAndThreads([1, 2], () => {
+      for (const cols of [1, 17, 64, 256, 257, 300, 1536, 2560, 4095]) {
+        const rows = 3;
+        const x = randomActivations(rows * cols, cols);
+        x.fill(0, cols, 2 * cols); // an all-zero row
+        expectQuantizeMatchesRef(x, rows, cols, 'per-token');
       }
+    });
+  });
+
+  it("per-block-256 matches llama.cpp's quantize_row_q8_K_ref bit for bit on every ISA", () => {
+    forEachIsaAndThreads([1, 2], () => {
+      for (const cols of [1, 17, 256, 257, 300, 768, 1536, 4095]) {
+        const rows = 2;
+        const x = randomActivations(rows * cols, cols + 1);
+        x.fill(0, 256, Math.min(cols, 512)); // a zero group when there is one
+        x[3 % cols] = -50; // a negative max: iscale is positive, q keeps the sign of x
+        expectQuantizeMatchesRef(x, rows, cols, 'per-block-256');
+      }
+    });
+  });
+
+  it('matches the references on ties, zeros, huge, tiny, ±Inf and NaN rows on every ISA', () => {
+    forEachIsa(() => {
+      for (const cols of [300, 4095, 1024]) {
+        const x = specialMatrix(cols); // (SPECIAL_ROWS, cols)
+        for (const mode of MODES) expectQuantizeMatchesRef(x, SPECIAL_ROWS, cols, mode);
+      }
+    });
+  });
+
+  it('gives every ISA the bytes of the generic kernel, NaN payloads included', () => {
+    const cols = 700;
+    const x = specialMatrix(cols); // (SPECIAL_ROWS, cols)
+    // NaNs JS would canonicalise: signalling, negative, with payloads (nearest_int reads their mantissa).
+    const bits = new Uint32Array(x.buffer);
+    bits[3 * cols + 2] = 0x7f800001;
+    bits[4 * cols + 600] = 0xffc00000;
+    bits[5 * cols + 299] = 0x7fa5a5a5;
+    bits[12 * cols + 0] = 0xff812345;
+    for (const mode of MODES) {
+      const results = new Map<string, Uint8Array>();
+      forEachIsa((isa) => {
+        const qa = allocQuantizedActivations(SPECIAL_ROWS, cols, mode);
+        quantizeActivations(x, SPECIAL_ROWS, qa);
+        const bytes = [qa.q, qa.scales, qa.sums].map((a) => new Uint8Array(a.buffer.slice(0)));
+        results.set(isa, Uint8Array.from(bytes.flatMap((b) => [...b])));
+      });
+      const generic = results.get('generic')!;
+      for (const [isa, got] of results) expect(sameBytes(got, generic), `${mode} ${isa}`).toBe(true);
     }
   });
 
-  it("per-block-256 matches llama.cpp's quantize_row_q8_K_ref bit for bit", () => {
-    for (const cols of [256, 300, 768]) {
-      const rows = 2;
-      const x = randomActivations(rows * cols, cols + 1);
-      x.fill(0, 256, Math.min(cols, 512)); // a zero group when there is one
-      x[3] = -50; // a negative max: iscale is positive, q keeps the sign of x
-      const qa = allocQuantizedActivations(rows, cols, 'per-block-256');
-      quantizeActivations(x, rows, qa);
-      const groups = qa.colsPadded / 256;
-      for (let r = 0; r < rows; r++) {
-        for (let g = 0; g < groups; g++) {
-          const ref = quantizeQ8KBlockRef(
-            x.subarray(r * cols + g * 256, r * cols + Math.min(cols, g * 256 + 256)),
-          );
-          const off = r * qa.colsPadded + g * 256;
-          expect(qa.q.subarray(off, off + 256)).toEqual(ref.q);
-          expect(qa.scales[r * groups + g]).toBe(ref.d);
-          expect(qa.sums[r * groups + g]).toBe(ref.sum);
-        }
-      }
-    }
+  it('reports its variant in kernelInfo()', () => {
+    forEachIsa((isa) => {
+      expect(kernelInfo().kernels.ternary_quantize).toBe(isa === 'avx512' ? 'avx512' : 'generic');
+    });
   });
 
   it('validates its arguments', () => {

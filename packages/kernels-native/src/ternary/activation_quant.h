@@ -7,6 +7,11 @@
 //                 q = min(127, nearest_int(iscale * x)), d = 1 / iscale; all-zero groups get d = 0, q = 0.
 // `scales` hold DEQUANTISATION multipliers (x ~ q * scale): 1.f / s per token, d per block.
 // `sums` hold sum(q) per group (the GEMM needs them because weight codes are w + 1).
+//
+// Every variant gives the same bits: the SIMD ones do the same IEEE float operations per element, in the same
+// order, and reduce only max and integer sums (order-free). NaN is the exception they hand back to the
+// scalar code: bitnet.cpp's MAX(max, a) = max > a ? max : a lets a NaN reset the running max, which only a
+// sequential loop reproduces, so a row (per-token) or group (per-block) holding a NaN runs the generic code.
 #pragma once
 
 #include <cstdint>
@@ -23,5 +28,20 @@ static inline int nearest_int(float f) {
   std::memcpy(&i, &v, sizeof i);
   return (i & 0x007fffff) - 0x00400000;
 }
+
+// One row x (cols) -> q (kp, zero padded past cols), kp % 256 == 0, kp >= cols.
+//   per_token: scale (1), sum (1)
+//   per_block: d (kp / 256), sums (kp / 256); groups past cols are all-zero groups.
+void quantize_row_per_token_generic(const float* x, int64_t cols, int64_t kp, int8_t* q, float* scale,
+                                    int32_t* sum);
+void quantize_row_per_block_generic(const float* x, int64_t cols, int64_t kp, int8_t* q, float* d,
+                                    int32_t* sums);
+// One 256-group of which `len` (<= 256, may be <= 0) values are real; the rest count as zeros.
+void quantize_q8k_block_generic(const float* x, int64_t len, int8_t* q /* (256) */, float* d, int32_t* sum);
+
+void quantize_row_per_token_avx512(const float* x, int64_t cols, int64_t kp, int8_t* q, float* scale,
+                                   int32_t* sum);
+void quantize_row_per_block_avx512(const float* x, int64_t cols, int64_t kp, int8_t* q, float* d,
+                                   int32_t* sums);
 
 }  // namespace ternion
