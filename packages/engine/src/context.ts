@@ -42,6 +42,8 @@ interface SeqState {
   /** Admission order; the youngest admitted sequence is preempted first. */
   arrival: number;
   request: PendingRequest | undefined;
+  /** (vocab) the row a 'last' evaluation resolves with, reused by the sequence's next one. */
+  lastRow: Float32Array | undefined;
 }
 
 export interface SchedulerStats {
@@ -127,6 +129,7 @@ export class Context {
       admitted: false,
       arrival: 0,
       request: undefined,
+      lastRow: undefined,
     });
     this.sequences.add(seq);
     return seq;
@@ -188,8 +191,10 @@ export class Context {
   }
 
   /**
-   * Appends `tokens` to `seq`, computes them and resolves with logits rows (copies): the last token's with
-   * 'last', every appended token's with 'all' (speculative verification).
+   * Appends `tokens` to `seq`, computes them and resolves with logits rows: the last token's with 'last' (a
+   * buffer of the sequence, overwritten by its next 'last' evaluation: a 128k-entry row per generated token
+   * would otherwise be ~0.5 MB of garbage per token), every appended token's with 'all' (copies kept by the
+   * caller, for speculative verification).
    */
   evaluate(
     seq: SeqId,
@@ -345,7 +350,14 @@ export class Context {
       if (!req || !s.admitted) continue; // disposed or preempted meanwhile
       for (let j = 0; j < t.logitCount; j++) {
         const r = t.logitFrom + j;
-        req.rows.push(f.logits.slice(r * vocab, (r + 1) * vocab));
+        const row = f.logits.subarray(r * vocab, (r + 1) * vocab);
+        if (req.logits === 'last') {
+          s.lastRow ??= new Float32Array(vocab);
+          s.lastRow.set(row);
+          req.rows.push(s.lastRow);
+        } else {
+          req.rows.push(row.slice());
+        }
       }
       const before = s.numComputed;
       s.numComputed += t.count;
