@@ -183,10 +183,12 @@ function specialRows(cols: number): Float32Array[] {
   return [
     new Float32Array(cols), // all zeros
     Float32Array.from({ length: cols }, (_, i) => (i % 3 === 0 ? -0 : 0)), // signed zeros
-    set(1, { 5: -9, 9: 9, 260: 9, 300: -9 }), // |max| ties with opposite signs: the first one wins
+    set(1, { 5: -25, 9: 25, 260: 25, 300: -25 }), // |max| ties with opposite signs (|outliers| < 20): the first wins
     set(2, { [last]: -30, [Math.max(0, last - 1)]: 30 }), // the max in the ragged tail lanes
     set(3, { 7: 3e38, 8: -3e38, 11: 1e-40 }), // huge and denormal
     Float32Array.from({ length: cols }, (_, i) => ((i % 7) - 3) * 1e-7), // all below bitnet's 1e-5 floor
+    // Denormal group maxima: -127 / max overflows to -Inf and nearest_int(±Inf) = -2^22, which q truncates
+    Float32Array.from({ length: cols }, (_, i) => ((i % 5) - 2) * 1e-45),
     set(4, { 0: Infinity }),
     set(5, { [last]: -Infinity, 13: Infinity }),
     set(6, { 0: Number.NaN }),
@@ -196,7 +198,7 @@ function specialRows(cols: number): Float32Array[] {
     new Float32Array(cols).fill(Number.NaN),
   ];
 }
-const SPECIAL_ROWS = 13;
+const SPECIAL_ROWS = 14;
 
 /** specialRows(cols) stacked: (SPECIAL_ROWS, cols). */
 function specialMatrix(cols: number): Float32Array {

@@ -54,14 +54,24 @@ static inline __m512i token16(__m512 x, __m512 s, __m512i acc, int8_t* q) {
 // One 256-group, 0 < len <= 256 real values.
 static inline void q8k_block(const float* x, int64_t len, int8_t* q /* (256) */, float* d, int32_t* sum) {
   __m512 v[16];  // (256) the group, zeros past len
-  __m512i m = _mm512_setzero_si512();
+  // On the raw bit patterns a signed max finds the largest value >= +0 and an unsigned max the negative
+  // value of largest |x| (negative patterns sort above positive ones): max |x| AND its sign, no search.
+  __m512i smax[4], umax[4];
 #pragma GCC unroll 16
   for (int k = 0; k < 16; k++) {
     v[k] = _mm512_maskz_loadu_ps(first_lanes(len - 16 * k), x + 16 * k);
-    m = _mm512_max_epu32(m, abs_bits(v[k]));
+    const __m512i b = _mm512_castps_si512(v[k]);
+    smax[k % 4] = k < 4 ? b : _mm512_max_epi32(smax[k % 4], b);
+    umax[k % 4] = k < 4 ? b : _mm512_max_epu32(umax[k % 4], b);
   }
-  const uint32_t amax_bits = _mm512_reduce_max_epu32(m);
-  if (amax_bits > kInfBits) {
+  const int32_t top = _mm512_reduce_max_epi32(
+      _mm512_max_epi32(_mm512_max_epi32(smax[0], smax[1]), _mm512_max_epi32(smax[2], smax[3])));
+  const uint32_t top_u = _mm512_reduce_max_epu32(
+      _mm512_max_epu32(_mm512_max_epu32(umax[0], umax[1]), _mm512_max_epu32(umax[2], umax[3])));
+  const uint32_t pos_bits = top > 0 ? static_cast<uint32_t>(top) : 0;      // largest x > 0, or 0
+  const uint32_t neg_bits = top_u > 0x80000000u ? top_u & 0x7fffffff : 0;  // largest |x| of x < 0, or 0
+  const uint32_t amax_bits = pos_bits > neg_bits ? pos_bits : neg_bits;
+  if (amax_bits > kInfBits) {  // a NaN of either sign
     quantize_q8k_block_generic(x, len, q, d, sum);
     return;
   }
@@ -71,17 +81,20 @@ static inline void q8k_block(const float* x, int64_t len, int8_t* q /* (256) */,
     *sum = 0;
     return;
   }
-  // The scalar `ax > amax` keeps the FIRST value reaching max |x|; padding (|x| = 0) never matches.
-  const __m512i target = _mm512_set1_epi32(static_cast<int>(amax_bits));
   int64_t first = 0;
-  for (int k = 0; k < 16; k++) {
-    const __mmask16 hit = _mm512_cmpeq_epi32_mask(abs_bits(v[k]), target);
-    if (hit) {
-      first = 16 * k + __builtin_ctz(hit);
-      break;
+  if (pos_bits == neg_bits) {
+    // +max and -max both there: the scalar `ax > amax` keeps the FIRST one; padding never matches.
+    const __m512i target = _mm512_set1_epi32(static_cast<int>(amax_bits));
+    for (int k = 0; k < 16; k++) {
+      const __mmask16 hit = _mm512_cmpeq_epi32_mask(abs_bits(v[k]), target);
+      if (hit) {
+        first = 16 * k + __builtin_ctz(hit);
+        break;
+      }
     }
   }
-  const float iscale = -127.f / x[first];
+  const float max = pos_bits == neg_bits ? x[first] : float_of_bits(pos_bits > neg_bits ? pos_bits : top_u);
+  const float iscale = -127.f / max;
   const __m512 vi = _mm512_set1_ps(iscale);
   __m512i acc = _mm512_setzero_si512();
 #pragma GCC unroll 16
