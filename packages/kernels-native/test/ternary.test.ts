@@ -242,6 +242,16 @@ describe('quantizeActivations', () => {
     });
   });
 
+  it('splits prefill-sized batches over the pool with the same bits', () => {
+    // Pool chunks hold >= 65536 values: 40 rows of 2049 split into chunks of 31 rows and 9 rows.
+    const [rows, cols] = [40, 2049];
+    const x = randomActivations(rows * cols, 7);
+    x[5 * cols + 2] = Number.NaN; // a scalar fallback row inside a chunk
+    forEachIsaAndThreads([1, 2], () => {
+      for (const mode of MODES) expectQuantizeMatchesRef(x, rows, cols, mode);
+    });
+  });
+
   it('gives every ISA the bytes of the generic kernel, NaN payloads included', () => {
     const cols = 700;
     const x = specialMatrix(cols); // (SPECIAL_ROWS, cols)
