@@ -30,8 +30,10 @@ import {
   worstErrorRatio,
 } from './reference/dense.js';
 
-// Ragged shapes: n covers the decode (n < 4) stream kernels, 1..4-row register tiles plus remainders, m covers 4-row tiles, 16-row blocks and a
-// thread split, k covers every vector tail (8, 16, 32, 64 lanes).
+// Ragged shapes: n covers the decode (n < 4) stream kernels and the GEMM x tiles (AVX-512 float: up to 6
+// rows, split evenly, so 13 = 5 + 4 + 4 and 17 = 6 + 6 + 5; int8 and AVX2: 4 rows plus a remainder); m covers
+// 4-row weight tiles with 1..3 leftover rows, several 16-row blocks (each prefetching the next) and a thread
+// split; k covers every vector tail (8, 16, 32, 64 lanes) and lengths of one partial vector.
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],
   [1, 37, 100],
@@ -43,6 +45,12 @@ const SHAPES: [number, number, number][] = [
   [9, 18, 257],
   [2, 13, 300], // decode-sized n: the single-stream kernels, several unrolled steps plus a tail
   [1, 9, 1000],
+  [5, 6, 5], // a single x tile of 5 rows, a 4-row weight tile and 2 leftover rows, k shorter than one vector
+  [8, 37, 129], // two 4-row x tiles
+  [13, 21, 95],
+  [16, 42, 250], // the batched-decode shape: 6 + 5 + 5 rows
+  [17, 35, 33],
+  [33, 50, 161], // six x tiles, four 16-row blocks, 2 leftover weight rows
 ];
 
 /** Copies `src` into a fresh buffer at byte offset `offset`, like a tensor view inside a mapped GGUF file. */

@@ -2,10 +2,13 @@
 //
 // Decode-sized n (< 4): one weight row at a time, so W is a single sequential stream (four interleaved row
 // streams ran at ~60% of the read bandwidth at n = 1, one stream at ~90-100%), 4 accumulators per x row.
-// Larger n: register tile of 4 weight rows × 4 activation rows (16 zmm accumulators, 16 floats of k per step),
-// masked loads for the k tail. Weight rows are walked in blocks of 16 that stay in L2 while every 4-row slab
-// of X passes over them (the slab stays in L1 across the block's 4 sub-tiles), so W is read from DRAM once
-// per call whatever n is.
+// Larger n: register tile of 4 weight rows × 6 activation rows (24 zmm accumulators, 16 floats of k per step),
+// masked loads for the k tail, the 24 sums reduced by one transpose-and-add tree. Weight rows are walked in
+// blocks of 16 that stay in L2 while every x tile passes over them, the next block prefetched meanwhile, so W
+// is read from DRAM once per call whatever n is. On the 2-core machine we measured (zmm FMA at 1/cycle, ~117
+// GFLOP/s per core by a register-only loop) the 4 × 4 tile with 16 horizontal reductions ran the 16 × 32002 ×
+// 1536 F16 output GEMM at ~80% of that peak; taller tiles (8 × 2, 12 × 2, 8 × 3), packing W rows to f32 once
+// per call, and k-blocking the x tile for L1 all measured slower or no better than this 6 × 4 one.
 // The int8 kernel uses vpdpbusd (u8 × s8) with activations offset by +128 to make them unsigned and a Σw
 // correction (the trick llama.cpp's AVX-512 VNNI q8 dot products rely on), so integer sums are exact.
 // Measured against widening int8 weights to f32 + FMA (same tiling): 15 vs 30 ms for the 128256×2560 GEMV,
@@ -23,9 +26,16 @@
 namespace ternion {
 namespace avx512 {
 
-constexpr int kTileRows = 4;   // weight rows per register tile
-constexpr int kTileX = 4;      // activation rows per register tile
-constexpr int64_t kBlock = 16;  // weight rows kept hot in L2 while all of X passes over them
+// Float tile: 4 weight rows × 6 activation rows = 24 zmm accumulators + 4 weight vectors + 1 x vector (29 of
+// 32 registers). Each widened weight vector feeds 6 FMAs (4 in a 4 × 4 tile) and each x vector 4.
+constexpr int kFloatTileRows = 4;
+constexpr int kFloatTileX = 6;
+constexpr int kFloatMinTileX = 4;     // fewer activation rows take the single-stream GEMV
+constexpr int64_t kFloatBlock = 16;   // weight rows kept hot in L2 while all of X passes over them
+// Int8 tile: 4 weight rows × 4 activation rows, the same 16-row blocks.
+constexpr int kTileRows = 4;
+constexpr int kTileX = 4;
+constexpr int64_t kBlock = 16;
 
 // acc + Σ (u8 a · s8 b) per 32-bit lane. GCC 12 surrounds the vpdpbusd builtin with register copies (its
 // accumulator is tied to the destination), which tripled the instruction count of the 4×4 int8 tile and
@@ -80,15 +90,35 @@ struct Q8_0Rows {
   __m512 load_tail(int64_t row, int64_t c0, __mmask16) const { return load(row, c0); }  // k % 32 == 0
 };
 
-// y[r, j + c] for r < R activation rows (x, y already offset to the first one), c < C weight rows.
+// Sums of 16 accumulators at once: out lane i = Σ lanes of a[i]. Each level adds pairs after interleaving them
+// (unpack ps, unpack pd, then two 128-bit shuffles), so 15 adds and 30 shuffles serve all 16 sums where 16
+// separate horizontal reductions take 64 of each (~8% of a 4 × 4 tile's instructions at k = 1536).
+static inline __m512 transpose_sum16(const __m512* a) {
+  __m512 b[8], c[4], d[2];
+  for (int i = 0; i < 8; i++)  // 128-bit quarter q of b[i]: a[2i] and a[2i+1] interleaved, 2 partials each
+    b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+  for (int i = 0; i < 4; i++) {  // quarter q of c[i]: one partial of each of a[4i .. 4i+3]
+    const __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]));
+    const __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]));
+    c[i] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+  }
+  for (int i = 0; i < 2; i++)  // quarters: c[2i] q0+q1, c[2i] q2+q3, c[2i+1] q0+q1, c[2i+1] q2+q3
+    d[i] = _mm512_add_ps(_mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
+                         _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(d[0], d[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                       _mm512_shuffle_f32x4(d[0], d[1], _MM_SHUFFLE(3, 1, 3, 1)));
+}
+
+// y[r, j + c] for r < R activation rows (x, y already offset to the first one), c < C weight rows: R·C zmm
+// accumulators, C weight vectors widened once per step and each x vector loaded once into a register.
 // It also prefetches the lines [pf, pf_end) into L2 (one per step of c0, the rest after the loop): weights
 // that a later tile reads from DRAM stream in while this one computes.
 template <int R, int C, typename Rows>
 static inline void float_tile(const Rows& rows, const float* x, float* y, int64_t m, int64_t k, int64_t j,
                               const char* pf, const char* pf_end) {
-  __m512 acc[R][C];
-  for (int r = 0; r < R; r++)
-    for (int c = 0; c < C; c++) acc[r][c] = _mm512_setzero_ps();
+  __m512 acc[R * C];
+#pragma GCC unroll 32
+  for (int i = 0; i < R * C; i++) acc[i] = _mm512_setzero_ps();
   int64_t c0 = 0;
   for (; c0 + 16 <= k; c0 += 16) {
     if (pf < pf_end) {
@@ -96,27 +126,60 @@ static inline void float_tile(const Rows& rows, const float* x, float* y, int64_
       pf += 64;
     }
     __m512 wv[C];
+#pragma GCC unroll 8
     for (int c = 0; c < C; c++) wv[c] = rows.load(j + c, c0);
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
-      const __m512 xv = _mm512_loadu_ps(x + r * k + c0);
-      for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv[c], xv, acc[r][c]);
+      __m512 xv = _mm512_loadu_ps(x + r * k + c0);
+      // Pin xv to a register: left alone, GCC folds the load into every one of the C FMAs (C loads per x
+      // vector instead of one), which made the 6- and 8-row tiles load-bound.
+      __asm__("" : "+v"(xv));
+#pragma GCC unroll 8
+      for (int c = 0; c < C; c++) acc[r * C + c] = _mm512_fmadd_ps(wv[c], xv, acc[r * C + c]);
     }
   }
   if (c0 < k) {
     const __mmask16 mask = tail_mask16(k - c0);
     __m512 wv[C];
+#pragma GCC unroll 8
     for (int c = 0; c < C; c++) wv[c] = rows.load_tail(j + c, c0, mask);
+#pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
       const __m512 xv = _mm512_maskz_loadu_ps(mask, x + r * k + c0);
-      for (int c = 0; c < C; c++) acc[r][c] = _mm512_fmadd_ps(wv[c], xv, acc[r][c]);
+#pragma GCC unroll 8
+      for (int c = 0; c < C; c++) acc[r * C + c] = _mm512_fmadd_ps(wv[c], xv, acc[r * C + c]);
     }
   }
   for (; pf < pf_end; pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+  if (R * C <= 2) {
+    for (int r = 0; r < R; r++)
+      for (int c = 0; c < C; c++) y[r * m + j + c] = _mm512_reduce_add_ps(acc[r * C + c]);
+    return;
+  }
+  constexpr int kGroups = (R * C + 15) / 16;
+  alignas(64) float sums[kGroups * 16];  // (R, C) then padding
+#pragma GCC unroll 2
+  for (int g = 0; g < kGroups; g++) {
+    __m512 v[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; i++) v[i] = g * 16 + i < R * C ? acc[g * 16 + i] : _mm512_setzero_ps();
+    _mm512_store_ps(sums + 16 * g, transpose_sum16(v));
+  }
   for (int r = 0; r < R; r++)
-    for (int c = 0; c < C; c++) y[r * m + j + c] = _mm512_reduce_add_ps(acc[r][c]);
+    for (int c = 0; c < C; c++) y[r * m + j + c] = sums[r * C + c];
 }
 
-// Decode-sized n (< kTileX): one weight row at a time, so W is read as a single sequential stream (four
+// The tile for the `rows_left` (<= R) activation rows of the current x tile.
+template <int R, int C, typename Rows>
+static inline void float_column(int rows_left, const Rows& rows, const float* x, float* y, int64_t m, int64_t k,
+                                int64_t j, const char* pf, const char* pf_end) {
+  if constexpr (R > 1) {
+    if (rows_left < R) return float_column<R - 1, C>(rows_left, rows, x, y, m, k, j, pf, pf_end);
+  }
+  float_tile<R, C>(rows, x, y, m, k, j, pf, pf_end);
+}
+
+// Decode-sized n (< kFloatTileX): one weight row at a time, so W is read as a single sequential stream (four
 // interleaved row streams measured ~30% slower at n = 1), with 4 independent accumulators per x row to hide
 // FMA latency.
 template <int R, typename Rows>
@@ -141,25 +204,10 @@ static inline void float_stream_row(const Rows& rows, const float* x, float* y, 
   }
 }
 
-template <int C, typename Rows>
-static inline void float_column(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
-                                int64_t i0, int64_t j, const char* pf, const char* pf_end) {
-  switch (n - i0) {
-    case 1:
-      return float_tile<1, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
-    case 2:
-      return float_tile<2, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
-    case 3:
-      return float_tile<3, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
-    default:
-      return float_tile<4, C>(rows, x + i0 * k, y + i0 * m, m, k, j, pf, pf_end);
-  }
-}
-
 template <typename Rows>
 static inline void float_matmul(const Rows& rows, const float* x, float* y, int64_t n, int64_t m, int64_t k,
                                 int64_t j0, int64_t j1) {
-  if (n < kTileX) {
+  if (n < kFloatMinTileX) {
     for (int64_t j = j0; j < j1; j++) {
       if (n == 1) float_stream_row<1>(rows, x, y, m, k, j);
       else if (n == 2) float_stream_row<2>(rows, x, y, m, k, j);
@@ -167,24 +215,31 @@ static inline void float_matmul(const Rows& rows, const float* x, float* y, int6
     }
     return;
   }
+  // X tiles of near-equal height: 13 rows run as 5 + 4 + 4, not 6 + 6 + 1 (a 1-row tile widens each weight
+  // vector for a single FMA).
+  const int64_t tiles = (n + kFloatTileX - 1) / kFloatTileX;
+  const int64_t base = n / tiles, extra = n % tiles;
   // Each tile call prefetches an equal slice of the next block's rows, so the block's DRAM traffic is spread
   // over the current block's compute (without it the first x tile of every block waited on DRAM: n = 16 ran
   // at ~25% of the FMA peak).
-  for (int64_t jb = j0; jb < j1; jb += kBlock) {
-    const int64_t je = jb + kBlock < j1 ? jb + kBlock : j1;
-    const int64_t ne = je + kBlock < j1 ? je + kBlock : j1;
+  for (int64_t jb = j0; jb < j1; jb += kFloatBlock) {
+    const int64_t je = jb + kFloatBlock < j1 ? jb + kFloatBlock : j1;
+    const int64_t ne = je + kFloatBlock < j1 ? je + kFloatBlock : j1;
     const char* pf = rows.row_ptr(je);
     const char* const pf_end = rows.row_ptr(ne);
-    const int64_t calls = (n + kTileX - 1) / kTileX * ((je - jb) / kTileRows + (je - jb) % kTileRows);
+    const int64_t calls = tiles * ((je - jb) / kFloatTileRows + (je - jb) % kFloatTileRows);
     const int64_t slice = 64 * (((pf_end - pf) / 64 + calls - 1) / calls);  // bytes per call
-    for (int64_t i = 0; i < n; i += kTileX) {
+    int64_t i = 0;
+    for (int64_t t = 0; t < tiles; t++) {
+      const int h = static_cast<int>(base + (t < extra ? 1 : 0));
+      const float* xt = x + i * k;  // (h, k)
+      float* yt = y + i * m;        // (h, m)
       int64_t j = jb;
-      for (; j + kTileRows <= je; j += kTileRows, pf += slice) {
-        float_column<kTileRows>(rows, x, y, n, m, k, i, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
-      }
-      for (; j < je; j++, pf += slice) {
-        float_column<1>(rows, x, y, n, m, k, i, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
-      }
+      for (; j + kFloatTileRows <= je; j += kFloatTileRows, pf += slice)
+        float_column<kFloatTileX, kFloatTileRows>(h, rows, xt, yt, m, k, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
+      for (; j < je; j++, pf += slice)
+        float_column<kFloatTileX, 1>(h, rows, xt, yt, m, k, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
+      i += h;
     }
   }
 }
