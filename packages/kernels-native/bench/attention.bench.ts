@@ -4,7 +4,8 @@
 // attention at decode is a bandwidth problem. "hot" reuses one layer's cache (it fits the 32 MiB L3 up to
 // ctx 4096); "cold" rotates over as many layer caches as make 96 MB (3× L3), like a forward pass through
 // 30 layers does, and is the figure to hold against the DRAM read bandwidth. The int8 cache halves the
-// bytes (plus 8 bytes of scales per position and head).
+// bytes (plus 8 bytes of scales per position and head). Then the continuous-batching decode step of the 700m
+// model (16 sequences, blocks scattered over the arena) and a prefill chunk at the same shape.
 import { loadavg } from 'node:os';
 import {
   getThreads,
@@ -107,8 +108,150 @@ export async function run(ctx: BenchContext): Promise<void> {
       }
     }
   }
+  // The 700m decode step: the figure to hold against the read bandwidth (every layer's K/V is cold).
+  setIsa(best);
+  for (const positions of ctx.quick ? [60] : [60, 160, 300, 0]) {
+    const step = decode700m(positions);
+    for (const t of threadCounts) {
+      setThreads(t);
+      const s = ctx.median(step.run, Math.max(reps, 2 * step.layers));
+      const gbps = step.kvBytes / s / 1e9;
+      ctx.print(
+        `700m decode, 16 seqs x ${positions > 0 ? String(positions).padStart(3) : '30..300'} positions ${t}T: ` +
+          `${(s * 1e6).toFixed(0).padStart(5)} µs per layer ${gbps.toFixed(1).padStart(5)} GB/s ` +
+          `(${((100 * gbps) / (bw.get(t) ?? 1)).toFixed(0)}% of DRAM read)  [${(step.kvBytes / 1e6).toFixed(2)} MB ` +
+          `per layer, ${step.layers} layers rotated]`,
+      );
+    }
+  }
+  // A causal prefill chunk at the same shape: compute-bound (each token re-reads one sequence's K/V, which
+  // stays in cache), 2 × 2 × 96 FLOP per (token, head, position).
+  const prefill = prefill700m(128, 512);
+  for (const t of threadCounts) {
+    setThreads(t);
+    const s = ctx.median(prefill.run, reps);
+    ctx.print(
+      `700m prefill, 128 tokens at positions 384..511 ${t}T: ${(s * 1e6).toFixed(0).padStart(6)} µs ` +
+        `${(prefill.flops / s / 1e9).toFixed(1)} GFLOP/s`,
+    );
+  }
   setThreads(before.threads);
   setIsa(before.isa);
+}
+
+/**
+ * `n` tokens of one sequence (positions contextLength - n .. contextLength - 1) at the 700m shape, its blocks
+ * in a scrambled order.
+ */
+export function prefill700m(n: number, contextLength: number): { run: () => void; flops: number } {
+  const nHeads = 16;
+  const headDim = 96;
+  const numBlocks = Math.ceil(contextLength / BLOCK_SIZE);
+  const elements = kvCacheElements({ numBlocks, blockSize: BLOCK_SIZE, nKvHeads: nHeads, headDim });
+  const k = randomHalves(elements, 7); // (numBlocks, nKvHeads, headDim, blockSize)
+  const v = randomHalves(elements, 8); // (numBlocks, nKvHeads, blockSize, headDim)
+  const blockTable = Int32Array.from({ length: numBlocks }, (_, i) => (i * 7) % numBlocks); // (1, numBlocks)
+  const q = new Float32Array(n * nHeads * headDim).map((_, i) => Math.sin(i)); // (n, nHeads, headDim)
+  const out = new Float32Array(n * nHeads * headDim); // (n, nHeads, headDim)
+  const tokenSeq = new Int32Array(n); // (n)
+  const tokenPos = Int32Array.from({ length: n }, (_, i) => contextLength - n + i); // (n)
+  let positions = 0;
+  for (const p of tokenPos) positions += p + 1;
+  const run = () =>
+    pagedAttention(
+      q,
+      k,
+      v,
+      numBlocks,
+      BLOCK_SIZE,
+      nHeads,
+      nHeads,
+      headDim,
+      blockTable,
+      numBlocks,
+      tokenSeq,
+      tokenPos,
+      n,
+      1 / Math.sqrt(headDim),
+      out,
+    );
+  return { run, flops: positions * nHeads * headDim * 4 };
+}
+
+/** One layer's decode attention at the 700m shape, rotating over enough layers that K/V come from DRAM. */
+export interface DecodeStep {
+  /** Runs one layer (the next one in rotation). */
+  run: () => void;
+  /** K and V bytes one layer reads. */
+  kvBytes: number;
+  layers: number;
+}
+
+/**
+ * The decode step of a continuous batch at the bitnet_b1_58-large (700m) shape: 16 heads, 16 KV heads (no
+ * GQA), head_dim 96, f16 cache, 16-position blocks, 16 sequences of `positions` each (0: 30, 48, .., 300).
+ * Every sequence's blocks are scattered over a shuffled arena, as a block pool hands them out after some
+ * churn, so no two consecutive blocks of a sequence are adjacent. Napkin math: 16 × 96 × 2 bytes × 2 = 6 kB
+ * of K and V per position and layer, 2 FLOP per byte: bandwidth-bound. `scattered` false deals the blocks in
+ * arena order instead; `rotateBytes` is how much K/V the rotated layers hold together (96 MB = 3× L3: cold).
+ */
+export function decode700m(positions: number, scattered = true, rotateBytes = 96e6): DecodeStep {
+  const nHeads = 16;
+  const headDim = 96;
+  const numSeqs = 16;
+  const lens = Array.from({ length: numSeqs }, (_, s) => (positions > 0 ? positions : 30 + 18 * s));
+  const perSeq = lens.map((len) => Math.ceil(len / BLOCK_SIZE));
+  const maxBlocksPerSeq = Math.max(...perSeq);
+  const numBlocks = perSeq.reduce((a, b) => a + b, 0);
+  const shape = { numBlocks, blockSize: BLOCK_SIZE, nKvHeads: nHeads, headDim };
+  const elements = kvCacheElements(shape);
+  // A seeded shuffle of the arena's blocks, dealt to the sequences in order.
+  const pool = Array.from({ length: numBlocks }, (_, i) => i);
+  let seed = 12345;
+  for (let i = scattered ? pool.length - 1 : 0; i > 0; i--) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const j = seed % (i + 1);
+    [pool[i], pool[j]] = [pool[j] ?? 0, pool[i] ?? 0];
+  }
+  const blockTables = new Int32Array(numSeqs * maxBlocksPerSeq); // (numSeqs, maxBlocksPerSeq)
+  let next = 0;
+  perSeq.forEach((blocks, s) => {
+    for (let b = 0; b < blocks; b++) blockTables[s * maxBlocksPerSeq + b] = pool[next++] ?? 0;
+  });
+  const tokenSeq = Int32Array.from(lens, (_, s) => s); // (numSeqs)
+  const tokenPos = Int32Array.from(lens, (len) => len - 1); // (numSeqs)
+  const kvBytes = lens.reduce((a, len) => a + len, 0) * nHeads * headDim * 2 * 2;
+  const layers = Math.max(1, Math.ceil(rotateBytes / kvBytes));
+  const caches = Array.from({ length: layers }, (_, l) => ({
+    k: randomHalves(elements, 2 * l + 1), // (numBlocks, nKvHeads, headDim, blockSize)
+    v: randomHalves(elements, 2 * l + 2), // (numBlocks, nKvHeads, blockSize, headDim)
+  }));
+  const q = new Float32Array(numSeqs * nHeads * headDim).map((_, i) => Math.sin(i)); // (numSeqs, nHeads, headDim)
+  const out = new Float32Array(numSeqs * nHeads * headDim); // (numSeqs, nHeads, headDim)
+  const scale = 1 / Math.sqrt(headDim);
+  let layer = 0;
+  const run = () => {
+    const c = caches[layer++ % layers];
+    if (c)
+      pagedAttention(
+        q,
+        c.k,
+        c.v,
+        numBlocks,
+        BLOCK_SIZE,
+        nHeads,
+        nHeads,
+        headDim,
+        blockTables,
+        maxBlocksPerSeq,
+        tokenSeq,
+        tokenPos,
+        numSeqs,
+        scale,
+        out,
+      );
+  };
+  return { run, kvBytes, layers };
 }
 
 type AttendLayer = (

@@ -92,12 +92,14 @@ function scenario(
     seqLens: number[];
     chunk: number;
     scale?: number;
+    /** Unused blocks in the arena besides 3 spares (more spreads the sequences' blocks further apart). */
+    extraBlocks?: number;
   },
 ): Scenario {
   const rng = mulberry32(seed);
   const perSeq = o.seqLens.map((len) => Math.ceil(len / o.blockSize));
   const maxBlocksPerSeq = Math.max(...perSeq) + 1;
-  const numBlocks = perSeq.reduce((a, b) => a + b, 0) + 3;
+  const numBlocks = perSeq.reduce((a, b) => a + b, 0) + 3 + (o.extraBlocks ?? 0);
   const shape: KvCacheShape = { numBlocks, blockSize: o.blockSize, nKvHeads: o.nKvHeads, headDim: o.headDim };
   const elements = kvCacheElements(shape);
   const kCache = new Uint16Array(elements); // (numBlocks, nKvHeads, headDim, blockSize) f16
@@ -391,6 +393,44 @@ describe('pagedAttention', () => {
       });
     });
   }
+
+  // Decode batches like the 700m model's (16 heads of 96 dims, no GQA), whose sequence lengths straddle the
+  // 16-position tiles and the kernels' 256-position score chunks, over an arena 8x larger than the blocks in
+  // use so consecutive blocks of a sequence lie far apart; and prefill chunks that cross a score chunk.
+  const decodeShapes = [
+    { headDim: 96, nHeads: 8, nKvHeads: 8, blockSize: 16, seqLens: [1, 300, 15, 16, 17, 256, 257, 2] },
+    { headDim: 72, nHeads: 4, nKvHeads: 4, blockSize: 16, seqLens: [270, 31, 512, 513, 48, 7] },
+    { headDim: 40, nHeads: 8, nKvHeads: 1, blockSize: 24, seqLens: [262, 530, 257, 241] }, // G = 8
+    { headDim: 96, nHeads: 4, nKvHeads: 2, blockSize: 7, seqLens: [300, 259, 30] }, // G = 2, odd blocks
+  ];
+  for (const [i, o] of decodeShapes.entries()) {
+    it(`matches the reference on a scattered decode batch: headDim ${o.headDim}, ${o.nHeads}/${o.nKvHeads} heads, blockSize ${o.blockSize}, seqs ${o.seqLens.join(',')}`, () => {
+      const blocks = o.seqLens.reduce((a, len) => a + Math.ceil(len / o.blockSize), 0);
+      // Sequence 0 also runs a 12-token prefill chunk whose last tokens see past a multiple of 256.
+      const s = scenario(300 + i, { ...o, chunk: Math.min(12, o.seqLens[0] ?? 1), extraBlocks: 7 * blocks });
+      const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), s.batch);
+      const expectedI8 = pagedAttentionReference(s.shape, int8Values(s.shape, s.i8), s.batch);
+      forEachIsaAndThreads([1, 2], (isa, threads) => {
+        const out = new Float32Array(expected.length).fill(Number.NaN);
+        attend(s, out);
+        expect(maxAbsDiff(out, expected), `f16 ${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+        out.fill(Number.NaN);
+        pagedAttentionI8(...attentionI8Args(s, out));
+        expect(maxAbsDiff(out, expectedI8), `int8 ${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+      });
+    });
+  }
+
+  it('matches the reference for every sequence length from 1 to 300 in one decode batch', () => {
+    const seqLens = Array.from({ length: 300 }, (_, i) => 300 - i);
+    const s = scenario(320, { headDim: 20, nHeads: 2, nKvHeads: 2, blockSize: 16, seqLens, chunk: 1 });
+    const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), s.batch);
+    forEachIsaAndThreads([1, 2], (isa, threads) => {
+      const out = new Float32Array(expected.length).fill(Number.NaN);
+      attend(s, out);
+      expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+    });
+  });
 
   it('stays finite and exact with peaked softmax (large scores need the max subtraction)', () => {
     const s = scenario(7, {

@@ -1,15 +1,17 @@
-// AVX-512 paged attention. Per block and per tile of 16 positions:
+// AVX-512 paged attention. Per chunk of up to 256 positions:
 //   scores  16 positions in one zmm: K is dimension-major inside a block, so for each dimension d one 32-byte
 //           load + vcvtph2ps gives k[d] for 16 positions, multiplied by q[d] broadcast (no horizontal sums);
-//   softmax the tile's maximum updates each head's running maximum (rescaling its accumulator when it grows),
-//           then p = exp(s - max) for 16 lanes at once;
-//   p·V     each V row (position-major) is converted once and added to every query head of the group.
+//           the chunk's scores go to a stack buffer, their lane-wise maximum alongside;
+//   softmax one horizontal maximum per head and chunk updates the running maximum (rescaling the
+//           accumulator when it grows), then p = exp(s - max) for 16 lanes at once;
+//   p·V     each V row (position-major) is converted once and added to every query head of the group, the
+//           accumulator held in registers for the whole chunk.
 // Query heads that share a KV head go through together (up to 8), so K/V are read and converted once per
 // group. Online softmax: Milakov & Gimelshein, "Online normalizer calculation for softmax" (2018), in the
 // tiled form of FlashAttention (Dao et al. 2022). Q, scores, probabilities and the accumulator stay in f32
 // (ggml's CPU flash-attention rounds Q and the V accumulator to f16; this is the more precise side).
 // The int8 caches share the code: their values convert with vpmovsxbd + vcvtdq2ps, the K scales multiply
-// the 16 scores, and the V scales fold into the 16 probabilities.
+// the 16 scores, and the V scales fold into the probabilities.
 #include <immintrin.h>
 
 #include <cmath>
@@ -26,6 +28,8 @@ namespace avx512 {
 namespace {
 
 constexpr int kMaxGroup = 8;  // query heads per pass: 2 score accumulators each stay in registers
+constexpr int64_t kChunk = 256;  // positions whose scores are held at once
+constexpr int64_t kPrefetchBlocks = 1;  // how many blocks ahead K and V are prefetched
 
 // e^x, relative error below 2e-7 for x in [-104, 88]; lanes below -104 give (almost) 0.
 // Range reduction x = n·ln2 + r with ln2 split in two (Cody & Waite), degree-6 Taylor polynomial on
@@ -58,94 +62,198 @@ inline __m512 load_values(const void* cache, int64_t index, __mmask16 mask) {
   }
 }
 
+// Lines of [from, to) bytes past `base`, one prefetch per 64-byte line (a prefetch never faults). Ranges
+// issued back to back ([0, x), [x, y), ...) cover every line of [0, y) once.
+inline void prefetch_range(const char* base, int64_t from, int64_t to, int hint_l1) {
+  for (int64_t x = from; x < to; x += 64) {
+    if (hint_l1) {
+      _mm_prefetch(base + x, _MM_HINT_T0);
+    } else {
+      _mm_prefetch(base + x, _MM_HINT_T1);
+    }
+  }
+}
+
 // G query heads [head0, head0 + G) sharing one KV head; kInt8 selects the int8 + scales caches.
+//
+// The positions go in chunks of up to kChunk. Per chunk:
+//   1. scores of every position into p (16 per tile, K dimension-major), the lane-wise max on the side;
+//   2. one horizontal max per head, one rescale of the accumulator if it grew, p = exp(s - max) in place;
+//   3. p·V with the accumulator in registers, V rows read in order.
+// So the horizontal reductions, the scalar exp and the rescale happen once per chunk instead of once per
+// 16 positions, which matters for G = 1 (a tile is only 16 × head_dim MACs).
+//
+// Paged blocks lie anywhere in the arena, so the hardware prefetcher restarts at each one; the block
+// table says where the next blocks are, so while block b's scores are computed the K (into L1) and V
+// (into L2: it is read after the whole chunk's scores) of block b + kPrefetchBlocks are prefetched, a few
+// lines per dimension step rather than in one burst that would stall on full miss buffers.
 template <int G, bool kInt8>
 bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table, int64_t num_positions,
                   int64_t head0) {
+  constexpr int64_t kElem = kInt8 ? 1 : 2;                  // bytes per cache value
+  constexpr int kDepth = G == 1 ? 4 : 2;                    // score accumulators per head (FMA chains)
+  constexpr int kDimChunks = G == 1 ? 8 : G == 2 ? 4 : G <= 4 ? 2 : 1;  // 16-dim accumulators per head in p·V
   const int64_t head_dim = a.head_dim, block_size = a.block_size;
   const int64_t kv_head = head0 / (a.n_heads / a.n_kv_heads);
   const int64_t num_chunks = (head_dim + 15) / 16;
   const __mmask16 last_chunk = head_dim % 16 ? static_cast<__mmask16>((1u << (head_dim % 16)) - 1) : 0xffff;
+  const int64_t head_elems = head_dim * block_size;  // one (block, kv head) of K or of V
+  const int64_t row_bytes = block_size * kElem;      // K bytes per dimension within a block
+  const char* k_bytes = static_cast<const char*>(a.k_cache);
+  const char* v_bytes = static_cast<const char*>(a.v_cache);
+  const int64_t num_table_blocks = (num_positions + block_size - 1) / block_size;
+  // Where block `b` of the table puts this KV head's K (and V: same offset in the other array), or -1 for a
+  // bad id. Only used to prefetch: the id is checked again when it is read for use.
+  const auto prefetch_offset = [&](int64_t b) -> int64_t {
+    if (b >= num_table_blocks) return -1;
+    const int32_t block = block_table[b];
+    if (block < 0 || block >= a.num_blocks) return -1;
+    return (block * a.n_kv_heads + kv_head) * head_elems * kElem;
+  };
   const float* q[G];  // G × (head_dim)
   for (int g = 0; g < G; g++) q[g] = a.q + (token * a.n_heads + head0 + g) * head_dim;
   alignas(64) float acc[G][kMaxAttentionHeadDim];  // (G, num_chunks * 16) sum of p·V at each head's max
-  alignas(64) float p[G][16];                      // (G, 16) probabilities of the current tile
-  float m[G], l[G];                                // running max and sum of exp(score - max)
+  alignas(64) float p[G][kChunk + 16];              // (G, chunk) scores, then probabilities (× V scale for int8)
+  alignas(64) float v_scale[kInt8 ? kChunk + 16 : 1];  // (chunk) int8 V scales of the chunk's positions
+  int64_t base_of[kChunk];                          // (chunk blocks) element offset of each block's K/V
+  float m[G];                                       // running max of the scores
+  __m512 l[G];                                      // lane-wise running sum of exp(score - m)
   for (int g = 0; g < G; g++) {
     m[g] = -INFINITY;
-    l[g] = 0.0f;
+    l[g] = _mm512_setzero_ps();
     for (int64_t c = 0; c < num_chunks; c++) _mm512_store_ps(acc[g] + c * 16, _mm512_setzero_ps());
   }
   const __m512 scale = _mm512_set1_ps(a.scale);
-  const int64_t num_table_blocks = (num_positions + block_size - 1) / block_size;
-  for (int64_t b = 0; b < num_table_blocks; b++) {
-    const int32_t block = block_table[b];
-    if (block < 0 || block >= a.num_blocks) return false;
-    const int64_t base = (block * a.n_kv_heads + kv_head) * head_dim * block_size;  // K (head_dim, block_size), V (block_size, head_dim)
-    const int64_t scales = (block * a.n_kv_heads + kv_head) * block_size;            // (block_size)
-    const int64_t valid = num_positions - b * block_size < block_size ? num_positions - b * block_size : block_size;
-    for (int64_t t0 = 0; t0 < valid; t0 += 16) {
-      const int64_t len = valid - t0 < 16 ? valid - t0 : 16;
-      const __mmask16 lanes = len == 16 ? 0xffff : static_cast<__mmask16>((1u << len) - 1);
-      // Scores: two accumulators per head (even and odd d) hide the FMA latency.
-      __m512 s0[G], s1[G];
-      for (int g = 0; g < G; g++) s0[g] = s1[g] = _mm512_setzero_ps();
-      const int64_t kt = base + t0;
-      int64_t d = 0;
-      for (; d + 2 <= head_dim; d += 2) {
-        const __m512 k0 = load_values<kInt8>(a.k_cache, kt + d * block_size, lanes);
-        const __m512 k1 = load_values<kInt8>(a.k_cache, kt + (d + 1) * block_size, lanes);
-        for (int g = 0; g < G; g++) {
-          s0[g] = _mm512_fmadd_ps(k0, _mm512_set1_ps(q[g][d]), s0[g]);
-          s1[g] = _mm512_fmadd_ps(k1, _mm512_set1_ps(q[g][d + 1]), s1[g]);
-        }
-      }
-      if (d < head_dim) {
-        const __m512 k0 = load_values<kInt8>(a.k_cache, kt + d * block_size, lanes);
-        for (int g = 0; g < G; g++) s0[g] = _mm512_fmadd_ps(k0, _mm512_set1_ps(q[g][d]), s0[g]);
-      }
-      __m512 k_scale = _mm512_setzero_ps(), v_scale = _mm512_setzero_ps();
-      if constexpr (kInt8) {
-        k_scale = _mm512_maskz_loadu_ps(lanes, a.k_scales + scales + t0);
-        v_scale = _mm512_maskz_loadu_ps(lanes, a.v_scales + scales + t0);
-      }
-      for (int g = 0; g < G; g++) {
-        __m512 dot = _mm512_add_ps(s0[g], s1[g]);
-        if constexpr (kInt8) dot = _mm512_mul_ps(dot, k_scale);
-        const __m512 s = _mm512_mul_ps(dot, scale);
-        const float tile_max = _mm512_mask_reduce_max_ps(lanes, s);
-        if (tile_max > m[g]) {
-          // The running maximum grows: rescale what was accumulated against the old one.
-          const float correction = std::exp(m[g] - tile_max);
-          l[g] *= correction;
-          const __m512 cv = _mm512_set1_ps(correction);
-          for (int64_t c = 0; c < num_chunks; c++) {
-            _mm512_store_ps(acc[g] + c * 16, _mm512_mul_ps(_mm512_load_ps(acc[g] + c * 16), cv));
+  // The first blocks have nobody before them to prefetch them.
+  for (int64_t b = 0; b < kPrefetchBlocks; b++) {
+    const int64_t off = prefetch_offset(b);
+    if (off < 0) break;
+    prefetch_range(k_bytes + off, 0, head_elems * kElem, 1);
+    prefetch_range(v_bytes + off, 0, head_elems * kElem, 0);
+  }
+  for (int64_t c0 = 0; c0 < num_positions; c0 += kChunk) {
+    const int64_t c1 = num_positions - c0 < kChunk ? num_positions : c0 + kChunk;
+    const int64_t b0 = c0 / block_size, b1 = (c1 - 1) / block_size + 1;  // table blocks [b0, b1) of the chunk
+    // 1. Scores.
+    __m512 s_max[G];
+    for (int g = 0; g < G; g++) s_max[g] = _mm512_set1_ps(-INFINITY);
+    for (int64_t b = b0; b < b1; b++) {
+      const int32_t block = block_table[b];
+      if (block < 0 || block >= a.num_blocks) return false;
+      const int64_t base = (block * a.n_kv_heads + kv_head) * head_elems;  // K (head_dim, block_size), V (block_size, head_dim)
+      base_of[b - b0] = base;
+      const int64_t scales = (block * a.n_kv_heads + kv_head) * block_size;  // (block_size)
+      const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
+      const int64_t valid = c1 - b * block_size < block_size ? c1 - b * block_size : block_size;
+      // The block kPrefetchBlocks ahead, spread over the first tile's dimension loop.
+      const int64_t ahead = first == 0 ? prefetch_offset(b + kPrefetchBlocks) : -1;
+      for (int64_t t0 = first; t0 < valid; t0 += 16) {
+        const int64_t len = valid - t0 < 16 ? valid - t0 : 16;
+        const __mmask16 lanes = len == 16 ? 0xffff : static_cast<__mmask16>((1u << len) - 1);
+        const bool prefetch = ahead >= 0 && t0 == first;
+        __m512 s[kDepth][G];
+        for (int j = 0; j < kDepth; j++)
+          for (int g = 0; g < G; g++) s[j][g] = _mm512_setzero_ps();
+        const int64_t kt = base + t0;
+        int64_t d = 0;
+        for (; d + kDepth <= head_dim; d += kDepth) {
+          if (prefetch) {
+            prefetch_range(k_bytes + ahead, d * row_bytes, (d + kDepth) * row_bytes, 1);
+            prefetch_range(v_bytes + ahead, d * row_bytes, (d + kDepth) * row_bytes, 0);
           }
-          m[g] = tile_max;
+#pragma GCC unroll 4
+          for (int j = 0; j < kDepth; j++) {
+            const __m512 kv = load_values<kInt8>(a.k_cache, kt + (d + j) * block_size, lanes);
+            for (int g = 0; g < G; g++) s[j][g] = _mm512_fmadd_ps(kv, _mm512_set1_ps(q[g][d + j]), s[j][g]);
+          }
         }
-        const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(s, _mm512_set1_ps(m[g]))));
-        l[g] += _mm512_reduce_add_ps(e);
-        // int8: V's per-position scale folds into the probability.
-        _mm512_store_ps(p[g], kInt8 ? _mm512_mul_ps(e, v_scale) : e);
+        for (; d < head_dim; d++) {
+          const __m512 kv = load_values<kInt8>(a.k_cache, kt + d * block_size, lanes);
+          for (int g = 0; g < G; g++) s[0][g] = _mm512_fmadd_ps(kv, _mm512_set1_ps(q[g][d]), s[0][g]);
+        }
+        if (prefetch) {
+          // Rows of the head_dim % kDepth tail, and the line holding the last byte.
+          const int64_t from = (head_dim / kDepth) * kDepth * row_bytes, to = head_elems * kElem;
+          prefetch_range(k_bytes + ahead, from, to, 1);
+          prefetch_range(v_bytes + ahead, from, to, 0);
+          _mm_prefetch(k_bytes + ahead + to - 1, _MM_HINT_T0);
+          _mm_prefetch(v_bytes + ahead + to - 1, _MM_HINT_T1);
+        }
+        __m512 k_scale = _mm512_setzero_ps();
+        const int64_t i = b * block_size + t0 - c0;  // index of the tile's first position in the chunk
+        if constexpr (kInt8) {
+          k_scale = _mm512_maskz_loadu_ps(lanes, a.k_scales + scales + t0);
+          _mm512_mask_storeu_ps(v_scale + i, lanes, _mm512_maskz_loadu_ps(lanes, a.v_scales + scales + t0));
+        }
+        for (int g = 0; g < G; g++) {
+          __m512 dot = s[0][g];
+          for (int j = 1; j < kDepth; j++) dot = _mm512_add_ps(dot, s[j][g]);
+          if constexpr (kInt8) dot = _mm512_mul_ps(dot, k_scale);
+          const __m512 sc = _mm512_mul_ps(dot, scale);
+          _mm512_mask_storeu_ps(p[g] + i, lanes, sc);
+          s_max[g] = _mm512_mask_max_ps(s_max[g], lanes, s_max[g], sc);
+        }
       }
-      // p·V, one 16-dimension chunk of every head's accumulator at a time.
-      const int64_t vt = base + t0 * head_dim;
-      for (int64_t c = 0; c < num_chunks; c++) {
-        const __mmask16 dims = c == num_chunks - 1 ? last_chunk : 0xffff;
-        __m512 av[G];
-        for (int g = 0; g < G; g++) av[g] = _mm512_load_ps(acc[g] + c * 16);
-        for (int64_t t = 0; t < len; t++) {
-          const __m512 vv = load_values<kInt8>(a.v_cache, vt + t * head_dim + c * 16, dims);
-          for (int g = 0; g < G; g++) av[g] = _mm512_fmadd_ps(_mm512_set1_ps(p[g][t]), vv, av[g]);
+    }
+    // 2. Softmax numerators against each head's running max.
+    const int64_t n = c1 - c0;
+    for (int g = 0; g < G; g++) {
+      const float chunk_max = _mm512_reduce_max_ps(s_max[g]);
+      if (chunk_max > m[g]) {
+        // The running maximum grows: rescale what was accumulated against the old one.
+        const __m512 cv = _mm512_set1_ps(std::exp(m[g] - chunk_max));
+        l[g] = _mm512_mul_ps(l[g], cv);
+        for (int64_t c = 0; c < num_chunks; c++) {
+          _mm512_store_ps(acc[g] + c * 16, _mm512_mul_ps(_mm512_load_ps(acc[g] + c * 16), cv));
         }
-        for (int g = 0; g < G; g++) _mm512_store_ps(acc[g] + c * 16, av[g]);
+        m[g] = chunk_max;
+      }
+      const __m512 mv = _mm512_set1_ps(m[g]);
+      for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 lanes = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(_mm512_maskz_load_ps(lanes, p[g] + i), mv)));
+        l[g] = _mm512_add_ps(l[g], e);
+        // int8: V's per-position scale folds into the probability.
+        _mm512_store_ps(p[g] + i, kInt8 ? _mm512_mul_ps(e, _mm512_maskz_load_ps(lanes, v_scale + i)) : e);
+      }
+    }
+    // 3. p·V, kDimChunks 16-dimension chunks of every head's accumulator in registers per pass over V.
+    for (int64_t cg = 0; cg < num_chunks; cg += kDimChunks) {
+      const int64_t nc = num_chunks - cg < kDimChunks ? num_chunks - cg : kDimChunks;
+      __mmask16 dims[kDimChunks];
+      __m512 av[G][kDimChunks];
+#pragma GCC unroll 8
+      for (int j = 0; j < kDimChunks; j++) {
+        dims[j] = cg + j == num_chunks - 1 ? last_chunk : 0xffff;
+        for (int g = 0; g < G; g++) av[g][j] = j < nc ? _mm512_load_ps(acc[g] + (cg + j) * 16) : _mm512_setzero_ps();
+      }
+      for (int64_t b = b0; b < b1; b++) {
+        const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
+        const int64_t valid = c1 - b * block_size < block_size ? c1 - b * block_size : block_size;
+        const int64_t vrow = base_of[b - b0] + cg * 16;
+        for (int64_t t = first; t < valid; t++) {
+          const int64_t i = b * block_size + t - c0;
+          const int64_t vt = vrow + t * head_dim;
+#pragma GCC unroll 8
+          for (int j = 0; j < kDimChunks; j++) {
+            if (j < nc) {
+              const __m512 vv = load_values<kInt8>(a.v_cache, vt + j * 16, dims[j]);
+              for (int g = 0; g < G; g++) av[g][j] = _mm512_fmadd_ps(_mm512_set1_ps(p[g][i]), vv, av[g][j]);
+            }
+          }
+        }
+      }
+#pragma GCC unroll 8
+      for (int j = 0; j < kDimChunks; j++) {
+        if (j < nc) {
+          for (int g = 0; g < G; g++) _mm512_store_ps(acc[g] + (cg + j) * 16, av[g][j]);
+        }
       }
     }
   }
   for (int g = 0; g < G; g++) {
     float* o = a.out + (token * a.n_heads + head0 + g) * head_dim;  // (head_dim)
-    const __m512 inv = _mm512_set1_ps(1.0f / l[g]);
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(l[g]));
     for (int64_t c = 0; c < num_chunks; c++) {
       const __mmask16 dims = c == num_chunks - 1 ? last_chunk : 0xffff;
       _mm512_mask_storeu_ps(o + c * 16, dims, _mm512_mul_ps(_mm512_load_ps(acc[g] + c * 16), inv));
