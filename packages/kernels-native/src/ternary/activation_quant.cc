@@ -94,8 +94,10 @@ QuantRowFn pick_row_fn(bool per_block) {
 }
 
 // Rows per pool chunk: at least this many values (256 KB of f32). A decode batch (16 rows of 1536..4096)
-// then runs inline: measured with AVX-512, 1 and 2 threads take the same time there (~4 us for 16 x 1536,
-// ~10 us for 16 x 4096), so waking the pool buys nothing; prefill batches still split.
+// then runs inline and a prefill batch still splits. Measured with AVX-512 on the 2-core machine while the
+// other core was busy: splitting 16 rows by 1 row, by 4096 values or not at all all took ~4 us (16 x 1536)
+// and ~10 us (16 x 4096); the scalar kernel split by 1 row was 1.4x SLOWER than inline (a preempted worker
+// holds a chunk the caller must wait for).
 constexpr int64_t kMinChunkValues = 65536;
 
 // ternaryQuantize(x: Float32Array (rows, cols), rows, cols, colsPadded, mode (0 per-token, 1 per-block-256),
