@@ -82,6 +82,33 @@ export async function run(ctx: BenchContext): Promise<void> {
     false,
   );
 
+  // --- output GEMM of a continuous-batching decode step: y (n, vocab) = x (n, embd) · Wᵀ, F16, 2 threads -----
+  // The tied output matrix of a 700m-shape model (32002 × 1536, 98 MB) and of 2B-4T (128256 × 2560, 656 MB),
+  // for n sequences decoding together. W is read once per call whatever n is, so small n is bandwidth-bound
+  // (time ≥ bytes / read bandwidth) and large n FMA-bound (2·n·m·k flops).
+  setIsa(kernelInfo().bestIsa);
+  setThreads(2);
+  ctx.print(`output gemm: matmul_f16 runs ${kernelInfo().kernels.matmul_f16 ?? kernelInfo().isa}`);
+  for (const [vocab, embd] of [
+    [32002, 1536],
+    [VOCAB, EMBD],
+  ] as const) {
+    const w = w16.subarray(0, vocab * embd); // (vocab, embd) F16
+    const bytes = w.byteLength;
+    for (const n of [1, 4, 16, 64]) {
+      const xs = new Float32Array(n * embd).map((_, i) => Math.sin(i)); // (n, embd)
+      const ys = new Float32Array(n * vocab); // (n, vocab)
+      const s = ctx.median(() => matmulF16(w, xs, n, vocab, embd, ys), reps);
+      const gbps = bytes / s / 1e9;
+      ctx.print(
+        `output gemm f16 n=${String(n).padEnd(2)} ${vocab}x${embd} 2T: ${(s * 1e3).toFixed(1)} ms, ` +
+          `${((2 * n * vocab * embd) / s / 1e9).toFixed(0)} GFLOP/s, ${(bytes / 1e6).toFixed(0)} MB -> ` +
+          `${gbps.toFixed(1)} GB/s = ${((100 * gbps) / bw.get(2)!).toFixed(0)}% of read bandwidth ` +
+          `(bandwidth floor ${((bytes / (bw.get(2)! * 1e9)) * 1e3).toFixed(1)} ms)`,
+      );
+    }
+  }
+
   // --- prefill GEMM: y (n, 6912) = x (n, 2560) · Wᵀ, F16 (and F32 for comparison) --------------------
   const wFfn = w16.subarray(0, FFN * EMBD); // (ffn, embd) F16
   const wFfn32 = Float32Array.from(wFfn.subarray(0, FFN * EMBD), (_, i) => Math.cos(i) * 0.01); // (ffn, embd)
