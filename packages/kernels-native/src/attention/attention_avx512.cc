@@ -92,7 +92,7 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
                   int64_t head0) {
   constexpr int64_t kElem = kInt8 ? 1 : 2;                  // bytes per cache value
   constexpr int kDepth = G == 1 ? 4 : 2;                    // score accumulators per head (FMA chains)
-  constexpr int kDimChunks = G == 1 ? 8 : G == 2 ? 4 : G <= 4 ? 2 : 1;  // 16-dim accumulators per head in p·V
+  constexpr int kDimChunks = G <= 2 ? 8 : G <= 4 ? 4 : 2;  // 16-dim accumulators per head in p·V
   const int64_t head_dim = a.head_dim, block_size = a.block_size;
   const int64_t kv_head = head0 / (a.n_heads / a.n_kv_heads);
   const int64_t num_chunks = (head_dim + 15) / 16;
