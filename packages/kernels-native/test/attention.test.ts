@@ -402,6 +402,7 @@ describe('pagedAttention', () => {
     { headDim: 72, nHeads: 4, nKvHeads: 4, blockSize: 16, seqLens: [270, 31, 512, 513, 48, 7] },
     { headDim: 40, nHeads: 8, nKvHeads: 1, blockSize: 24, seqLens: [262, 530, 257, 241] }, // G = 8
     { headDim: 96, nHeads: 4, nKvHeads: 2, blockSize: 7, seqLens: [300, 259, 30] }, // G = 2, odd blocks
+    { headDim: 200, nHeads: 2, nKvHeads: 2, blockSize: 16, seqLens: [270, 5] }, // p·V in two passes over V
   ];
   for (const [i, o] of decodeShapes.entries()) {
     it(`matches the reference on a scattered decode batch: headDim ${o.headDim}, ${o.nHeads}/${o.nKvHeads} heads, blockSize ${o.blockSize}, seqs ${o.seqLens.join(',')}`, () => {
