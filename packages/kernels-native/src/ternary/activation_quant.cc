@@ -1,5 +1,5 @@
 // quantizeActivations: f32 rows -> int8 + per-group scales and sums (activation_quant.h). The scalar
-// functions here are the reference (and the NaN fallback of the AVX-512 variant); the binding picks the
+// functions here are the reference (and the NaN fallback of the SIMD variants); the binding picks the
 // variant per call.
 #include "ternary/activation_quant.h"
 
@@ -81,16 +81,8 @@ namespace {
 // Same signature for both modes: `scales` and `sums` are the row's groups (1 per token, kp / 256 per block).
 using QuantRowFn = void (*)(const float*, int64_t, int64_t, int8_t*, float*, int32_t*);
 
-// No AVX2 variant: below AVX-512 the scalar loops are what runs.
 QuantRowFn pick_row_fn(bool per_block) {
-#ifdef TERNION_X86
-  return per_block ? pick_for_isa<QuantRowFn>(quantize_row_per_block_generic, quantize_row_per_block_generic,
-                                              quantize_row_per_block_avx512)
-                   : pick_for_isa<QuantRowFn>(quantize_row_per_token_generic, quantize_row_per_token_generic,
-                                              quantize_row_per_token_avx512);
-#else
-  return per_block ? quantize_row_per_block_generic : quantize_row_per_token_generic;
-#endif
+  return per_block ? TERNION_PICK(quantize_row_per_block) : TERNION_PICK(quantize_row_per_token);
 }
 
 // Rows per pool chunk: at least this many values (256 KB of f32). A decode batch (16 rows of 1536..4096)
@@ -134,4 +126,4 @@ void Init(Napi::Env env, Napi::Object exports) {
 }  // namespace ternion
 
 TERNION_MODULE(ternary_quantize, ternion::Init);
-TERNION_KERNEL(ternary_quantize, "generic", "generic", "avx512");
+TERNION_KERNEL(ternary_quantize, "generic", "avx2", "avx512");

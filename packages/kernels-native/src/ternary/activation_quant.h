@@ -29,6 +29,22 @@ static inline int nearest_int(float f) {
   return (i & 0x007fffff) - 0x00400000;
 }
 
+// The SIMD per-block kernels reduce a group's raw f32 bit patterns (+0 padding included) with a signed max
+// (`top`: the largest x >= +0, since negative patterns are negative ints) and an unsigned max (`top_u`: the
+// negative x of largest |x|, since negative patterns sort above positive ones). That gives max |x| and its
+// sign without a search; only when +max and -max both occur must the kernel look for the first of them.
+struct GroupMax {
+  uint32_t amax_bits;  // bits of max |x|; > kF32InfBits when the group holds a NaN (of either sign)
+  bool both_signs;     // +max and -max both occur: the first one wins (the scalar `ax > amax`)
+  uint32_t max_bits;   // bits of the signed max, unless both_signs
+};
+constexpr uint32_t kF32InfBits = 0x7f800000;
+static inline GroupMax group_max_from_bits(int32_t top, uint32_t top_u) {
+  const uint32_t pos = top > 0 ? static_cast<uint32_t>(top) : 0;      // largest x > 0, or 0
+  const uint32_t neg = top_u > 0x80000000u ? top_u & 0x7fffffff : 0;  // largest |x| of x < 0, or 0
+  return {pos > neg ? pos : neg, pos == neg, pos > neg ? pos : top_u};
+}
+
 // One row x (cols) -> q (kp, zero padded past cols), kp % 256 == 0, kp >= cols.
 //   per_token: scale (1), sum (1)
 //   per_block: d (kp / 256), sums (kp / 256); groups past cols are all-zero groups.
@@ -39,6 +55,10 @@ void quantize_row_per_block_generic(const float* x, int64_t cols, int64_t kp, in
 // One 256-group of which `len` (<= 256, may be <= 0) values are real; the rest count as zeros.
 void quantize_q8k_block_generic(const float* x, int64_t len, int8_t* q /* (256) */, float* d, int32_t* sum);
 
+void quantize_row_per_token_avx2(const float* x, int64_t cols, int64_t kp, int8_t* q, float* scale,
+                                 int32_t* sum);
+void quantize_row_per_block_avx2(const float* x, int64_t cols, int64_t kp, int8_t* q, float* d,
+                                 int32_t* sums);
 void quantize_row_per_token_avx512(const float* x, int64_t cols, int64_t kp, int8_t* q, float* scale,
                                    int32_t* sum);
 void quantize_row_per_block_avx512(const float* x, int64_t cols, int64_t kp, int8_t* q, float* d,

@@ -1,5 +1,5 @@
-// AVX-512 activation quantization (activation_quant.h), bit-exact with the scalar reference: the max of |x|
-// is taken on the float bit patterns (order-free), then each lane does the scalar's own float operations
+// AVX-512 activation quantization (activation_quant.h), bit-exact with the scalar reference: maxima are
+// taken on the float bit patterns (order-free), then each lane does the scalar's own float operations
 // (x * s or iscale * x, + 2^23 + 2^22 for nearest_int, integer clamp), and sums are int32 lane sums.
 #include <immintrin.h>
 
@@ -16,10 +16,8 @@ namespace ternion {
 namespace avx512 {
 namespace {
 
-// |x| bit patterns of non-negative floats order like the floats, and every NaN sorts above +Inf: one integer
-// max both finds max |x| and tells whether a NaN is there.
-constexpr uint32_t kInfBits = 0x7f800000;
-
+// |x| patterns order like |x|, and every NaN sorts above +Inf: one unsigned max gives max |x| and tells
+// whether a NaN is there.
 static inline __m512i abs_bits(__m512 v) {
   return _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7fffffff));
 }
@@ -54,9 +52,7 @@ static inline __m512i token16(__m512 x, __m512 s, __m512i acc, int8_t* q) {
 // One 256-group, 0 < len <= 256 real values.
 static inline void q8k_block(const float* x, int64_t len, int8_t* q /* (256) */, float* d, int32_t* sum) {
   __m512 v[16];  // (256) the group, zeros past len
-  // On the raw bit patterns a signed max finds the largest value >= +0 and an unsigned max the negative
-  // value of largest |x| (negative patterns sort above positive ones): max |x| AND its sign, no search.
-  __m512i smax[4], umax[4];
+  __m512i smax[4], umax[4];  // of the raw bit patterns (group_max_from_bits)
 #pragma GCC unroll 16
   for (int k = 0; k < 16; k++) {
     v[k] = _mm512_maskz_loadu_ps(first_lanes(len - 16 * k), x + 16 * k);
@@ -64,36 +60,33 @@ static inline void q8k_block(const float* x, int64_t len, int8_t* q /* (256) */,
     smax[k % 4] = k < 4 ? b : _mm512_max_epi32(smax[k % 4], b);
     umax[k % 4] = k < 4 ? b : _mm512_max_epu32(umax[k % 4], b);
   }
-  const int32_t top = _mm512_reduce_max_epi32(
-      _mm512_max_epi32(_mm512_max_epi32(smax[0], smax[1]), _mm512_max_epi32(smax[2], smax[3])));
-  const uint32_t top_u = _mm512_reduce_max_epu32(
-      _mm512_max_epu32(_mm512_max_epu32(umax[0], umax[1]), _mm512_max_epu32(umax[2], umax[3])));
-  const uint32_t pos_bits = top > 0 ? static_cast<uint32_t>(top) : 0;      // largest x > 0, or 0
-  const uint32_t neg_bits = top_u > 0x80000000u ? top_u & 0x7fffffff : 0;  // largest |x| of x < 0, or 0
-  const uint32_t amax_bits = pos_bits > neg_bits ? pos_bits : neg_bits;
-  if (amax_bits > kInfBits) {  // a NaN of either sign
+  const GroupMax gm = group_max_from_bits(
+      _mm512_reduce_max_epi32(
+          _mm512_max_epi32(_mm512_max_epi32(smax[0], smax[1]), _mm512_max_epi32(smax[2], smax[3]))),
+      _mm512_reduce_max_epu32(
+          _mm512_max_epu32(_mm512_max_epu32(umax[0], umax[1]), _mm512_max_epu32(umax[2], umax[3]))));
+  if (gm.amax_bits > kF32InfBits) {
     quantize_q8k_block_generic(x, len, q, d, sum);
     return;
   }
-  if (amax_bits == 0) {
+  if (gm.amax_bits == 0) {
     std::memset(q, 0, kActBlock);
     *d = 0;
     *sum = 0;
     return;
   }
-  int64_t first = 0;
-  if (pos_bits == neg_bits) {
-    // +max and -max both there: the scalar `ax > amax` keeps the FIRST one; padding never matches.
-    const __m512i target = _mm512_set1_epi32(static_cast<int>(amax_bits));
+  float max = float_of_bits(gm.max_bits);
+  if (gm.both_signs) {
+    // Padding (|x| = 0) never matches.
+    const __m512i target = _mm512_set1_epi32(static_cast<int>(gm.amax_bits));
     for (int k = 0; k < 16; k++) {
       const __mmask16 hit = _mm512_cmpeq_epi32_mask(abs_bits(v[k]), target);
       if (hit) {
-        first = 16 * k + __builtin_ctz(hit);
+        max = x[16 * k + __builtin_ctz(hit)];
         break;
       }
     }
   }
-  const float max = pos_bits == neg_bits ? x[first] : float_of_bits(pos_bits > neg_bits ? pos_bits : top_u);
   const float iscale = -127.f / max;
   const __m512 vi = _mm512_set1_ps(iscale);
   __m512i acc = _mm512_setzero_si512();
@@ -127,7 +120,7 @@ void quantize_row_per_token_avx512(const float* x /* (cols) */, int64_t cols, in
   }
   const __m512i m = _mm512_max_epu32(_mm512_max_epu32(m0, m1), _mm512_max_epu32(m2, m3));
   const uint32_t amax_bits = _mm512_reduce_max_epu32(m);
-  if (amax_bits > kInfBits) {
+  if (amax_bits > kF32InfBits) {
     quantize_row_per_token_generic(x, cols, kp, q, scale, sum);
     return;
   }
