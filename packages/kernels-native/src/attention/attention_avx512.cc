@@ -62,11 +62,12 @@ inline __m512 load_values(const void* cache, int64_t index, __mmask16 mask) {
   }
 }
 
-// Lines of [from, to) bytes past `base`, one prefetch per 64-byte line (a prefetch never faults). Ranges
-// issued back to back ([0, x), [x, y), ...) cover every line of [0, y) once.
-inline void prefetch_range(const char* base, int64_t from, int64_t to, int hint_l1) {
+// Prefetches bytes [from, to) past `base` at a 64-byte stride (a prefetch never faults), into L1 or only
+// into L2. Ranges issued back to back ([0, x), [x, y), ...) reach every line of [0, y) except perhaps the
+// one holding byte y - 1, which the caller prefetches last.
+inline void prefetch_range(const char* base, int64_t from, int64_t to, bool into_l1) {
   for (int64_t x = from; x < to; x += 64) {
-    if (hint_l1) {
+    if (into_l1) {
       _mm_prefetch(base + x, _MM_HINT_T0);
     } else {
       _mm_prefetch(base + x, _MM_HINT_T1);
@@ -128,8 +129,8 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
   for (int64_t b = 0; b < kPrefetchBlocks; b++) {
     const int64_t off = prefetch_offset(b);
     if (off < 0) break;
-    prefetch_range(k_bytes + off, 0, head_elems * kElem, 1);
-    prefetch_range(v_bytes + off, 0, head_elems * kElem, 0);
+    prefetch_range(k_bytes + off, 0, head_elems * kElem, true);
+    prefetch_range(v_bytes + off, 0, head_elems * kElem, false);
   }
   for (int64_t c0 = 0; c0 < num_positions; c0 += kChunk) {
     const int64_t c1 = num_positions - c0 < kChunk ? num_positions : c0 + kChunk;
@@ -158,8 +159,8 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
         int64_t d = 0;
         for (; d + kDepth <= head_dim; d += kDepth) {
           if (prefetch) {
-            prefetch_range(k_bytes + ahead, d * row_bytes, (d + kDepth) * row_bytes, 1);
-            prefetch_range(v_bytes + ahead, d * row_bytes, (d + kDepth) * row_bytes, 0);
+            prefetch_range(k_bytes + ahead, d * row_bytes, (d + kDepth) * row_bytes, true);
+            prefetch_range(v_bytes + ahead, d * row_bytes, (d + kDepth) * row_bytes, false);
           }
 #pragma GCC unroll 4
           for (int j = 0; j < kDepth; j++) {
@@ -174,8 +175,8 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
         if (prefetch) {
           // Rows of the head_dim % kDepth tail, and the line holding the last byte.
           const int64_t from = (head_dim / kDepth) * kDepth * row_bytes, to = head_elems * kElem;
-          prefetch_range(k_bytes + ahead, from, to, 1);
-          prefetch_range(v_bytes + ahead, from, to, 0);
+          prefetch_range(k_bytes + ahead, from, to, true);
+          prefetch_range(v_bytes + ahead, from, to, false);
           _mm_prefetch(k_bytes + ahead + to - 1, _MM_HINT_T0);
           _mm_prefetch(v_bytes + ahead + to - 1, _MM_HINT_T1);
         }
