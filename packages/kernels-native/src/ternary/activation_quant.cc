@@ -89,7 +89,8 @@ QuantRowFn pick_row_fn(bool per_block) {
 // then runs inline and a prefill batch still splits. Measured with AVX-512 on the 2-core machine while the
 // other core was busy: splitting 16 rows by 1 row, by 4096 values or not at all all took ~4 us (16 x 1536)
 // and ~10 us (16 x 4096); the scalar kernel split by 1 row was 1.4x SLOWER than inline (a preempted worker
-// holds a chunk the caller must wait for).
+// holds a chunk the caller must wait for). Prefill (512 x 4096, this grain): 1 vs 2 threads 316 vs 303 us
+// per-token, 350 vs 268 us per-block.
 constexpr int64_t kMinChunkValues = 65536;
 
 // ternaryQuantize(x: Float32Array (rows, cols), rows, cols, colsPadded, mode (0 per-token, 1 per-block-256),

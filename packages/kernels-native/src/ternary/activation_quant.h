@@ -11,7 +11,8 @@
 // Every variant gives the same bits: the SIMD ones do the same IEEE float operations per element, in the same
 // order, and reduce only max and integer sums (order-free). NaN is the exception they hand back to the
 // scalar code: bitnet.cpp's MAX(max, a) = max > a ? max : a lets a NaN reset the running max, which only a
-// sequential loop reproduces, so a row (per-token) or group (per-block) holding a NaN runs the generic code.
+// sequential loop reproduces, and q8_K's `ax > amax` skips NaNs, which the bit-pattern maxima below do not;
+// so a row (per-token) or group (per-block) holding a NaN runs the generic code.
 #pragma once
 
 #include <cstdint>
