@@ -114,7 +114,7 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
   const float* q[G];  // G × (head_dim)
   for (int g = 0; g < G; g++) q[g] = a.q + (token * a.n_heads + head0 + g) * head_dim;
   alignas(64) float acc[G][kMaxAttentionHeadDim];  // (G, num_chunks * 16) sum of p·V at each head's max
-  alignas(64) float p[G][kChunk + 16];              // (G, chunk) scores, then probabilities (× V scale for int8)
+  alignas(64) float p[G][kChunk + 16];              // (G, chunk) scores, then probabilities (int8: × V scale)
   alignas(64) float v_scale[kInt8 ? kChunk + 16 : 1];  // (chunk) int8 V scales of the chunk's positions
   int64_t base_of[kChunk];                          // (chunk blocks) element offset of each block's K/V
   float m[G];                                       // running max of the scores
@@ -141,7 +141,8 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
     for (int64_t b = b0; b < b1; b++) {
       const int32_t block = block_table[b];
       if (block < 0 || block >= a.num_blocks) return false;
-      const int64_t base = (block * a.n_kv_heads + kv_head) * head_elems;  // K (head_dim, block_size), V (block_size, head_dim)
+      // K (head_dim, block_size) and V (block_size, head_dim) of this block and KV head start here.
+      const int64_t base = (block * a.n_kv_heads + kv_head) * head_elems;
       base_of[b - b0] = base;
       const int64_t scales = (block * a.n_kv_heads + kv_head) * block_size;  // (block_size)
       const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
@@ -212,7 +213,8 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
       const __m512 mv = _mm512_set1_ps(m[g]);
       for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 lanes = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(_mm512_maskz_load_ps(lanes, p[g] + i), mv)));
+        const __m512 s = _mm512_maskz_load_ps(lanes, p[g] + i);
+        const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(s, mv)));
         l[g] = _mm512_add_ps(l[g], e);
         // int8: V's per-position scale folds into the probability.
         _mm512_store_ps(p[g] + i, kInt8 ? _mm512_mul_ps(e, _mm512_maskz_load_ps(lanes, v_scale + i)) : e);
@@ -226,7 +228,9 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
 #pragma GCC unroll 8
       for (int j = 0; j < kDimChunks; j++) {
         dims[j] = cg + j == num_chunks - 1 ? last_chunk : 0xffff;
-        for (int g = 0; g < G; g++) av[g][j] = j < nc ? _mm512_load_ps(acc[g] + (cg + j) * 16) : _mm512_setzero_ps();
+        for (int g = 0; g < G; g++) {
+          av[g][j] = j < nc ? _mm512_load_ps(acc[g] + (cg + j) * 16) : _mm512_setzero_ps();
+        }
       }
       for (int64_t b = b0; b < b1; b++) {
         const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
