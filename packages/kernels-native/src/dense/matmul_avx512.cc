@@ -7,8 +7,9 @@
 // blocks of 16 that stay in L2 while every x tile passes over them, the next block prefetched meanwhile, so W
 // is read from DRAM once per call whatever n is. On the 2-core machine we measured (zmm FMA at 1/cycle, ~117
 // GFLOP/s per core by a register-only loop) the 4 × 4 tile with 16 horizontal reductions ran the 16 × 32002 ×
-// 1536 F16 output GEMM at ~80% of that peak; taller tiles (8 × 2, 12 × 2, 8 × 3), packing W rows to f32 once
-// per call, and k-blocking the x tile for L1 all measured slower or no better than this 6 × 4 one.
+// 1536 F16 output GEMM at ~85% of that peak; taller tiles (8 × 2, 12 × 2, 8 × 3), packing W rows to f32 once
+// per call, and k-blocking the x tile for L1 all measured slower or no better than this 6 × 4 one, which runs it
+// at 7.5 ms (209 GFLOP/s, ~90% of the 2-core peak; the 4 × 4 tile: 7.9 ms), 2 threads.
 // The int8 kernel uses vpdpbusd (u8 × s8) with activations offset by +128 to make them unsigned and a Σw
 // correction (the trick llama.cpp's AVX-512 VNNI q8 dot products rely on), so integer sums are exact.
 // Measured against widening int8 weights to f32 + FMA (same tiling): 15 vs 30 ms for the 128256×2560 GEMV,
@@ -92,7 +93,7 @@ struct Q8_0Rows {
 
 // Sums of 16 accumulators at once: out lane i = Σ lanes of a[i]. Each level adds pairs after interleaving them
 // (unpack ps, unpack pd, then two 128-bit shuffles), so 15 adds and 30 shuffles serve all 16 sums where 16
-// separate horizontal reductions take 64 of each (~8% of a 4 × 4 tile's instructions at k = 1536).
+// separate horizontal reductions take 64 of each (~5% of a 4 × 4 tile's instructions at k = 1536).
 static inline __m512 transpose_sum16(const __m512* a) {
   __m512 b[8], c[4], d[2];
   for (int i = 0; i < 8; i++)  // 128-bit quarter q of b[i]: a[2i] and a[2i+1] interleaved, 2 partials each
@@ -179,7 +180,7 @@ static inline void float_column(int rows_left, const Rows& rows, const float* x,
   float_tile<R, C>(rows, x, y, m, k, j, pf, pf_end);
 }
 
-// Decode-sized n (< kFloatTileX): one weight row at a time, so W is read as a single sequential stream (four
+// Decode-sized n (< kFloatMinTileX): one weight row at a time, so W is read as a single sequential stream (four
 // interleaved row streams measured ~30% slower at n = 1), with 4 independent accumulators per x row to hide
 // FMA latency.
 template <int R, typename Rows>
@@ -235,10 +236,13 @@ static inline void float_matmul(const Rows& rows, const float* x, float* y, int6
       const float* xt = x + i * k;  // (h, k)
       float* yt = y + i * m;        // (h, m)
       int64_t j = jb;
-      for (; j + kFloatTileRows <= je; j += kFloatTileRows, pf += slice)
-        float_column<kFloatTileX, kFloatTileRows>(h, rows, xt, yt, m, k, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
-      for (; j < je; j++, pf += slice)
+      for (; j + kFloatTileRows <= je; j += kFloatTileRows, pf += slice) {
+        const char* const pf_stop = pf + slice < pf_end ? pf + slice : pf_end;
+        float_column<kFloatTileX, kFloatTileRows>(h, rows, xt, yt, m, k, j, pf, pf_stop);
+      }
+      for (; j < je; j++, pf += slice) {
         float_column<kFloatTileX, 1>(h, rows, xt, yt, m, k, j, pf, pf + slice < pf_end ? pf + slice : pf_end);
+      }
       i += h;
     }
   }
