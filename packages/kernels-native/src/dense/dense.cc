@@ -80,10 +80,10 @@ Work PrepareMatmulF16(const Napi::CallbackInfo& info) {
   return [w = w.data, x = x.data, y = y.data, d] {
     // Decode (a few rows) is bandwidth-bound, and the AVX2 (F16C) GEMV streams the weights faster than the
     // AVX-512 one on the CPUs we measured (Zen 5, 2 threads: 29.4 vs 21.9 GB/s on the 656 MB 2B-4T output
-    // matrix); the AVX-512 kernel wins once rows are reused (n >= 8).
+    // matrix); the AVX-512 register tiles win once rows are reused (n >= 4: 1.5-2x the AVX2 kernel at n = 4..7).
     MatmulF16Fn fn = TERNION_PICK(matmul_f16);
 #ifdef TERNION_X86
-    if (d.n < 8 && fn == matmul_f16_avx512) fn = matmul_f16_avx2;
+    if (d.n < 4 && fn == matmul_f16_avx512) fn = matmul_f16_avx2;
 #endif
     split_rows(d.m, [&](int64_t j0, int64_t j1) { fn(w, x, y, d.n, d.m, d.k, j0, j1); });
   };
@@ -185,7 +185,7 @@ void Init(Napi::Env env, Napi::Object exports) {
 
 TERNION_MODULE(dense, ternion::Init);
 TERNION_KERNEL(matmul_f32, "generic", "avx2-fma", "avx512");
-TERNION_KERNEL(matmul_f16, "generic", "avx2-f16c", "avx512 (n >= 8), avx2-f16c (n < 8)");
+TERNION_KERNEL(matmul_f16, "generic", "avx2-f16c", "avx512 (n >= 4), avx2-f16c (n < 4)");
 TERNION_KERNEL(matmul_q8_0, "generic", "avx2-fma", "avx512");
 TERNION_KERNEL(matmul_i8, "generic", "avx2-maddubs", "avx512-vnni");
 TERNION_KERNEL(quantize_rows_i8, "generic", "avx2", "avx512");
