@@ -23,8 +23,8 @@ import {
 } from './helpers.js';
 import {
   matmulRef,
-  nearestInt,
   packRef,
+  quantizePerTokenRef,
   quantizeQ8KBlockRef,
   type RefActivations,
 } from './reference/ternary.js';
@@ -116,28 +116,6 @@ describe('packTernary', () => {
   });
 });
 
-/**
- * bitnet.cpp quantize_row_i8_s with its own MAX(max, a) = max > a ? max : a: a NaN resets the running max to
- * the next |x| (Math.max in the shared reference keeps NaN instead, which the C code does not).
- */
-function quantizePerTokenBitnetRef(x: Float32Array, colsPadded: number) {
-  let max = 0.00001;
-  for (let i = 0; i < x.length; i++) {
-    const a = Math.abs(x[i]!);
-    // biome-ignore lint/complexity/useMathMinMax: Math.max keeps a NaN, bitnet.cpp's MAX drops it
-    max = max > a ? max : a;
-  }
-  const s = Math.fround(127 / max);
-  const q = new Int8Array(colsPadded); // (colsPadded)
-  let sum = 0;
-  for (let i = 0; i < x.length; i++) {
-    const v = Math.min(127, Math.max(-128, nearestInt(Math.fround(x[i]! * s))));
-    q[i] = v;
-    sum += v;
-  }
-  return { q, scale: Math.fround(1 / s), sum };
-}
-
 /** Index of the first differing element, or -1. */
 function firstDiff(a: Int8Array, b: Int8Array): number {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
@@ -157,7 +135,7 @@ function expectQuantizeMatchesRef(x: Float32Array, rows: number, cols: number, m
       const where = `${mode} cols ${cols} row ${r} group ${g} (${kernelInfo().isa})`;
       const ref =
         mode === 'per-token'
-          ? (({ q, scale, sum }) => ({ q, d: scale, sum }))(quantizePerTokenBitnetRef(xr, qa.colsPadded))
+          ? (({ q, scale, sum }) => ({ q, d: scale, sum }))(quantizePerTokenRef(xr, qa.colsPadded))
           : quantizeQ8KBlockRef(xr.subarray(g * 256, Math.min(cols, g * 256 + 256)));
       const len = mode === 'per-token' ? qa.colsPadded : 256;
       const off = r * qa.colsPadded + g * len;

@@ -30,7 +30,12 @@ function randomTokens(n: number, vocab: number, seed: number): number[] {
  * Prompt processing: `n` tokens evaluated in batches, in a fresh context each repetition (a reused context
  * would serve the repeated prompt from its prefix cache); tok/s over the whole prompt.
  */
-export async function benchPrompt(model: Model, n: number, reps: number, batchSize: number): Promise<number[]> {
+export async function benchPrompt(
+  model: Model,
+  n: number,
+  reps: number,
+  batchSize: number,
+): Promise<number[]> {
   const out: number[] = [];
   const tokens = randomTokens(n, model.config.vocabSize, 1) as never[];
   for (let r = 0; r <= reps; r++) {

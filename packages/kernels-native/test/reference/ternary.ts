@@ -137,11 +137,16 @@ export function quantizeI2sRef(x: Float32Array): Uint8Array {
 // --- activation quantizers ---
 
 /** bitnet.cpp quantize_row_i8_s; returns the DEQUANT scale 1/s as stored by quantizeActivations. */
+/** bitnet.cpp quantize_row_i8_s: MAX(max, |x|) drops a NaN (Math.max would keep it), float scale 127 / max. */
 export function quantizePerTokenRef(x: ArrayLike<number>, colsPadded: number) {
   let max = 0.00001;
-  for (let i = 0; i < x.length; i++) max = Math.max(max, Math.abs(x[i]!));
+  for (let i = 0; i < x.length; i++) {
+    const a = Math.abs(x[i]!);
+    // biome-ignore lint/complexity/useMathMinMax: Math.max keeps a NaN, bitnet.cpp's MAX drops it
+    max = max > a ? max : a;
+  }
   const s = Math.fround(127 / max);
-  const q = new Int8Array(colsPadded);
+  const q = new Int8Array(colsPadded); // (colsPadded)
   let sum = 0;
   for (let i = 0; i < x.length; i++) {
     const v = Math.min(127, Math.max(-128, nearestInt(Math.fround(x[i]! * s))));
