@@ -108,6 +108,7 @@ export class Context {
       numBlocks,
       blockSize,
       maxBlocksPerSeq,
+      roundLikeLlamaCpp: model.roundLikeLlamaCpp,
     });
     this.freeSeqIds = Array.from({ length: this.maxSequences }, (_, i) => this.maxSequences - 1 - i);
   }

@@ -26,6 +26,15 @@ export interface LoadModelOptions {
    * per weight shape and batch size once per machine and keeps the faster; 'mad' / 'lut' force one.
    */
   ternaryKernel?: TernaryKernelMode;
+  /**
+   * Compute like llama.cpp's CPU backend (default false): Q and the softmax probabilities rounded to f16 in
+   * attention (its non-flash path multiplies the f16 K/V cache by f16 copies of them), the final hidden state
+   * rounded to f16 before an F16 output matrix, and per-block ternary dot products summed in its 8-lane float
+   * order. Slower (a scalar two-pass attention, an untiled GEMM) and no more accurate: it exists so Ternion
+   * can be checked against llama.cpp on the same file, where random-weight models amplify any rounding
+   * difference into different text.
+   */
+  roundLikeLlamaCpp?: boolean;
   /** Load progress: layers converted so far. */
   onProgress?: (progress: { done: number; total: number }) => void;
 }
@@ -50,6 +59,8 @@ export class Model {
     readonly weights: ModelWeights,
     readonly kernels: TernaryKernels,
     readonly tokenizer: Tokenizer,
+    /** See LoadModelOptions.roundLikeLlamaCpp. */
+    readonly roundLikeLlamaCpp: boolean,
   ) {}
 
   /** @internal use loadModel() */
@@ -63,6 +74,16 @@ export class Model {
         cause,
         hint: 'check the path; `ternion synth` writes a synthetic model if you need one',
       });
+    }
+    const roundLikeLlamaCpp = options.roundLikeLlamaCpp ?? false;
+    if (typeof roundLikeLlamaCpp !== 'boolean')
+      throw new TypeError('loadModel: roundLikeLlamaCpp must be a boolean');
+    if (roundLikeLlamaCpp && options.ternaryKernel === 'lut') {
+      throw new TernionError(
+        'INVALID_ARGUMENT',
+        "loadModel: roundLikeLlamaCpp needs the multiply-add ternary kernel (llama.cpp's float order)",
+        { hint: "drop ternaryKernel: 'lut', or roundLikeLlamaCpp" },
+      );
     }
     if (options.threads !== undefined) setThreads(options.threads);
     const file = openGguf(path);
@@ -85,10 +106,10 @@ export class Model {
     });
     const kernels = bindTernaryKernels(
       weights,
-      options.ternaryKernel ?? 'auto',
+      roundLikeLlamaCpp ? 'mad' : (options.ternaryKernel ?? 'auto'),
       config.activationQuantization,
     );
-    return new Model(path, file, arch, config, weights, kernels, tokenizer);
+    return new Model(path, file, arch, config, weights, kernels, tokenizer, roundLikeLlamaCpp);
   }
 
   get threads(): number {

@@ -315,15 +315,16 @@ function checkPagedAttention(
   args: Parameters<typeof pagedAttention>,
 ): PreparedCall<Required<Parameters<typeof pagedAttention>>> {
   const [q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...rest] = args;
-  const [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] = rest;
+  const [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status, f16Probs = false] = rest;
   const fn = 'pagedAttention';
   const shape = { numBlocks, blockSize, nKvHeads, headDim };
   const batch = { q, nHeads, blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out };
   checkF16Caches(fn, shape, kCache, vCache);
   checkBatch(fn, shape, batch);
+  if (typeof f16Probs !== 'boolean') throw new TypeError(`${fn}: f16Probs must be a boolean`);
   const s = clearStatus(fn, status);
   return {
-    args: [q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...batchArgs(batch, s)],
+    args: [q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...batchArgs(batch, s), f16Probs],
     finish: () => throwIfTokensZeroed(fn, shape, batch, s),
   };
 }
@@ -342,6 +343,9 @@ function checkPagedAttention(
  * @param tokenPos (n) absolute position of each token, read when the kernel runs
  * @param out (n, nHeads, headDim); must not overlap q or the caches
  * @param status optional (2): `[bad tokens, first bad token or -1]`, written on every run
+ * @param f16Probs reproduce llama.cpp's CPU rounding: normalise the softmax probabilities and round them to
+ *   f16 before p·V (its non-flash path multiplies them by the f16 V cache). A scalar two-pass kernel, for
+ *   comparisons with llama.cpp; round q to f16 first (`roundToF16`) for its Q rounding too.
  * @throws RangeError after the run if a token had an out-of-range row, position or block id (its output
  *   rows are zero; not while recording a program)
  */
@@ -362,10 +366,11 @@ export function pagedAttention(
   scale: number,
   out: Float32Array,
   status?: Int32Array,
+  f16Probs = false,
 ): void {
   const dims = [numBlocks, blockSize, nHeads, nKvHeads, headDim] as const;
   const batch = [blockTables, maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status] as const;
-  const call = checkPagedAttention([q, kCache, vCache, ...dims, ...batch]);
+  const call = checkPagedAttention([q, kCache, vCache, ...dims, ...batch, f16Probs]);
   addon.pagedAttention(...call.args);
   call.finish();
 }

@@ -19,6 +19,7 @@ interface OpsNative {
   scale: Call;
   rope: Call;
   logitsStats: Call;
+  roundToF16: Call;
 }
 const n_ = native as unknown as OpsNative;
 
@@ -134,4 +135,14 @@ export function logitsStats(x: Float32Array, offset: number, d: number, out: Flo
   checkF32('logitsStats', 'x', x, offset + d);
   checkArray('logitsStats', 'out', out, Float64Array, 3);
   n_.logitsStats(x, offset, d, out);
+}
+
+/**
+ * x[0, count) = f32(f16(x)) in place (round to nearest even; overflow to ±Infinity, NaN stays NaN): the
+ * rounding llama.cpp's CPU path applies where it multiplies f32 activations by f16 matrices.
+ */
+export function roundToF16(x: Float32Array, count: number): void {
+  checkCount('roundToF16', 'count', count);
+  checkF32('roundToF16', 'x', x, count);
+  n_.roundToF16(x, count);
 }

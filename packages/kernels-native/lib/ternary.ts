@@ -47,6 +47,12 @@ export interface QuantizedActivations {
   readonly scales: Float32Array;
   /** (maxRows, groups) sum of q over each group. */
   readonly sums: Int32Array;
+  /**
+   * Float order of ternaryMatmul's epilogue: 'ternion' (default) or 'llama.cpp' — per-block-256 only: the
+   * 8-lane order of llama.cpp's x86 TQ1_0/TQ2_0 dot products, so results equal llama.cpp's to the last bit
+   * (a comparison mode; a plain row-by-row kernel, not the tiled ones; lutMatmul refuses it).
+   */
+  readonly dot?: 'ternion' | 'llama.cpp';
 }
 
 interface TernaryNative {
@@ -161,11 +167,19 @@ export function allocQuantizedActivations(
   maxRows: number,
   cols: number,
   mode: ActivationQuantization,
+  options: { dot?: 'ternion' | 'llama.cpp' } = {},
 ): QuantizedActivations {
   const fn = 'allocQuantizedActivations';
   checkInt(fn, 'maxRows', maxRows, 1, 1 << 24);
   checkInt(fn, 'cols', cols, 1, MAX_TERNARY_COLS);
   modeId(fn, mode);
+  const dot = options.dot ?? 'ternion';
+  if (dot !== 'ternion' && dot !== 'llama.cpp') {
+    throw new TypeError(`${fn}: dot must be 'ternion' or 'llama.cpp', got ${String(dot)}`);
+  }
+  if (dot === 'llama.cpp' && mode !== 'per-block-256') {
+    throw new RangeError(`${fn}: dot 'llama.cpp' needs mode 'per-block-256' (llama.cpp's Q8_K activations)`);
+  }
   const colsPadded = ternaryColsPadded(cols);
   const groups = mode === 'per-token' ? 1 : colsPadded / ACTIVATION_BLOCK;
   return {
@@ -176,6 +190,7 @@ export function allocQuantizedActivations(
     q: new Int8Array(maxRows * colsPadded),
     scales: new Float32Array(maxRows * groups),
     sums: new Int32Array(maxRows * groups),
+    dot,
   };
 }
 
@@ -238,7 +253,11 @@ function matmulArgs(
   }
   checkInt(fn, 'rows', rows, 1, a.maxRows);
   checkGemmOutput(fn, y, rows, w.rows);
-  return [w.data, w.rowScales, w.rows, w.colsPadded, a.q, a.scales, a.sums, mode, rows, y];
+  if (a.dot !== undefined && a.dot !== 'ternion' && (a.dot !== 'llama.cpp' || mode !== 1)) {
+    throw new RangeError(`${fn}: dot must be 'ternion', or 'llama.cpp' with per-block-256 activations`);
+  }
+  const gemmMode = a.dot === 'llama.cpp' ? 2 : mode; // 2: per-block-256 in llama.cpp's float order
+  return [w.data, w.rowScales, w.rows, w.colsPadded, a.q, a.scales, a.sums, gemmMode, rows, y];
 }
 
 /**

@@ -422,6 +422,26 @@ describe('pagedAttention', () => {
     });
   }
 
+  it('rounds the probabilities to f16 like llama.cpp when asked (f16Probs), on every ISA', () => {
+    const o = { headDim: 96, nHeads: 4, nKvHeads: 2, blockSize: 16, seqLens: [70, 5, 33] };
+    const s = scenario(900, { ...o, chunk: 9 });
+    const values = f16Values(s.shape, s.kCache, s.vCache);
+    const expected = pagedAttentionReference(s.shape, values, s.batch, { f16Probs: true });
+    const plain = pagedAttentionReference(s.shape, values, s.batch);
+    // The rounding is visible: the two references differ by far more than the tolerance somewhere.
+    let differ = 0;
+    for (let i = 0; i < plain.length; i++) differ = Math.max(differ, Math.abs(plain[i]! - expected[i]!));
+    expect(differ).toBeGreaterThan(10 * TOLERANCE);
+    forEachIsaAndThreads([1, 2], (isa, threads) => {
+      const out = new Float32Array(expected.length).fill(Number.NaN);
+      pagedAttention(...attentionArgs(s, out), true);
+      expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+    });
+    expect(() => pagedAttention(...attentionArgs(s, new Float32Array(expected.length)), 1 as never)).toThrow(
+      TypeError,
+    );
+  });
+
   it('matches the reference for every sequence length from 1 to 300 in one decode batch', () => {
     const seqLens = Array.from({ length: 300 }, (_, i) => 300 - i);
     const s = scenario(320, { headDim: 20, nHeads: 2, nKvHeads: 2, blockSize: 16, seqLens, chunk: 1 });

@@ -7,6 +7,7 @@ import {
   relu2Mul,
   rmsNorm,
   rope,
+  roundToF16,
   scale,
   siluMul,
   softmax,
@@ -110,6 +111,33 @@ describe('softmax', () => {
     expect(() => softmax(new Float32Array(5), 2, 3)).toThrow(RangeError);
     expect(() => softmax(new Float32Array(6), 2, 3.5)).toThrow(TypeError);
     expect(() => softmax([1, 2] as never, 1, 2)).toThrow(TypeError);
+  });
+});
+
+describe('roundToF16', () => {
+  it('rounds to the nearest f16 (ties to even), overflows to Infinity and keeps NaN', () => {
+    const x = Float32Array.from([
+      1 / 3,
+      65504,
+      65520,
+      -65520,
+      1 + 2 ** -11,
+      1 + 3 * 2 ** -11,
+      2 ** -24,
+      2 ** -26,
+      -0,
+      Number.NaN,
+    ]);
+    const want = [0.333251953125, 65504, Infinity, -Infinity, 1, 1 + 2 ** -9, 2 ** -24, 0, -0, Number.NaN];
+    const y = x.slice();
+    roundToF16(y, y.length - 1); // the last entry is past count: untouched
+    roundToF16(y.subarray(9), 1);
+    want.forEach((w, i) =>
+      expect(Object.is(y[i], Math.fround(w)) || (Number.isNaN(w) && Number.isNaN(y[i])), `${x[i]}`).toBe(
+        true,
+      ),
+    );
+    expect(() => roundToF16(new Float32Array(2), 3)).toThrow(RangeError);
   });
 });
 

@@ -342,6 +342,53 @@ describe('ternaryMatmul', () => {
     });
   }
 
+  it("computes llama.cpp's 8-lane float order with dot 'llama.cpp', bit for bit on every ISA", () => {
+    // llama.cpp's AVX2 vec_dot_tq2_0_q8_K: per block, lane l = Σ code·q over k mod 32 in [4l, 4l + 4) minus
+    // the q sums of the block's runs 2l and 2l + 1; sumf[l] = fma(lane, d_a · d_w, sumf[l]); hsum_float_8.
+    const f = Math.fround;
+    for (const [n, k, m] of [
+      [1, 256, 3],
+      [5, 768, 37],
+      [17, 1280, 20],
+    ] as const) {
+      const { packed, values } = makeWeights(m, k, n + k + m);
+      const qa = allocQuantizedActivations(n, k, 'per-block-256', { dot: 'llama.cpp' });
+      quantizeActivations(randomActivations(n * k, n * 7 + 1), n, qa);
+      const nb = k / 256;
+      const want = new Float32Array(n * m);
+      for (let i = 0; i < n; i++) {
+        for (let r = 0; r < m; r++) {
+          const sumf = new Float32Array(8);
+          for (let b = 0; b < nb; b++) {
+            const lane = new Int32Array(8);
+            for (let c = 0; c < 256; c++) {
+              const qv = qa.q[i * k + b * 256 + c]!;
+              lane[(c % 32) >> 2]! += (values[r * k + b * 256 + c]! + 1) * qv;
+              lane[c >> 5]! -= qv; // the runs 2l and 2l + 1 of 16 (bsums) are the 32-value run l
+            }
+            const d = f(qa.scales[i * nb + b]! * packed.rowScales[r]!);
+            // fused multiply-add: lane · d is exact in double, so one rounding to float (double rounding
+            // through the double sum is possible only at exact float midpoints)
+            for (let l = 0; l < 8; l++) sumf[l] = f(lane[l]! * d + sumf[l]!);
+          }
+          const s = sumf;
+          want[i * m + r] = f(
+            f(f(s[4]! + s[0]!) + f(s[6]! + s[2]!)) + f(f(s[5]! + s[1]!) + f(s[7]! + s[3]!)),
+          );
+        }
+      }
+      forEachIsaAndThreads([1, 2], (isa) => {
+        const y = new Float32Array(n * m);
+        ternaryMatmul(packed, qa, n, y);
+        expect(sameBytes(y, want), `${isa} N=${n} K=${k} M=${m}`).toBe(true);
+      });
+    }
+    expect(() => allocQuantizedActivations(2, 256, 'per-token', { dot: 'llama.cpp' })).toThrow(RangeError);
+    expect(() => allocQuantizedActivations(2, 256, 'per-block-256', { dot: 'x' as never })).toThrow(
+      TypeError,
+    );
+  });
+
   it('gives the same bits with any thread count', () => {
     const [n, k, m] = [5, 768, 300];
     const { packed, values } = makeWeights(m, k, 9);

@@ -3,25 +3,19 @@
  * GGUF files — the shipped trained models and synthesized random-weight models at the `tiny` and `700m`
  * shapes, in TQ2_0 and TQ1_0.
  *
- * Tolerances, and why they are not zero:
- * - Greedy continuations must be identical for 32 tokens. A divergence is accepted only at a near-tie: our
- *   top-2 logits at that step within 0.05 (printed). Both engines compute the same integer dot products
- *   (Q8_K activations × ternary weights, per-256 blocks), but the float parts — the per-block scale sums,
- *   RMSNorm, RoPE's cos/sin, softmax, the F32/F16 output matmul — are summed in different orders, so
- *   logits differ in the last bits and a near-tie can flip.
- * - Last-position logits: cosine ≥ 0.999 after centring (llama.cpp exposes log-probabilities, which are the
- *   logits shifted by logZ). Measured: 0.99986–0.999997 on the trained models, ≈ 0.9997–0.9998 on `tiny`.
- * - Synthetic (random-weight) models agree less tightly than trained ones: measured cosine ≈ 0.9996–0.9998
- *   for `tiny` and ≈ 0.9991–0.9992 for `700m` (24 layers), against 0.99986–0.999997 for the trained models.
- *   Random networks amplify float noise: with int8 activations, one rounding flip in one layer perturbs every
- *   later layer (quantization-aware training makes real BitNet models robust to this; random weights are
- *   not). Measured sources of the noise: llama.cpp's attention rounds Q and the softmax probabilities to f16
- *   (Ternion keeps f32; emulating that removes about 30 % of the 700m difference) and summation order
- *   (Ternion's own generic and AVX-512 paths differ by 1 − cos ≈ 3e-5). So for synthetic models the
- *   near-tie bound is the larger of 0.05 and 5× the measured RMS logit difference between the two engines
- *   at the last prompt position (printed; the difference of two logits has √2× that spread, so 5× is a
- *   3.5-sigma band): a divergence must still be a tie within the engines' own noise.
- *   This does not meet the 0.05 bound for random weights; the trained models meet it.
+ * Two ways of computing, two checks:
+ * - Ternion's default numerics (f32 attention and logits, its own summation order): last-position logits
+ *   within cosine 0.999 of llama.cpp's (after centring: llama.cpp exposes log-probabilities, the logits
+ *   shifted by logZ). Measured 0.99986–0.999997 on the trained models, ≈ 0.9996–0.9998 on `tiny`,
+ *   ≈ 0.9991–0.9992 on `700m`. The gap is llama.cpp's rounding, not a bug: its non-flash attention rounds Q and
+ *   the softmax probabilities to f16 (it multiplies the f16 K/V cache by f16 copies of them), it rounds the
+ *   final hidden state to f16 before an F16 output matrix, and it sums per-block dot products in 8 lanes.
+ *   Random (non-QAT) networks amplify any such difference: one int8 rounding flip perturbs every later layer.
+ * - `roundLikeLlamaCpp: true` (loadModel option) reproduces those three roundings and orders. Then greedy
+ *   continuations must be identical to llama.cpp's for 32 tokens, a divergence being acceptable only at a
+ *   near-tie — our top-2 logits within 0.05 (checked and printed) — and last-position logits within cosine
+ *   0.999 (measured 1.000000 on the trained and `tiny` models, ≈ 0.9995 on the 24-layer `700m`, whose
+ *   remaining difference is summation order inside attention and ggml's own SIMD exp/SiLU approximations).
  * - llama.cpp runs without flash attention here: node-llama-cpp's default ('auto') enables ggml's CPU flash
  *   attention, which accumulates P·V in f16 and lands several times further from an f32 reference.
  */
@@ -30,13 +24,7 @@ import path from 'node:path';
 import { loadModel, type Model, synthesizeModel } from '@ternion/engine';
 import type { LlamaModel } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  centredCosine,
-  loadOracleModel,
-  oracleGreedy,
-  oracleLogprobs,
-  rmsCentredDifference,
-} from './llama.js';
+import { centredCosine, loadOracleModel, oracleGreedy, oracleLogprobs } from './llama.js';
 import { scratchDir, sharedModel, targetModel } from './paths.js';
 
 const GREEDY_TOKENS = 32;
@@ -56,8 +44,6 @@ interface Case {
   file: () => string;
   prompts: string[];
   minCosine: number;
-  /** Synthetic models: widen the near-tie bound to the measured inter-engine logit noise. */
-  noiseBound: boolean;
 }
 
 const dir = scratchDir();
@@ -69,14 +55,12 @@ const cases: Case[] = [
     file: () => targetModel,
     prompts: STORY_PROMPTS,
     minCosine: MIN_COSINE,
-    noiseBound: false,
   },
   {
     name: 'draft 1m (trained, TQ2_0)',
     file: () => sharedModel('tinystories-bitnet-b158-draft-1m-tq2_0.gguf'),
     prompts: STORY_PROMPTS,
     minCosine: MIN_COSINE,
-    noiseBound: false,
   },
   ...(['tiny', '700m'] as const).flatMap((shape) =>
     (['TQ2_0', 'TQ1_0'] as const).map((format) => ({
@@ -84,7 +68,6 @@ const cases: Case[] = [
       file: () => synthPath(shape, format),
       prompts: shape === 'tiny' ? SYNTH_PROMPTS : SYNTH_PROMPTS.slice(0, 2),
       minCosine: MIN_COSINE,
-      noiseBound: true,
     })),
   ),
 ];
@@ -139,14 +122,17 @@ async function ternionLastLogits(model: Model, prompt: number[]): Promise<Float3
 }
 
 describe.each(cases)('$name vs llama.cpp', (c) => {
-  let ours: Model;
+  let ours: Model; // default numerics
+  let like: Model; // roundLikeLlamaCpp
   let theirs: LlamaModel;
   beforeAll(async () => {
     ours = await loadModel(c.file(), { threads: 2 });
+    like = await loadModel(c.file(), { threads: 2, roundLikeLlamaCpp: true });
     theirs = await loadOracleModel(c.file());
   }, 120_000);
   afterAll(async () => {
     ours?.dispose();
+    like?.dispose();
     await theirs?.dispose();
   });
 
@@ -158,27 +144,32 @@ describe.each(cases)('$name vs llama.cpp', (c) => {
       expect(prompt[0]).toBe(theirs.tokens.bos);
       expect(prompt.slice(1)).toEqual(theirs.tokenize(text));
 
-      const logits = await ternionLastLogits(ours, prompt);
       const logprobs = await oracleLogprobs(theirs, prompt);
-      const cos = centredCosine(logits, logprobs);
-      console.log(`[${c.name}] ${JSON.stringify(text)}: last-position logit cosine ${cos.toFixed(6)}`);
+      const cos = centredCosine(await ternionLastLogits(ours, prompt), logprobs);
+      const cosLike = centredCosine(await ternionLastLogits(like, prompt), logprobs);
+      console.log(
+        `[${c.name}] ${JSON.stringify(text)}: last-position logit cosine ${cos.toFixed(6)} (default), ` +
+          `${cosLike.toFixed(6)} (roundLikeLlamaCpp)`,
+      );
+      expect(cos).toBeGreaterThanOrEqual(c.minCosine);
+      expect(cosLike).toBeGreaterThanOrEqual(c.minCosine);
 
       const reference = await oracleGreedy(theirs, prompt, GREEDY_TOKENS);
-      const mine = await ternionGreedy(ours, prompt, GREEDY_TOKENS);
-      const bound = c.noiseBound ? Math.max(NEAR_TIE, 5 * rmsCentredDifference(logits, logprobs)) : NEAR_TIE;
+      const mine = await ternionGreedy(like, prompt, GREEDY_TOKENS);
       const diverge = mine.tokens.findIndex((t, i) => t !== reference[i]);
       if (diverge >= 0) {
         const gap = mine.gaps[diverge]!;
         console.log(
           `[${c.name}] ${JSON.stringify(text)}: identical for ${diverge}/${GREEDY_TOKENS} tokens, then Ternion ` +
-            `${mine.tokens[diverge]} vs llama.cpp ${reference[diverge]} at a top-2 logit gap of ${gap.toFixed(4)} (near-tie bound ${bound.toFixed(4)})`,
+            `${mine.tokens[diverge]} vs llama.cpp ${reference[diverge]} at a top-2 logit gap of ${gap.toFixed(4)} (near-tie bound ${NEAR_TIE})`,
         );
-        expect(gap).toBeLessThan(bound);
+        expect(gap).toBeLessThan(NEAR_TIE);
       } else {
+        console.log(
+          `[${c.name}] ${JSON.stringify(text)}: identical for ${GREEDY_TOKENS}/${GREEDY_TOKENS} tokens`,
+        );
         expect(mine.tokens).toEqual(reference.slice(0, GREEDY_TOKENS));
       }
-
-      expect(cos).toBeGreaterThanOrEqual(c.minCosine);
     },
     120_000,
   );

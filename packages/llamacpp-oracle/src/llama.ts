@@ -107,11 +107,3 @@ export function centredCosine(a: ArrayLike<number>, b: ArrayLike<number>): numbe
   }
   return dot / Math.sqrt(nx * ny);
 }
-
-/** RMS of the difference of two logit vectors after centring each, over the entries finite in both. */
-export function rmsCentredDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  const { x, y } = centredFinite(a, b);
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += (x[i]! - y[i]!) ** 2;
-  return Math.sqrt(s / x.length);
-}

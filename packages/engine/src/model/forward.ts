@@ -18,6 +18,7 @@ import {
   relu2Mul,
   rmsNorm,
   rope,
+  roundToF16,
   siluMul,
 } from '@ternion/kernels-native';
 import type { TernaryKernels } from './ternary-kernels.js';
@@ -35,6 +36,8 @@ export interface ForwardPassOptions {
   blockSize: number;
   /** Block-table width: ceil(context length / blockSize). */
   maxBlocksPerSeq: number;
+  /** Round where llama.cpp's CPU path rounds (see LoadModelOptions.roundLikeLlamaCpp). */
+  roundLikeLlamaCpp?: boolean;
 }
 
 /**
@@ -114,9 +117,11 @@ export class ForwardPass {
     this.gate = new Float32Array(T * ff);
     this.up = new Float32Array(T * ff);
     this.xLogits = new Float32Array(L * d);
-    this.qEmbd = allocQuantizedActivations(T, d, mode);
-    this.qAttn = allocQuantizedActivations(T, qDim, mode);
-    this.qFf = allocQuantizedActivations(T, ff, mode);
+    // llama.cpp's per-block dot products sum in their own float order; reproduce it when asked to round like it
+    const dot = options.roundLikeLlamaCpp && mode === 'per-block-256' ? 'llama.cpp' : 'ternion';
+    this.qEmbd = allocQuantizedActivations(T, d, mode, { dot });
+    this.qAttn = allocQuantizedActivations(T, qDim, mode, { dot });
+    this.qFf = allocQuantizedActivations(T, ff, mode, { dot });
     this.i8Scratch = new Int8Array(weights.output.kind === 'i8' ? matmulI8ScratchBytes(L, d) : 0);
     const kvPerLayer = kvCacheElements({
       numBlocks: options.numBlocks,
@@ -212,6 +217,8 @@ export class ForwardPass {
       P.v.run(this.qEmbd, n, this.v);
       rope(this.q, this.positions, n, c.headCount, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
       rope(this.k, this.positions, n, c.headCountKv, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
+      // llama.cpp multiplies the f16 K cache by Q converted to f16
+      if (o.roundLikeLlamaCpp) roundToF16(this.q, n * qDim);
       kvWrite(
         this.kCache[l]!,
         this.vCache[l]!,
@@ -242,6 +249,7 @@ export class ForwardPass {
         attnScale,
         this.attn,
         this.attnStatus,
+        o.roundLikeLlamaCpp ?? false, // … and the f16 V cache by the probabilities converted to f16
       );
       rmsNorm(this.attn, L.attnSubNorm, n, qDim, eps, this.attn);
       quantizeActivations(this.attn, n, this.qAttn);
@@ -264,6 +272,8 @@ export class ForwardPass {
     // logits = output · output_norm(x[logitRows])
     embeddingGather(this.x, 'f32', n, d, this.logitRows, nLogits, this.xLogits, this.logitRowStatus);
     rmsNorm(this.xLogits, w.outputNorm, nLogits, d, eps, this.xLogits);
+    // llama.cpp converts the activations to f16 for an f16 matrix
+    if (o.roundLikeLlamaCpp && w.output.kind === 'f16') roundToF16(this.xLogits, nLogits * d);
     denseMatmul(w.output, this.xLogits, nLogits, this.logits, this.i8Scratch);
   }
 }

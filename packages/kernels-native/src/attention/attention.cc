@@ -32,7 +32,7 @@ struct PagedAttentionCall {
 
 void paged_attention(const PagedAttentionCall& c) {
   const PagedAttentionArgs& a = c.kernel;
-  const PagedAttentionHeadsFn heads_fn = pick_paged_attention();
+  const PagedAttentionHeadsFn heads_fn = a.f16_probs ? paged_attention_heads_f16_probs : pick_paged_attention();
   const int64_t group = a.n_heads / a.n_kv_heads;  // query heads per KV head
   // A work unit is a token and a run of query heads sharing one KV head, so K/V rows are converted once for
   // all of them. With few tokens (decode) the runs are split until there are a few units per thread.
@@ -118,12 +118,13 @@ void prepare_common(const Napi::CallbackInfo& info, size_t c, PagedAttentionCall
 }
 
 // pagedAttention(q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, blockTables,
-//                maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status?)
+//                maxBlocksPerSeq, tokenSeq, tokenPos, n, scale, out, status?, f16Probs?)
 Work PreparePagedAttention(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PagedAttentionCall c{};
   size_t cache_elems = 0, qo_elems = 0;
   prepare_common(info, 2, &c, &cache_elems, &qo_elems);
+  c.kernel.f16_probs = bool_arg(info, 16, "f16Probs", false);
   auto k_cache = u16_arg(info, 1, "kCache", cache_elems);
   auto v_cache = u16_arg(info, 2, "vCache", cache_elems);
   check_disjoint(env, c.kernel.out, qo_elems * 4, "out", k_cache.data, cache_elems * 2, "kCache");

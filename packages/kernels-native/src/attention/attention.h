@@ -42,6 +42,10 @@ struct PagedAttentionArgs {
   int64_t n_kv_heads;
   int64_t head_dim;
   float scale;
+  // Reproduce llama.cpp's CPU rounding (f16 caches only): the softmax probabilities are normalised and rounded
+  // to f16 before p·V, as its non-flash path does when it multiplies them by the f16 V cache. Runs the scalar
+  // two-pass paged_attention_heads_f16_probs on every ISA. (Its Q rounding is the caller's: round q first.)
+  bool f16_probs = false;
 };
 
 // Attention of token `token` for query heads [head_begin, head_begin + head_count), which must all share one
@@ -55,6 +59,10 @@ using PagedAttentionHeadsFn = bool (*)(const PagedAttentionArgs& a, int64_t toke
 
 bool paged_attention_heads_generic(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
                                    int64_t num_positions, int64_t head_begin, int64_t head_count);
+// Two passes like ggml's soft_max + mul_mat: scores, softmax normalised with the sum in double, probabilities
+// rounded to f16, then p·V (f16 caches only).
+bool paged_attention_heads_f16_probs(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                     int64_t num_positions, int64_t head_begin, int64_t head_count);
 bool paged_attention_heads_avx2(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
                                 int64_t num_positions, int64_t head_begin, int64_t head_count);
 bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,

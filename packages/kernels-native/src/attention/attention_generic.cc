@@ -1,6 +1,7 @@
 // Scalar reference of paged attention: the fallback on every CPU and the oracle the SIMD variants are tested
 // against. One query head at a time, one position at a time, online softmax.
 #include <cmath>
+#include <vector>
 
 #include "attention/attention.h"
 #include "common/fp16.h"
@@ -60,6 +61,50 @@ bool attend_heads(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
 }
 
 }  // namespace
+
+bool paged_attention_heads_f16_probs(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                     int64_t num_positions, int64_t head_begin, int64_t head_count) {
+  const int64_t head_dim = a.head_dim, block_size = a.block_size;
+  const int64_t kv_head = head_begin / (a.n_heads / a.n_kv_heads);
+  const int64_t num_table_blocks = (num_positions + block_size - 1) / block_size;
+  static thread_local std::vector<float> scores;  // (num_positions) scores, then probabilities
+  static thread_local std::vector<int64_t> bases;  // (num_table_blocks) element offset of each block
+  scores.resize(static_cast<size_t>(num_positions));
+  bases.resize(static_cast<size_t>(num_table_blocks));
+  for (int64_t b = 0; b < num_table_blocks; b++) {
+    const int32_t block = block_table[b];
+    if (block < 0 || block >= a.num_blocks) return false;
+    bases[b] = (block * a.n_kv_heads + kv_head) * head_dim * block_size;
+  }
+  const auto* k_cache = static_cast<const uint16_t*>(a.k_cache);
+  const auto* v_cache = static_cast<const uint16_t*>(a.v_cache);
+  for (int64_t h = head_begin; h < head_begin + head_count; h++) {
+    const float* q = a.q + (token * a.n_heads + h) * head_dim;  // (head_dim)
+    float max = -INFINITY;
+    for (int64_t t = 0; t < num_positions; t++) {
+      const int64_t base = bases[t / block_size] + t % block_size;
+      float dot = 0.0f;
+      for (int64_t d = 0; d < head_dim; d++) dot += q[d] * fp16_to_f32(k_cache[base + d * block_size]);
+      scores[t] = a.scale * dot;
+      max = std::fmax(max, scores[t]);
+    }
+    double sum = 0.0;
+    for (int64_t t = 0; t < num_positions; t++) {
+      scores[t] = std::exp(scores[t] - max);
+      sum += static_cast<double>(scores[t]);
+    }
+    const float inv = static_cast<float>(1.0 / sum);
+    float acc[kMaxAttentionHeadDim] = {};  // (head_dim)
+    for (int64_t t = 0; t < num_positions; t++) {
+      const float p = fp16_to_f32(f32_to_fp16(scores[t] * inv));
+      const int64_t base = bases[t / block_size] + (t % block_size) * head_dim;
+      for (int64_t d = 0; d < head_dim; d++) acc[d] += p * fp16_to_f32(v_cache[base + d]);
+    }
+    float* o = a.out + (token * a.n_heads + h) * head_dim;  // (head_dim)
+    for (int64_t d = 0; d < head_dim; d++) o[d] = acc[d];
+  }
+  return true;
+}
 
 bool paged_attention_heads_generic(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
                                    int64_t num_positions, int64_t head_begin, int64_t head_count) {

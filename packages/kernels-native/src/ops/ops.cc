@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "common/fp16.h"
 #include "core/isa.h"
 #include "core/napi_args.h"
 #include "core/pool.h"
@@ -182,8 +183,18 @@ Work PrepareLogitsStats(const Napi::CallbackInfo& info) {
   return [x, d, out] { TERNION_PICK(logits_stats)(x, d, out); };
 }
 
+// roundToF16(x: Float32Array, count): x = f32(f16(x)) in place.
+Work PrepareRoundToF16(const Napi::CallbackInfo& info) {
+  const int64_t count = int_arg(info, 1, "count", 1, kMaxDim);
+  float* x = f32_arg(info, 0, "x", static_cast<size_t>(count)).data;
+  return [x, count] {
+    for (int64_t i = 0; i < count; i++) x[i] = fp16_to_f32(f32_to_fp16(x[i]));
+  };
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
   export_kernel(env, exports, "logitsStats", PrepareLogitsStats);
+  export_kernel(env, exports, "roundToF16", PrepareRoundToF16);
   export_kernel(env, exports, "rmsNorm", PrepareRmsNorm);
   export_kernel(env, exports, "softmax", PrepareSoftmax);
   export_kernel(env, exports, "siluMul", PrepareSiluMul);

@@ -3,6 +3,7 @@
 
 #include <napi.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -47,6 +48,30 @@ void ternary_gemm_generic(const TernaryGemm& g, int64_t m0, int64_t m1) {
   }
 }
 
+void ternary_gemm_llamacpp_generic(const TernaryGemm& g, int64_t m0, int64_t m1) {
+  const int64_t nblocks = g.Kp / kPackedBlockWeights;
+  for (int64_t n = 0; n < g.N; n++) {
+    const int8_t* q = g.q + n * g.Kp;
+    for (int64_t m = m0; m < m1; m++) {
+      const uint8_t* w = g.w + m * (g.Kp / 4);
+      float sumf[8] = {};
+      for (int64_t b = 0; b < nblocks; b++) {
+        int32_t lane[8] = {};
+        for (int j = 0; j < 64; j++) {
+          for (int p = 0; p < 4; p++) {
+            const int64_t k = j + 64 * p;  // within the block
+            lane[(k % 32) / 4] += ((w[b * kPackedBlockBytes + j] >> (2 * p)) & 3) * q[b * kPackedBlockWeights + k];
+          }
+        }
+        const float d = g.a_scales[n * nblocks + b] * g.w_scales[m];
+        const int32_t* sums32 = g.q_sums32 + (n * nblocks + b) * 8;
+        for (int l = 0; l < 8; l++) sumf[l] = std::fma(static_cast<float>(lane[l] - sums32[l]), d, sumf[l]);
+      }
+      g.y[n * g.M + m] = llamacpp_hsum8(sumf);
+    }
+  }
+}
+
 namespace {
 
 using GemmFn = void (*)(const TernaryGemm&, int64_t, int64_t);
@@ -62,7 +87,9 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
   g.M = int_arg(info, 2, "rows (M)", 1, int64_t{1} << 31);
   g.Kp = int_arg(info, 3, "colsPadded", kPackedBlockWeights, kMaxTernaryCols + kPackedBlockWeights);
   if (g.Kp % kPackedBlockWeights != 0) throw_range_error(env, "argument 3 (colsPadded): must be a multiple of 256");
-  g.per_block = int_arg(info, 7, "mode", 0, 1) == 1;
+  const int64_t mode = int_arg(info, 7, "mode", 0, 2);  // 0 per-token, 1 per-block-256, 2 = 1 in llama.cpp's order
+  g.per_block = mode >= 1;
+  g.llamacpp = mode == 2;
   g.N = int_arg(info, 8, "N", 1, int64_t{1} << 24);
   const int64_t groups = g.per_block ? g.Kp / kPackedBlockWeights : 1;
   g.w = u8_arg(info, 0, "wData", checked_mul(env, g.M, g.Kp / 4, "M * colsPadded / 4")).data;
@@ -72,8 +99,26 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
   g.a_sums = i32_arg(info, 6, "aSums", checked_mul(env, g.N, groups, "N * groups")).data;
   g.y = f32_arg(info, 9, "y", checked_mul(env, g.N, g.M, "N * M")).data;
   return [g]() mutable {
+    if (g.llamacpp) {
+      const int64_t nblocks = g.Kp / kPackedBlockWeights;
+      static thread_local std::vector<int32_t> sums32;  // (N, nblocks, 8)
+      sums32.resize(static_cast<size_t>(g.N * nblocks * 8));
+      for (int64_t i = 0; i < g.N * nblocks * 8; i++) {
+        int32_t s = 0;
+        for (int64_t k = 0; k < 32; k++) s += g.q[i * 32 + k];  // q rows are contiguous: (N, Kp)
+        sums32[static_cast<size_t>(i)] = s;
+      }
+      g.q_sums32 = sums32.data();
+      // The AVX2 level runs the scalar code (a comparison mode, not a hot path).
+      GemmFn fn = ternary_gemm_llamacpp_generic;
+#ifdef TERNION_X86
+      if (active_isa() == Isa::kAvx512) fn = ternary_gemm_llamacpp_avx512;
+#endif
+      ThreadPool::instance().parallel_for(g.M, 16, [&](int64_t m0, int64_t m1, int) { fn(g, m0, m1); });
+      return;
+    }
     GemmFn fn = pick_gemm();
-#if defined(__x86_64__) || defined(_M_X64)
+#ifdef TERNION_X86
     if (fn == ternary_gemm_avx512 && ternary_outer_applies(g)) {
       // The outer-product kernel reads the activations interleaved by 16 tokens: built once per call here.
       static thread_local std::vector<int8_t> scratch;  // (tiles, Kp / 4, 16, 4) + alignment

@@ -23,6 +23,10 @@ struct TernaryGemm {
   // (ceil(N / 16), Kp / 4, 16, 4): q interleaved for ternary_gemm_outer_avx512 — dword (tile, kq, t) holds
   // q[16 * tile + t][4kq .. 4kq + 3], tokens past N zero. Null unless that kernel runs.
   const int8_t* q_tiles = nullptr;
+  // llama.cpp's float order (mode 2, per-block activations): see ternary_gemm_llamacpp_*. q_sums32 is
+  // (N, Kp / 256, 8): the sum of q over each 32-value run of a block, built by the dispatcher.
+  bool llamacpp = false;
+  const int32_t* q_sums32 = nullptr;
 };
 
 // per-token: y = (float)isum * (a_scale * w_scale)
@@ -39,6 +43,17 @@ static inline float ternary_out_per_block(float acc, float w_scale) { return acc
 void ternary_gemm_generic(const TernaryGemm& g, int64_t m0, int64_t m1);
 void ternary_gemm_avx2(const TernaryGemm& g, int64_t m0, int64_t m1);
 void ternary_gemm_avx512(const TernaryGemm& g, int64_t m0, int64_t m1);
+
+// llama.cpp's ggml_vec_dot_tq2_0_q8_K / _tq1_0_q8_K float order (its AVX2 kernels, which its x86 CPU builds
+// run), for comparisons that must not differ in the last bit: per 256-block, 8 int32 lanes, lane l holding
+// Σ code·q over the k with k mod 32 in [4l, 4l + 4) minus the q sums of the block's 32-value runs 2l and
+// 2l + 1 (its bsums); sumf[l] = fma((float)lane_l, a_scale_b * w_scale, sumf[l]) over the blocks; y =
+// ((s4 + s0) + (s6 + s2)) + ((s5 + s1) + (s7 + s3)) (its hsum_float_8). Per-block activations only.
+void ternary_gemm_llamacpp_generic(const TernaryGemm& g, int64_t m0, int64_t m1);
+void ternary_gemm_llamacpp_avx512(const TernaryGemm& g, int64_t m0, int64_t m1);
+static inline float llamacpp_hsum8(const float* s) {
+  return ((s[4] + s[0]) + (s[6] + s[2])) + ((s[5] + s[1]) + (s[7] + s[3]));
+}
 
 // The AVX-512 outer-product GEMM (ternary_outer_avx512.cc) for batches: it takes over from the register
 // tiles at N >= kOuterMinN (measured faster from there) while a row group's transposed weights fit its

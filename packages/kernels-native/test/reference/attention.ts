@@ -125,6 +125,7 @@ export function pagedAttentionReference(
   shape: KvCacheShape,
   values: KvValues,
   b: AttentionBatch,
+  options: { f16Probs?: boolean } = {},
 ): Float64Array {
   const { numBlocks, blockSize, nKvHeads, headDim } = shape;
   const group = b.nHeads / nKvHeads;
@@ -151,8 +152,13 @@ export function pagedAttentionReference(
         return b.scale * dot;
       });
       const max = Math.max(...scores);
-      const weights = scores.map((s) => Math.exp(s - max));
-      const sum = weights.reduce((a, w) => a + w, 0);
+      let weights = scores.map((s) => Math.exp(s - max));
+      let sum = weights.reduce((a, w) => a + w, 0);
+      if (options.f16Probs) {
+        // llama.cpp: normalised probabilities, rounded to f16, times the f16 V values
+        weights = weights.map((w) => f16ToF32(f32ToF16(w / sum)));
+        sum = 1;
+      }
       for (let d = 0; d < headDim; d++) {
         let acc = 0;
         for (let t = 0; t < slots.length; t++) acc += (weights[t] ?? 0) * values.v(slots[t] ?? 0, kvHead, d);
