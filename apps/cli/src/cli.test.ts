@@ -41,6 +41,16 @@ describe('ternion', () => {
     expect(b.stderr).toMatch(/generated \d+ tokens, [\d.]+ tok\/s/);
   });
 
+  it('run --round-like-llamacpp computes like llama.cpp (same greedy text on the trained model)', async () => {
+    const a = await ternion('run', 'Once upon a time', '-n', '16');
+    const b = await ternion('run', 'Once upon a time', '-n', '16', '--round-like-llamacpp');
+    expect(b.code).toBe(0);
+    expect(b.stdout).toBe(a.stdout);
+    const bad = await ternion('run', 'x', '--round-like-llamacpp', '--ternary-kernel', 'lut');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/roundLikeLlamaCpp needs the multiply-add ternary kernel/);
+  });
+
   it('--help everywhere', async () => {
     for (const cmd of [[], ['run'], ['chat'], ['info'], ['bench'], ['synth'], ['serve']]) {
       const r = await ternion(...cmd, '--help');

@@ -8,6 +8,7 @@ export interface ModelFlags {
   activationQuant?: 'per-token' | 'per-block-256';
   outputInt8?: boolean;
   ternaryKernel?: 'auto' | 'mad' | 'lut';
+  roundLikeLlamacpp?: boolean;
 }
 
 export function resolveModelPath(flag: string | undefined): string {
@@ -42,6 +43,7 @@ export async function loadWithProgress(flags: ModelFlags): Promise<Model> {
   if (flags.threads !== undefined) options.threads = flags.threads;
   if (flags.activationQuant !== undefined) options.activationQuantization = flags.activationQuant;
   if (flags.ternaryKernel !== undefined) options.ternaryKernel = flags.ternaryKernel;
+  if (flags.roundLikeLlamacpp) options.roundLikeLlamaCpp = true;
   try {
     return await loadModel(path, options);
   } finally {

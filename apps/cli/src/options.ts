@@ -36,6 +36,10 @@ export function modelOptions(): Option[] {
       '--ternary-kernel <kind>',
       "ternary GEMM: 'auto' (measured per shape), 'mad' (multiply-add) or 'lut' (T-MAC)",
     ).choices(['auto', 'mad', 'lut']),
+    new Option(
+      '--round-like-llamacpp',
+      "compute like llama.cpp's CPU backend (f16 roundings, its dot-product order) to compare outputs; slower",
+    ),
   ];
 }
 
