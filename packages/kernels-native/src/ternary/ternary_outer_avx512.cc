@@ -70,7 +70,8 @@ static inline __m512i dpbusd_bcast(__m512i acc, __m512i plane, const int8_t* a4)
 #endif
 }
 
-// T tokens [t0, t0 + T) of token tile `tile` x the 16 rows [m, m + rows) whose transposed blocks are in wt.
+// T tokens [n0 + t0, n0 + t0 + T) of the token tile starting at n0 x the 16 rows [m, m + rows) whose
+// transposed blocks are in wt.
 // `pf` (null = none): one line per (block, vector) of the next row group to prefetch into L2.
 template <int T, bool kPerBlock>
 static inline void outer_tile(const TernaryGemm& g, const uint8_t* wt /* (Kp / 256, 16, 64) */,
