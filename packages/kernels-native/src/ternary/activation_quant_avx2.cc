@@ -57,11 +57,6 @@ static inline void store_int8x32(int8_t* q, __m256i a, __m256i b, __m256i c, __m
 // static_cast<int8_t> of each int32: its low byte, sign-extended (so the packs keep it).
 static inline __m256i low_byte(__m256i v) { return _mm256_srai_epi32(_mm256_slli_epi32(v, 24), 24); }
 
-static inline float float_of_bits(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 // clamp(nearest_int(x * s), -128, 127) on 8 lanes.
 static inline __m256i token8(__m256i x, __m256 s) {
@@ -80,16 +75,7 @@ static inline void q8k_block(const float* x, int64_t len, int8_t* q /* (256) */,
   }
   const GroupMax gm = group_max_from_bits(hmax_epi32(_mm256_max_epi32(smax[0], smax[1])),
                                           hmax_epu32(_mm256_max_epu32(umax[0], umax[1])));
-  if (gm.amax_bits > kF32InfBits) {
-    quantize_q8k_block_generic(x, len, q, d, sum);
-    return;
-  }
-  if (gm.amax_bits == 0) {
-    std::memset(q, 0, kActBlock);
-    *d = 0;
-    *sum = 0;
-    return;
-  }
+  if (q8k_block_settled(gm, x, len, q, d, sum)) return;
   float max = float_of_bits(gm.max_bits);
   if (gm.both_signs) {
     // Padding (|x| = 0) never matches.
@@ -140,10 +126,7 @@ void quantize_row_per_token_avx2(const float* x /* (cols) */, int64_t cols, int6
     quantize_row_per_token_generic(x, cols, kp, q, scale, sum);
     return;
   }
-  // Without NaN the scalar MAX chain is max(1e-5, max |x|), and |x| widened to double is exact.
-  const double a = float_of_bits(amax_bits);
-  const double max = 0.00001 > a ? 0.00001 : a;
-  const float s = static_cast<float>(127 / max);
+  const float s = per_token_scale_from_bits(amax_bits);
   const __m256 vs = _mm256_set1_ps(s);
   __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   // kp is a multiple of 32; the ragged end and the padding load zeros, which quantize to 0 (s is finite).
@@ -162,19 +145,10 @@ void quantize_row_per_token_avx2(const float* x /* (cols) */, int64_t cols, int6
   *sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(acc0, acc1), _mm256_add_epi32(acc2, acc3)));
 }
 
-void quantize_row_per_block_avx2(const float* x /* (cols) */, int64_t cols, int64_t kp, int8_t* q /* (kp) */,
-                                 float* d /* (kp / 256) */, int32_t* sums /* (kp / 256) */) {
-  for (int64_t g = 0; g < kp / kActBlock; g++) {
-    const int64_t k0 = g * kActBlock;
-    const int64_t len = cols - k0 < kActBlock ? cols - k0 : kActBlock;
-    if (len <= 0) {  // padding group past cols
-      std::memset(q + k0, 0, kActBlock);
-      d[g] = 0;
-      sums[g] = 0;
-      continue;
-    }
-    avx2::q8k_block(x + k0, len, q + k0, d + g, sums + g);
-  }
+void quantize_row_per_block_avx2(const float* x, int64_t cols, int64_t kp, int8_t* q, float* d, int32_t* sums) {
+  quantize_row_per_block_with(
+      [](const float* xg, int64_t len, int8_t* qg, float* dg, int32_t* sg) { avx2::q8k_block(xg, len, qg, dg, sg); },
+      x, cols, kp, q, d, sums);
 }
 
 }  // namespace ternion

@@ -35,11 +35,6 @@ static inline __m512i nearest_int16(__m512 f) {
   return _mm512_sub_epi32(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)), _mm512_set1_epi32(0x00400000));
 }
 
-static inline float float_of_bits(uint32_t bits) {
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
 
 // 16 values of a per-token row: q = clamp(nearest_int(x * s), -128, 127), acc += q.
 static inline __m512i token16(__m512 x, __m512 s, __m512i acc, int8_t* q) {
@@ -65,16 +60,7 @@ static inline void q8k_block(const float* x, int64_t len, int8_t* q /* (256) */,
           _mm512_max_epi32(_mm512_max_epi32(smax[0], smax[1]), _mm512_max_epi32(smax[2], smax[3]))),
       _mm512_reduce_max_epu32(
           _mm512_max_epu32(_mm512_max_epu32(umax[0], umax[1]), _mm512_max_epu32(umax[2], umax[3]))));
-  if (gm.amax_bits > kF32InfBits) {
-    quantize_q8k_block_generic(x, len, q, d, sum);
-    return;
-  }
-  if (gm.amax_bits == 0) {
-    std::memset(q, 0, kActBlock);
-    *d = 0;
-    *sum = 0;
-    return;
-  }
+  if (q8k_block_settled(gm, x, len, q, d, sum)) return;
   float max = float_of_bits(gm.max_bits);
   if (gm.both_signs) {
     // Padding (|x| = 0) never matches.
@@ -124,10 +110,7 @@ void quantize_row_per_token_avx512(const float* x /* (cols) */, int64_t cols, in
     quantize_row_per_token_generic(x, cols, kp, q, scale, sum);
     return;
   }
-  // Without NaN the scalar MAX chain is max(1e-5, max |x|), and |x| widened to double is exact.
-  const double a = float_of_bits(amax_bits);
-  const double max = 0.00001 > a ? 0.00001 : a;
-  const float s = static_cast<float>(127 / max);
+  const float s = per_token_scale_from_bits(amax_bits);
   const __m512 vs = _mm512_set1_ps(s);
   __m512i acc0 = _mm512_setzero_si512(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
   i = 0;
@@ -146,20 +129,10 @@ void quantize_row_per_token_avx512(const float* x /* (cols) */, int64_t cols, in
   *sum = _mm512_reduce_add_epi32(acc);
 }
 
-void quantize_row_per_block_avx512(const float* x /* (cols) */, int64_t cols, int64_t kp,
-                                   int8_t* q /* (kp) */, float* d /* (kp / 256) */,
-                                   int32_t* sums /* (kp / 256) */) {
-  for (int64_t g = 0; g < kp / kActBlock; g++) {
-    const int64_t k0 = g * kActBlock;
-    const int64_t len = cols - k0 < kActBlock ? cols - k0 : kActBlock;
-    if (len <= 0) {  // padding group past cols
-      std::memset(q + k0, 0, kActBlock);
-      d[g] = 0;
-      sums[g] = 0;
-      continue;
-    }
-    avx512::q8k_block(x + k0, len, q + k0, d + g, sums + g);
-  }
+void quantize_row_per_block_avx512(const float* x, int64_t cols, int64_t kp, int8_t* q, float* d, int32_t* sums) {
+  quantize_row_per_block_with(
+      [](const float* xg, int64_t len, int8_t* qg, float* dg, int32_t* sg) { avx512::q8k_block(xg, len, qg, dg, sg); },
+      x, cols, kp, q, d, sums);
 }
 
 }  // namespace ternion
