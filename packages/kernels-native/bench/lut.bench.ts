@@ -13,8 +13,8 @@ import {
   type LutRowsPerTile,
   lutMatmul,
   lutPack,
-  type PackedTernary,
   quantizeActivations,
+  randomPackedTernary,
   setIsa,
   setThreads,
   ternaryMatmul,
@@ -35,21 +35,6 @@ const SHAPES: [string, number, number, string][] = [
 const RESIDENT_BYTES = 96 << 20;
 const TABLE_BUDGET = 1 << 20; // scratch rows as @ternion/tmac layoutForShape picks them
 const BLOCKS_PER_CHUNK = 6; // K chunk whose tables (6 * 5568 bytes) fit the 48 KiB L1, as layoutForShape picks
-
-function randomPacked(rows: number, cols: number, seed: number): PackedTernary {
-  const colsPadded = Math.ceil(cols / 256) * 256;
-  const data = new Uint8Array((rows * colsPadded) / 4);
-  const pattern = new Uint8Array(65536);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < pattern.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    let b = 0;
-    for (let f = 0; f < 4; f++) b |= ((s >>> (8 * f)) % 3) << (2 * f);
-    pattern[i] = b;
-  }
-  for (let o = 0; o < data.length; o += pattern.length) data.set(pattern.subarray(0, data.length - o), o);
-  return { rows, cols, colsPadded, data, rowScales: new Float32Array(rows).fill(0.01) };
-}
 
 /**
  * Median seconds of each function, calls taken round-robin after one warm-up each: the machine is shared, and
@@ -87,7 +72,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   const picks = new Map<string, 'mad' | 'lut'>(); // `${k}x${m} ${isa} ${threads} ${n}` -> faster kernel
   try {
     for (const [model, k, m, role] of ctx.quick ? SHAPES.slice(0, 1) : SHAPES) {
-      const one = randomPacked(m, k, k * 7 + m);
+      const one = randomPackedTernary(m, k, k * 7 + m);
       const madBytes = one.data.length;
       const copies = Math.max(2, Math.ceil(RESIDENT_BYTES / madBytes));
       const mads = Array.from({ length: copies }, (_, i) =>
@@ -179,7 +164,7 @@ function layerStack(ctx: BenchContext, picks: Map<string, 'mad' | 'lut'>, isa: I
   setIsa(isa);
   const weights = Array.from({ length: layers }, (_, l) =>
     projections.map(([k, m], p) => {
-      const mad = randomPacked(m, k, 1000 * l + p + 1);
+      const mad = randomPackedTernary(m, k, 1000 * l + p + 1);
       return {
         k,
         m,

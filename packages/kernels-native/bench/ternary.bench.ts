@@ -7,9 +7,9 @@ import {
   getThreads,
   type Isa,
   kernelInfo,
-  type PackedTernary,
   packTernary,
   quantizeActivations,
+  randomPackedTernary,
   setIsa,
   setThreads,
   ternaryMatmul,
@@ -24,22 +24,6 @@ const SHAPES: [k: number, m: number][] = [
 ];
 // Rotating over this many bytes of distinct copies keeps every call's weights out of the 32 MiB L3.
 const RESIDENT_BYTES = 96 << 20;
-
-/** Valid random codes (0/1/2 in every 2-bit field), tiled from a 64 KiB pattern. */
-function randomPacked(rows: number, cols: number, seed: number): PackedTernary {
-  const colsPadded = Math.ceil(cols / 256) * 256;
-  const data = new Uint8Array((rows * colsPadded) / 4);
-  const pattern = new Uint8Array(65536);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < pattern.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    let b = 0;
-    for (let f = 0; f < 4; f++) b |= ((s >>> (8 * f)) % 3) << (2 * f);
-    pattern[i] = b;
-  }
-  for (let o = 0; o < data.length; o += pattern.length) data.set(pattern.subarray(0, data.length - o), o);
-  return { rows, cols, colsPadded, data, rowScales: new Float32Array(rows).fill(0.01) };
-}
 
 function activations(n: number, k: number) {
   const qa = allocQuantizedActivations(n, k, 'per-token');
@@ -64,7 +48,7 @@ export async function run(ctx: BenchContext): Promise<void> {
   );
   try {
     for (const [k, m] of ctx.quick ? SHAPES.slice(2, 3) : SHAPES) {
-      const one = randomPacked(m, k, k + m);
+      const one = randomPackedTernary(m, k, k + m);
       const bytes = one.data.length;
       const copies = Math.max(2, Math.ceil(RESIDENT_BYTES / bytes));
       const mats = Array.from({ length: copies }, (_, i) =>
@@ -90,7 +74,7 @@ export async function run(ctx: BenchContext): Promise<void> {
     }
 
     const [k, m] = [2560, 6912];
-    const w = randomPacked(m, k, 1);
+    const w = randomPackedTernary(m, k, 1);
     setThreads(2);
     ctx.print(`ternary GEMM ${k}->${m}, 2 threads, per-token (GOPS = 2*N*M*K / s):`);
     for (const n of ctx.quick ? [128] : [16, 128, 512]) {

@@ -163,6 +163,37 @@ export async function packTernaryAsync(...args: Parameters<typeof packTernary>):
   return call.finish();
 }
 
+/**
+ * Random valid weights in the runtime layout, for timing kernels (benchmarks, @ternion/tmac's kernel
+ * chooser): codes 0/1/2 in every 2-bit field, tiled from a 64 KiB pattern of an LCG seeded with `seed`,
+ * padding weights 0, one scale per row. Not a model's weights: use packTernary for those.
+ */
+export function randomPackedTernary(rows: number, cols: number, seed: number): PackedTernary {
+  checkCount('randomPackedTernary', 'rows', rows);
+  checkInt('randomPackedTernary', 'cols', cols, 1, MAX_TERNARY_COLS);
+  const colsPadded = ternaryColsPadded(cols);
+  const data = new Uint8Array((rows * colsPadded) / 4); // (rows, colsPadded / 4)
+  const pattern = new Uint8Array(1 << 16);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < pattern.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    let b = 0;
+    for (let f = 0; f < 4; f++) b |= ((s >>> (8 * f)) % 3) << (2 * f);
+    pattern[i] = b;
+  }
+  for (let o = 0; o < data.length; o += pattern.length) data.set(pattern.subarray(0, data.length - o), o);
+  // Padding weights are 0 (code 1), as the layout requires: byte j of block b holds k = 256b + 64p + j.
+  const rowBytes = colsPadded / 4;
+  for (let r = 0; r < rows; r++) {
+    for (let k = cols; k < colsPadded; k++) {
+      const at = r * rowBytes + (k >> 8) * 64 + (k & 63);
+      const shift = 2 * ((k >> 6) & 3);
+      data[at] = (data[at]! & ~(3 << shift)) | (1 << shift);
+    }
+  }
+  return { rows, cols, colsPadded, data, rowScales: new Float32Array(rows).fill(0.01) };
+}
+
 export function allocQuantizedActivations(
   maxRows: number,
   cols: number,

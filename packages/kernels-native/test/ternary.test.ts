@@ -9,6 +9,7 @@ import {
   packTernary,
   packTernaryAsync,
   quantizeActivations,
+  randomPackedTernary,
   recordProgram,
   ternaryMatmul,
   ternaryMatmulAsync,
@@ -285,6 +286,24 @@ function makeWeights(m: number, k: number, seed: number): Case {
 function refActivations(qa: ReturnType<typeof allocQuantizedActivations>): RefActivations {
   return { colsPadded: qa.colsPadded, q: qa.q, scales: qa.scales, perBlock: qa.mode === 'per-block-256' };
 }
+
+describe('randomPackedTernary', () => {
+  it('gives valid codes (never 3), the same bytes for the same seed, others for another', () => {
+    const a = randomPackedTernary(40, 300, 7);
+    expect(a.colsPadded).toBe(512);
+    expect(a.data.length).toBe(40 * 128);
+    for (const b of a.data) for (let f = 0; f < 8; f += 2) expect((b >> f) & 3).not.toBe(3);
+    expect(sameBytes(randomPackedTernary(40, 300, 7).data, a.data)).toBe(true);
+    expect(sameBytes(randomPackedTernary(40, 300, 8).data, a.data)).toBe(false);
+    // padding k in [300, 512) holds weight 0 (code 1): byte j of block 1 holds k = 256 + 64p + j
+    for (let r = 0; r < 40; r++) {
+      for (let k = 300; k < 512; k++) {
+        expect((a.data[r * 128 + 64 + (k & 63)]! >> (2 * ((k >> 6) & 3))) & 3).toBe(1);
+      }
+    }
+    expect(() => randomPackedTernary(0, 300, 1)).toThrow(RangeError);
+  });
+});
 
 describe('ternaryMatmul', () => {
   // Every listed N, K and M appears; the reference is plain TS over unpacked weights in float32 order.

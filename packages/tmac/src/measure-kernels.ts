@@ -6,9 +6,8 @@ import {
   kernelInfo,
   lutMatmul,
   lutPack,
-  type PackedTernary,
   quantizeActivations,
-  ternaryColsPadded,
+  randomPackedTernary,
   ternaryMatmul,
 } from '@ternion/kernels-native';
 import { layoutForShape } from './layout-for-shape.js';
@@ -37,22 +36,6 @@ export interface MeasureOptions {
   readonly residentBytes?: number;
 }
 
-/** Valid random codes (0/1/2 in each 2-bit field), tiled from a 64 KiB pattern; padding stays weight 0. */
-function syntheticWeights(rows: number, cols: number): PackedTernary {
-  const colsPadded = ternaryColsPadded(cols);
-  const data = new Uint8Array((rows * colsPadded) / 4);
-  const pattern = new Uint8Array(1 << 16);
-  let s = (rows * 2654435761 + cols) >>> 0 || 1;
-  for (let i = 0; i < pattern.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    let b = 0;
-    for (let f = 0; f < 4; f++) b |= ((s >>> (8 * f)) % 3) << (2 * f);
-    pattern[i] = b;
-  }
-  for (let o = 0; o < data.length; o += pattern.length) data.set(pattern.subarray(0, data.length - o), o);
-  return { rows, cols, colsPadded, data, rowScales: new Float32Array(rows).fill(0.01) };
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -70,7 +53,7 @@ export function measureKernels(shape: MeasureShape, options: MeasureOptions = {}
   const maxReps = options.maxReps ?? 25;
   const isa: Isa = kernelInfo().isa;
   const layout = layoutForShape(rows, cols, isa);
-  const mad = syntheticWeights(rows, cols);
+  const mad = randomPackedTernary(rows, cols, rows * 2654435761 + cols);
   const copies = Math.max(1, Math.ceil((options.residentBytes ?? 64 << 20) / mad.data.length));
   const mads = [mad];
   for (let i = 1; i < copies; i++) mads.push({ ...mad, data: mad.data.slice() });
