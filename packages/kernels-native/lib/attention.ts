@@ -324,7 +324,18 @@ function checkPagedAttention(
   if (typeof f16Probs !== 'boolean') throw new TypeError(`${fn}: f16Probs must be a boolean`);
   const s = clearStatus(fn, status);
   return {
-    args: [q, kCache, vCache, numBlocks, blockSize, nHeads, nKvHeads, headDim, ...batchArgs(batch, s), f16Probs],
+    args: [
+      q,
+      kCache,
+      vCache,
+      numBlocks,
+      blockSize,
+      nHeads,
+      nKvHeads,
+      headDim,
+      ...batchArgs(batch, s),
+      f16Probs,
+    ],
     finish: () => throwIfTokensZeroed(fn, shape, batch, s),
   };
 }

@@ -194,7 +194,9 @@ function matmulArgs(
   }
   if (typeof a !== 'object' || a === null) throw new TypeError(`${fn}: a must be QuantizedActivations`);
   if (a.dot === 'llama.cpp') {
-    throw new RangeError(`${fn}: activations with dot 'llama.cpp' need ternaryMatmul (llama.cpp's float order)`);
+    throw new RangeError(
+      `${fn}: activations with dot 'llama.cpp' need ternaryMatmul (llama.cpp's float order)`,
+    );
   }
   if (a.mode !== 'per-token' && a.mode !== 'per-block-256') {
     throw new TypeError(`${fn}: a.mode must be 'per-token' or 'per-block-256', got ${String(a.mode)}`);
