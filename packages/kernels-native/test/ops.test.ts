@@ -132,11 +132,7 @@ describe('roundToF16', () => {
     const y = x.slice();
     roundToF16(y, y.length - 1); // the last entry is past count: untouched
     roundToF16(y.subarray(9), 1);
-    want.forEach((w, i) =>
-      expect(Object.is(y[i], Math.fround(w)) || (Number.isNaN(w) && Number.isNaN(y[i])), `${x[i]}`).toBe(
-        true,
-      ),
-    );
+    for (const [i, w] of want.entries()) expect(Object.is(y[i], Math.fround(w)), `${x[i]}`).toBe(true);
     expect(() => roundToF16(new Float32Array(2), 3)).toThrow(RangeError);
   });
 });
