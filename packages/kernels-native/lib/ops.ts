@@ -126,15 +126,23 @@ export function rope(
 /**
  * One row of logits for a sampler: out[0] = index of the first largest entry of x[offset, offset + d) (NaN
  * never wins; 0 if every entry is -Infinity or NaN), out[1] = that value, out[2] = log Σ exp(x) (computed as
- * max + log Σ exp(x − max) with the sum in double; ±Infinity when the max is, NaN if any entry is NaN).
+ * max + log Σ exp(x − max) with the sum in double; ±Infinity when the max is, NaN if any entry is NaN; NaN
+ * when `withLogSumExp` is false, which skips that pass over the row).
  * Vectorised on AVX-512 (a 128k-entry row in ~20 µs); argmax and max are exact on every level.
  */
-export function logitsStats(x: Float32Array, offset: number, d: number, out: Float64Array): void {
+export function logitsStats(
+  x: Float32Array,
+  offset: number,
+  d: number,
+  out: Float64Array,
+  withLogSumExp = true,
+): void {
   checkInt('logitsStats', 'offset', offset, 0, Number.MAX_SAFE_INTEGER);
   checkCount('logitsStats', 'd', d);
   checkF32('logitsStats', 'x', x, offset + d);
   checkArray('logitsStats', 'out', out, Float64Array, 3);
-  n_.logitsStats(x, offset, d, out);
+  if (typeof withLogSumExp !== 'boolean') throw new TypeError('logitsStats: withLogSumExp must be a boolean');
+  n_.logitsStats(x, offset, d, out, withLogSumExp);
 }
 
 /**

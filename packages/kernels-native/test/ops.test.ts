@@ -171,6 +171,10 @@ describe('logitsStats', () => {
           // the row sits at an offset inside a larger buffer, as logits rows do
           const buf = new Float32Array(d + 5);
           buf.set(row, 3);
+          logitsStats(buf, 3, d, out, false); // argmax and max only
+          expect(out[0], `${isa} d=${d} argmax`).toBe(want[0]);
+          expect(out[1], `${isa} d=${d} max`).toBe(want[1]);
+          expect(out[2]).toBeNaN();
           logitsStats(buf, 3, d, out);
           expect(out[0], `${isa} d=${d} argmax`).toBe(want[0]);
           expect(out[1], `${isa} d=${d} max`).toBe(want[1]);

@@ -17,8 +17,8 @@ export class Sampler {
   private ids: Int32Array;
   // (vocab) unnormalised probabilities of the candidates of one draw
   private weights: Float64Array;
-  // (3) argmax, max, log Σ exp of `work` (native, vectorised: a JS pass over a 128k vocabulary costs ~0.3 ms
-  // per token, which a 16-stream server pays 16 times per step on its one JS thread)
+  // (3) argmax, max and (only when log-probabilities are asked for) log Σ exp of `work` — native and
+  // vectorised: a JS pass over a 128k vocabulary costs ~0.3 ms per token, paid per stream on the one JS thread
   private readonly stats = new Float64Array(3);
 
   constructor(
@@ -57,7 +57,7 @@ export class Sampler {
     this.applyPenalties(x, history);
 
     const stats = this.stats;
-    logitsStats(x, 0, v, stats); // argmax, max, logZ of x
+    logitsStats(x, 0, v, stats, this.wantLogprob); // argmax, max (and logZ) of x
     let chosen: number;
     if (o.temperature <= 0) {
       chosen = stats[0]!;

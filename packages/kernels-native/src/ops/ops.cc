@@ -173,14 +173,15 @@ Work PrepareRope(const Napi::CallbackInfo& info) {
   };
 }
 
-// logitsStats(x: Float32Array (>= offset + d), offset, d, out: Float64Array (3)): out = argmax, max,
-// log Σ exp over x[offset .. offset + d). One row per sampled token: no thread pool.
+// logitsStats(x: Float32Array (>= offset + d), offset, d, out: Float64Array (3), withLogSumExp): out = argmax,
+// max, log Σ exp over x[offset .. offset + d) (NaN without withLogSumExp). One row per token: no thread pool.
 Work PrepareLogitsStats(const Napi::CallbackInfo& info) {
   const int64_t offset = int_arg(info, 1, "offset", 0, int64_t{1} << 40);
   const int64_t d = int_arg(info, 2, "d", 1, kMaxDim);
   const float* x = f32_arg(info, 0, "x", static_cast<size_t>(offset + d)).data + offset;
   double* out = f64_arg(info, 3, "out", 3).data;
-  return [x, d, out] { TERNION_PICK(logits_stats)(x, d, out); };
+  const bool with_lse = bool_arg(info, 4, "withLogSumExp", true);
+  return [x, d, with_lse, out] { TERNION_PICK(logits_stats)(x, d, with_lse, out); };
 }
 
 // roundToF16(x: Float32Array, count): x = f32(f16(x)) in place.

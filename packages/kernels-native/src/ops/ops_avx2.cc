@@ -132,6 +132,8 @@ void scale_avx2(float* x, float s, int64_t count) {
 
 // One row of logits per sampled token: the AVX2 level keeps the scalar version (it is the AVX-512 one that
 // the sampler's hot path wanted; a 32k-128k row is ~0.1 ms either way on AVX2-only machines).
-void logits_stats_avx2(const float* x, int64_t d, double* out) { logits_stats_generic(x, d, out); }
+void logits_stats_avx2(const float* x, int64_t d, bool with_lse, double* out) {
+  logits_stats_generic(x, d, with_lse, out);
+}
 
 }  // namespace ternion

@@ -122,7 +122,7 @@ void scale_avx512(float* x, float s, int64_t count) {
   }
 }
 
-void logits_stats_avx512(const float* x, int64_t d, double* out) {
+void logits_stats_avx512(const float* x, int64_t d, bool with_lse, double* out) {
   // Per lane: the first strictly larger value and its index (NaN compares false, like the scalar loop).
   __m512 vmax = _mm512_set1_ps(-__builtin_huge_valf());
   __m512i vidx = _mm512_setzero_si512();
@@ -143,6 +143,10 @@ void logits_stats_avx512(const float* x, int64_t d, double* out) {
   const int32_t best = _mm512_mask_reduce_min_epi32(at_max, vidx);
   out[0] = static_cast<double>(at_max ? best : 0);
   out[1] = max;
+  if (!with_lse) {
+    out[2] = __builtin_nan("");
+    return;
+  }
   if (!(max - max == 0.0f)) {  // ±inf (NaN cannot be the max)
     out[2] = max;
     return;

@@ -52,7 +52,7 @@ void scale_generic(float* x, float s, int64_t count) {
   for (int64_t i = 0; i < count; i++) x[i] *= s;
 }
 
-void logits_stats_generic(const float* x, int64_t d, double* out) {
+void logits_stats_generic(const float* x, int64_t d, bool with_lse, double* out) {
   // The sampler's argmax (first of the largest, NaN never wins) and logSumExp (max-subtracted, in double).
   int64_t best = 0;
   float max = -INFINITY;
@@ -64,6 +64,10 @@ void logits_stats_generic(const float* x, int64_t d, double* out) {
   }
   out[0] = static_cast<double>(best);
   out[1] = max;
+  if (!with_lse) {
+    out[2] = __builtin_nan("");
+    return;
+  }
   if (!std::isfinite(max)) {
     out[2] = max;
     return;

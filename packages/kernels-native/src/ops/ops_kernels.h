@@ -24,8 +24,8 @@ namespace ternion {
   void relu2_mul_##isa(const float* gate, const float* up, float* out, int64_t count);          \
   void add_##isa(const float* a, const float* b, float* out, int64_t count);                    \
   void scale_##isa(float* x, float s, int64_t count);                                           \
-  /* out (3) = index of the first largest x (NaN ignored; 0 if none), that value, log Σ exp(x) */ \
-  void logits_stats_##isa(const float* x, int64_t d, double* out);
+  /* out (3) = index of the first largest x (NaN ignored; 0 if none), that value, log Σ exp(x) (NaN unless with_lse) */ \
+  void logits_stats_##isa(const float* x, int64_t d, bool with_lse, double* out);
 
 TERNION_OPS_DECLARE(generic)
 TERNION_OPS_DECLARE(avx2)
