@@ -5,6 +5,7 @@
 
 #include "attention/attention.h"
 #include "common/fp16.h"
+#include "ops/ops_kernels.h"
 
 namespace ternion {
 namespace {
@@ -80,23 +81,16 @@ bool paged_attention_heads_f16_probs(const PagedAttentionArgs& a, int64_t token,
   const auto* v_cache = static_cast<const uint16_t*>(a.v_cache);
   for (int64_t h = head_begin; h < head_begin + head_count; h++) {
     const float* q = a.q + (token * a.n_heads + h) * head_dim;  // (head_dim)
-    float max = -INFINITY;
     for (int64_t t = 0; t < num_positions; t++) {
       const int64_t base = bases[t / block_size] + t % block_size;
       float dot = 0.0f;
       for (int64_t d = 0; d < head_dim; d++) dot += q[d] * fp16_to_f32(k_cache[base + d * block_size]);
       scores[t] = a.scale * dot;
-      max = std::fmax(max, scores[t]);
     }
-    double sum = 0.0;
+    softmax_row_generic(scores.data(), num_positions);  // ggml's soft_max: sum in double, float reciprocal
+    float acc[kMaxAttentionHeadDim] = {};                // (head_dim)
     for (int64_t t = 0; t < num_positions; t++) {
-      scores[t] = std::exp(scores[t] - max);
-      sum += static_cast<double>(scores[t]);
-    }
-    const float inv = static_cast<float>(1.0 / sum);
-    float acc[kMaxAttentionHeadDim] = {};  // (head_dim)
-    for (int64_t t = 0; t < num_positions; t++) {
-      const float p = fp16_to_f32(f32_to_fp16(scores[t] * inv));
+      const float p = fp16_to_f32(f32_to_fp16(scores[t]));
       const int64_t base = bases[t / block_size] + (t % block_size) * head_dim;
       for (int64_t d = 0; d < head_dim; d++) acc[d] += p * fp16_to_f32(v_cache[base + d]);
     }
