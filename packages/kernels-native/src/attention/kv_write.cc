@@ -52,49 +52,44 @@ float quantize_row_i8(const float* x, int64_t count, int8_t* dst, int64_t stride
   return amax / 127.0f;
 }
 
-void kv_write_i8(const KvWriteI8Args& a) {
+// Calls row(i, h, block, offset) for every token i whose slot is in range and every KV head h, where the
+// slot is block * block_size + offset; tokens with a slot outside the cache are skipped and reported.
+template <typename Args, typename Row>
+void for_each_slot_row(const Args& a, Row row) {
   RowErrors errors;
   const int64_t capacity = a.num_blocks * a.block_size;
-  const int64_t head_dim = a.head_dim, block_size = a.block_size;
   for (int64_t i = 0; i < a.n; i++) {
     const int32_t slot = a.slots[i];
     if (slot < 0 || slot >= capacity) {
       errors.add(i);
       continue;
     }
-    const int64_t block = slot / block_size, offset = slot % block_size;
-    for (int64_t h = 0; h < a.n_kv_heads; h++) {
-      const int64_t row = (i * a.n_kv_heads + h) * head_dim;
-      const int64_t base = (block * a.n_kv_heads + h) * head_dim * block_size;
-      const int64_t scale = (block * a.n_kv_heads + h) * block_size + offset;
-      a.k_scales[scale] = quantize_row_i8(a.k + row, head_dim, a.k_cache + base + offset, block_size);
-      a.v_scales[scale] = quantize_row_i8(a.v + row, head_dim, a.v_cache + base + offset * head_dim, 1);
-    }
+    for (int64_t h = 0; h < a.n_kv_heads; h++) row(i, h, slot / a.block_size, slot % a.block_size);
   }
   errors.publish(a.status);
 }
 
-void kv_write(const KvWriteArgs& a) {
-  RowErrors errors;
-  const int64_t capacity = a.num_blocks * a.block_size;
+void kv_write_i8(const KvWriteI8Args& a) {
   const int64_t head_dim = a.head_dim, block_size = a.block_size;
-  for (int64_t i = 0; i < a.n; i++) {
-    const int32_t slot = a.slots[i];
-    if (slot < 0 || slot >= capacity) {
-      errors.add(i);
-      continue;
-    }
-    const int64_t block = slot / block_size, offset = slot % block_size;
-    for (int64_t h = 0; h < a.n_kv_heads; h++) {
-      const float* k = a.k + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
-      const float* v = a.v + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
-      uint16_t* k_dst = a.k_cache + (block * a.n_kv_heads + h) * head_dim * block_size + offset;  // stride block_size
-      uint16_t* v_dst = a.v_cache + ((block * a.n_kv_heads + h) * block_size + offset) * head_dim;  // (head_dim)
-      for (int64_t d = 0; d < head_dim; d++) k_dst[d * block_size] = f32_to_fp16(k[d]);
-      for (int64_t d = 0; d < head_dim; d++) v_dst[d] = f32_to_fp16(v[d]);
-    }
-  }
-  errors.publish(a.status);
+  for_each_slot_row(a, [&](int64_t i, int64_t h, int64_t block, int64_t offset) {
+    const int64_t row = (i * a.n_kv_heads + h) * head_dim;
+    const int64_t base = (block * a.n_kv_heads + h) * head_dim * block_size;
+    const int64_t scale = (block * a.n_kv_heads + h) * block_size + offset;
+    a.k_scales[scale] = quantize_row_i8(a.k + row, head_dim, a.k_cache + base + offset, block_size);
+    a.v_scales[scale] = quantize_row_i8(a.v + row, head_dim, a.v_cache + base + offset * head_dim, 1);
+  });
+}
+
+void kv_write(const KvWriteArgs& a) {
+  const int64_t head_dim = a.head_dim, block_size = a.block_size;
+  for_each_slot_row(a, [&](int64_t i, int64_t h, int64_t block, int64_t offset) {
+    const float* k = a.k + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
+    const float* v = a.v + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
+    uint16_t* k_dst = a.k_cache + (block * a.n_kv_heads + h) * head_dim * block_size + offset;  // stride block_size
+    uint16_t* v_dst = a.v_cache + ((block * a.n_kv_heads + h) * block_size + offset) * head_dim;  // (head_dim)
+    for (int64_t d = 0; d < head_dim; d++) k_dst[d * block_size] = f32_to_fp16(k[d]);
+    for (int64_t d = 0; d < head_dim; d++) v_dst[d] = f32_to_fp16(v[d]);
+  });
 }
 
 // The shape arguments both write kernels take, checked, and the element counts they imply.
