@@ -1,4 +1,5 @@
 export * from './attention.js';
+export * from './compute-peak.js';
 export * from './dense.js';
 export * from './formats.js';
 export * from './lut.js';
