@@ -6,8 +6,10 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 
 export interface StreamResult {
   tokens: number;
-  /** Time to first token of each request that produced one. */
+  /** Time to first token of each request that produced one, from the attempt the server accepted. */
   ttftMs: number[];
+  /** The same from the request's first attempt: what a client sees, 503/429 back-offs included. */
+  ttftWithRetriesMs: number[];
   gapsMs: number[];
   rejected503: number;
   rejected429: number;
@@ -48,18 +50,21 @@ export async function runStream(
   const r: StreamResult = {
     tokens: 0,
     ttftMs: [],
+    ttftWithRetriesMs: [],
     gapsMs: [],
     rejected503: 0,
     rejected429: 0,
     completed: 0,
     outcome: 'error',
   };
+  let firstAttempt: number | undefined;
   while (r.completed < requests) {
     if (deadline.aborted) {
       r.outcome = 'cut';
       return r;
     }
     const started = performance.now();
+    firstAttempt ??= started;
     let res: Response;
     try {
       res = await fetch(`${url}/v1/completions`, {
@@ -106,14 +111,17 @@ export async function runStream(
           const arrived = data.choices[0]?.logprobs?.tokens.length ?? 0;
           if (arrived > 0) {
             const now = performance.now();
-            if (first) r.ttftMs.push(now - started);
-            else for (let k = 0; k < arrived; k++) r.gapsMs.push((now - last) / arrived);
+            if (first) {
+              r.ttftMs.push(now - started);
+              r.ttftWithRetriesMs.push(now - firstAttempt);
+            } else for (let k = 0; k < arrived; k++) r.gapsMs.push((now - last) / arrived);
             first = false;
             last = now;
           }
         }
       }
       r.completed++;
+      firstAttempt = undefined;
     } catch {
       r.outcome = deadline.aborted ? 'cut' : 'error';
       return r;
