@@ -161,6 +161,16 @@ function scenario(
   };
 }
 
+/** Zeroed int8 caches of `shape`. */
+function int8Caches(shape: KvCacheShape): Int8Caches {
+  return {
+    k: new Int8Array(kvCacheElements(shape)), // (numBlocks, nKvHeads, headDim, blockSize)
+    kScales: new Float32Array(kvScaleElements(shape)), // (numBlocks, nKvHeads, blockSize)
+    v: new Int8Array(kvCacheElements(shape)), // (numBlocks, nKvHeads, blockSize, headDim)
+    vScales: new Float32Array(kvScaleElements(shape)), // (numBlocks, nKvHeads, blockSize)
+  };
+}
+
 /** The int8 caches as the int8 kernels take them: kCache, kScales, vCache, vScales. */
 function int8CacheArgs(c: Int8Caches) {
   return [c.k, c.kScales, c.v, c.vScales] as const;
@@ -336,6 +346,62 @@ describe('kvWrite', () => {
     );
     expect(() => kvWrite(c, c, 2, 4, 1, 8, x, x, s, 2)).toThrow(/kCache and vCache must not overlap/);
   });
+
+  it('splits big writes over the pool bit-exactly, later tokens winning a repeated slot, bad slots counted once', () => {
+    // 64 tokens × 5 KV heads × 100 dims is big enough to go parallel; 5 heads split unevenly over 2 or 3
+    // threads, and 100 dims leave a tail after the 8-wide F16C conversion.
+    const rng = mulberry32(31);
+    const shape: KvCacheShape = { numBlocks: 9, blockSize: 16, nKvHeads: 5, headDim: 100 };
+    const n = 64;
+    const k = new Float32Array(n * 5 * 100); // (n, nKvHeads, headDim)
+    const v = new Float32Array(n * 5 * 100);
+    const specials = [
+      0,
+      -0,
+      65504,
+      65520,
+      Number.POSITIVE_INFINITY,
+      Number.NaN,
+      2 ** -24,
+      2 ** -25,
+      1 + 2 ** -11,
+    ];
+    for (let i = 0; i < k.length; i++) {
+      k[i] =
+        i % 97 < specials.length
+          ? (specials[i % 97] ?? 0)
+          : (rng() * 2 - 1) * 2 ** Math.floor(rng() * 40 - 26);
+      v[i] = (rng() * 2 - 1) * 2 ** Math.floor(rng() * 40 - 26);
+    }
+    const capacity = shape.numBlocks * shape.blockSize; // 144
+    const slots = Int32Array.from(shuffle(rng, [...Array(capacity).keys()]).slice(0, n));
+    slots[50] = slots[10] ?? 0; // token 50 overwrites token 10's slot
+    slots[3] = -1;
+    slots[20] = capacity;
+    slots[33] = -7;
+    const kExpected = new Uint16Array(kvCacheElements(shape)).fill(0x1234);
+    const vExpected = new Uint16Array(kvCacheElements(shape)).fill(0x1234);
+    expect(kvWriteReference(shape, kExpected, vExpected, k, v, slots, n)).toEqual([3, 20, 33]);
+    const i8Expected = int8Caches(shape);
+    expect(kvWriteI8Reference(shape, i8Expected, k, v, slots, n)).toEqual([3, 20, 33]);
+    forEachIsaAndThreads([1, 2, 3], (isa, threads) => {
+      const kCache = new Uint16Array(kvCacheElements(shape)).fill(0x1234);
+      const vCache = new Uint16Array(kvCacheElements(shape)).fill(0x1234);
+      const status = new Int32Array(2);
+      expect(() => kvWrite(kCache, vCache, 9, 16, 5, 100, k, v, slots, n, status), isa).toThrow(
+        /3 slot\(s\) outside \[0, 144\).*slots\[3\] = -1/,
+      );
+      expect([...status], `${isa}, ${threads} threads`).toEqual([3, 3]);
+      expect(kCache, `${isa}, ${threads} threads`).toEqual(kExpected);
+      expect(vCache, `${isa}, ${threads} threads`).toEqual(vExpected);
+      const i8 = int8Caches(shape);
+      expect(() => kvWriteI8(...int8CacheArgs(i8), 9, 16, 5, 100, k, v, slots, n, status)).toThrow(
+        RangeError,
+      );
+      expect([...status], `int8 ${isa}, ${threads} threads`).toEqual([3, 3]);
+      expect(i8, `int8 ${isa}, ${threads} threads`).toEqual(i8Expected);
+    });
+  });
 });
 
 describe('kvCopyBlocks', () => {
@@ -421,6 +487,48 @@ describe('pagedAttention', () => {
       });
     });
   }
+
+  // The continuous-batching decode step of the 700m model: 16 sequences with short contexts (mostly not
+  // multiples of the block size), one token each, 16 heads of 96 dims without GQA: 256 small (token, head)
+  // units that the pool splits into ranges of equal cost, each unit prefetching the next one's first blocks.
+  it('matches the reference on a decode step of many short sequences (16 × 16 heads × 96 dims, 12–60 positions)', () => {
+    const seqLens = [12, 15, 16, 19, 22, 25, 28, 31, 32, 38, 41, 44, 48, 51, 57, 60];
+    const o = { headDim: 96, nHeads: 16, nKvHeads: 16, blockSize: 16, seqLens, chunk: 1 };
+    const blocks = seqLens.reduce((a, len) => a + Math.ceil(len / 16), 0);
+    // Sequence 0 sits in the batch like the others (a one-token "chunk").
+    const s = scenario(340, { ...o, extraBlocks: 4 * blocks });
+    const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), s.batch);
+    const expectedI8 = pagedAttentionReference(s.shape, int8Values(s.shape, s.i8), s.batch);
+    forEachIsaAndThreads([1, 2, 3], (isa, threads) => {
+      const out = new Float32Array(expected.length).fill(Number.NaN);
+      attend(s, out);
+      expect(maxAbsDiff(out, expected), `f16 ${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+      out.fill(Number.NaN);
+      pagedAttentionI8(...attentionI8Args(s, out));
+      expect(maxAbsDiff(out, expectedI8), `int8 ${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+    });
+  });
+
+  it('zeroes a bad token between good ones of a short decode run without disturbing its neighbours', () => {
+    // The units before a bad token look ahead into its table (prefetch only); the bad ids must neither be
+    // used nor stop the next good token.
+    const seqLens = [20, 33, 17, 40, 9, 50, 26, 31];
+    const s = scenario(341, { headDim: 96, nHeads: 4, nKvHeads: 4, blockSize: 16, seqLens, chunk: 1 });
+    const b = s.batch;
+    b.blockTables[2 * b.maxBlocksPerSeq] = -5; // token 2: its first block id
+    b.blockTables[5 * b.maxBlocksPerSeq + 3] = 0x7fffffff; // token 5: its last block id
+    b.tokenSeq[6] = 99; // token 6: no such sequence row
+    const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), b);
+    forEachIsaAndThreads([1, 2, 3], (isa, threads) => {
+      const out = new Float32Array(expected.length).fill(Number.NaN);
+      const status = new Int32Array(2);
+      expect(() => pagedAttention(...attentionArgs(s, out, status))).toThrow(
+        /3 token\(s\).*first is token 2/,
+      );
+      expect([...status], `${isa}, ${threads} threads`).toEqual([3, 2]);
+      expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+    });
+  });
 
   it('rounds the probabilities to f16 like llama.cpp when asked (f16Probs), on every ISA', () => {
     const o = { headDim: 96, nHeads: 4, nKvHeads: 2, blockSize: 16, seqLens: [70, 5, 33] };

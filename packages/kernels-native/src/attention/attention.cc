@@ -4,6 +4,7 @@
 // of many sequences) alike. pagedAttentionI8 does the same over int8 caches with per-row scales.
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -30,53 +31,99 @@ struct PagedAttentionCall {
   int64_t num_seqs, max_blocks_per_seq, n;
 };
 
+// Work ranges per thread for the pool to hand out: enough that a thread starting late (the machine is shared)
+// leaves little behind, few enough that each range is a long run of units (prefetching carries over from one
+// unit to the next only within a range).
+constexpr int64_t kRangesPerThread = 4;
+constexpr int64_t kMaxRanges = 64;
+// A unit's fixed cost (setup, softmax bookkeeping, the first block's latency) in positions' worth of work.
+constexpr int64_t kUnitOverheadPositions = 16;
+
 void paged_attention(const PagedAttentionCall& c) {
   const PagedAttentionArgs& a = c.kernel;
   const PagedAttentionHeadsFn heads_fn = a.f16_probs ? paged_attention_heads_f16_probs : pick_paged_attention();
   const int64_t group = a.n_heads / a.n_kv_heads;  // query heads per KV head
   // A work unit is a token and a run of query heads sharing one KV head, so K/V rows are converted once for
   // all of them. With few tokens (decode) the runs are split until there are a few units per thread.
-  const int64_t threads = ThreadPool::instance().threads();
+  ThreadPool& pool = ThreadPool::instance();
+  const int64_t threads = pool.threads();
   int64_t splits = 1;
   while (splits < group && c.n * a.n_kv_heads * splits < 4 * threads) splits *= 2;
   const int64_t heads_per_unit = (group + splits - 1) / splits;
   const int64_t units_per_kv_head = (group + heads_per_unit - 1) / heads_per_unit;
   const int64_t units_per_token = a.n_kv_heads * units_per_kv_head;
-  RowErrors errors;
-  const auto run_unit = [&](int64_t u) {
-    const int64_t token = u / units_per_token;
-    const int64_t kv_head = (u % units_per_token) / units_per_kv_head;
-    const int64_t part = u % units_per_kv_head;
-    const int64_t head_begin = kv_head * group + part * heads_per_unit;
-    const int64_t head_count = heads_per_unit < group - part * heads_per_unit ? heads_per_unit : group - part * heads_per_unit;
+  const int64_t num_units = c.n * units_per_token;
+  // Positions token `token` attends to (its position + 1) and its block table row, or 0 when its sequence
+  // row or position is out of range.
+  const auto locate = [&](int64_t token, const int32_t** table) -> int64_t {
     const int32_t seq = c.token_seq[token];
     const int32_t pos = c.token_pos[token];
-    bool ok = seq >= 0 && seq < c.num_seqs && pos >= 0 && pos / a.block_size < c.max_blocks_per_seq;
-    ok = ok && heads_fn(a, token, c.block_tables + seq * c.max_blocks_per_seq, static_cast<int64_t>(pos) + 1,
-                        head_begin, head_count);
-    if (!ok) {
-      std::memset(a.out + (token * a.n_heads + head_begin) * a.head_dim, 0,
-                  static_cast<size_t>(head_count * a.head_dim) * sizeof(float));
-      if (head_begin == 0) errors.add(token);  // count each token once
+    if (seq < 0 || seq >= c.num_seqs || pos < 0 || pos / a.block_size >= c.max_blocks_per_seq) return 0;
+    *table = c.block_tables + seq * c.max_blocks_per_seq;
+    return static_cast<int64_t>(pos) + 1;
+  };
+  RowErrors errors;
+  // Units [begin, end) in order, each told which unit follows it on this thread so it can prefetch that
+  // unit's first K/V blocks (a decode batch of short contexts is a long run of small scattered reads).
+  const auto run_units = [&](int64_t begin, int64_t end) {
+    const int32_t* table = nullptr;
+    int64_t positions = begin < end ? locate(begin / units_per_token, &table) : 0;
+    for (int64_t u = begin; u < end; u++) {
+      const int64_t token = u / units_per_token;
+      const int64_t part = u % units_per_kv_head;
+      const int64_t head_begin = (u % units_per_token) / units_per_kv_head * group + part * heads_per_unit;
+      const int64_t heads_left = group - part * heads_per_unit;
+      const int64_t head_count = heads_per_unit < heads_left ? heads_per_unit : heads_left;
+      NextUnit next{u > begin, nullptr, 0, 0};
+      const int32_t* next_table = nullptr;
+      const int64_t next_positions = u + 1 < end ? locate((u + 1) / units_per_token, &next_table) : 0;
+      if (next_positions > 0) {
+        next.block_table = next_table;
+        next.num_positions = next_positions;
+        next.kv_head = ((u + 1) % units_per_token) / units_per_kv_head;
+      }
+      const bool ok = positions > 0 && heads_fn(a, token, table, positions, head_begin, head_count, &next);
+      if (!ok) {
+        std::memset(a.out + (token * a.n_heads + head_begin) * a.head_dim, 0,
+                    static_cast<size_t>(head_count * a.head_dim) * sizeof(float));
+        if (head_begin == 0) errors.add(token);  // count each token once
+      }
+      table = next_table;
+      positions = next_positions;
     }
   };
-  ThreadPool& pool = ThreadPool::instance();
-  if (c.n >= 2 * threads) {
-    // Tokens go round-robin to the threads: in a causal prefill chunk later tokens see more positions, so
-    // contiguous token ranges would give the last thread most of the work.
-    pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
-      for (int64_t first = begin; first < end; first++) {
-        for (int64_t token = first; token < c.n; token += threads) {
-          for (int64_t u = token * units_per_token; u < (token + 1) * units_per_token; u++) run_unit(u);
-        }
-      }
-    });
-  } else {
-    // Few tokens (decode): contiguous units, so each thread reads its own KV heads once.
-    pool.parallel_for(c.n * units_per_token, 1, [&](int64_t begin, int64_t end, int) {
-      for (int64_t u = begin; u < end; u++) run_unit(u);
-    });
+  // Contiguous ranges of equal cost, so the units of a causal prefill chunk (later tokens see more positions)
+  // and of a decode batch of mixed context lengths split evenly. A range keeps whole runs of units, which
+  // read one sequence's blocks in turn.
+  const int64_t num_ranges = std::min(num_units, std::min(kRangesPerThread * threads, kMaxRanges));
+  if (num_ranges <= 1 || threads <= 1) {
+    run_units(0, num_units);
+    errors.publish(c.status);
+    return;
   }
+  double total = 0.0;
+  for (int64_t token = 0; token < c.n; token++) {
+    const int32_t* table = nullptr;
+    total += static_cast<double>((locate(token, &table) + kUnitOverheadPositions) * units_per_token);
+  }
+  int64_t starts[kMaxRanges + 1];  // (num_ranges + 1) first unit of each range, then num_units
+  starts[0] = 0;
+  int64_t r = 1;
+  double done = 0.0;
+  for (int64_t token = 0; token < c.n && r < num_ranges; token++) {
+    const int32_t* table = nullptr;
+    const double cost = static_cast<double>(locate(token, &table) + kUnitOverheadPositions);
+    for (int64_t u = token * units_per_token; u < (token + 1) * units_per_token && r < num_ranges; u++) {
+      done += cost;
+      while (r < num_ranges && done * static_cast<double>(num_ranges) >= total * static_cast<double>(r)) {
+        starts[r++] = u + 1;
+      }
+    }
+  }
+  while (r <= num_ranges) starts[r++] = num_units;
+  pool.parallel_for(num_ranges, 1, [&](int64_t begin, int64_t end, int) {
+    for (int64_t i = begin; i < end; i++) run_units(starts[i], starts[i + 1]);
+  });
   errors.publish(c.status);
 }
 

@@ -54,18 +54,32 @@ struct PagedAttentionArgs {
 // read once and range-checked before use; on an id outside [0, num_blocks) the function returns false and
 // the output rows are left unspecified (the caller zeroes them). Softmax in f32 with a running maximum
 // (online softmax: Milakov & Gimelshein 2018, as in FlashAttention), so no buffer of length num_positions.
+//
+// `next` (may be null) names the unit the same thread runs after this one. In a decode batch of short
+// contexts a unit reads only a few scattered blocks, too few for prefetching inside the unit to hide DRAM
+// latency, so a kernel that prefetches carries on into the next unit's first blocks while it finishes its
+// own; kernels that do not prefetch ignore it.
+struct NextUnit {
+  bool prefetched;             // the previous unit on this thread already prefetched this unit's first blocks
+  const int32_t* block_table;  // the next unit's block ids (its sequence's row), or null when there is none
+  int64_t num_positions;       // positions the next unit attends to
+  int64_t kv_head;             // the next unit's KV head
+};
+
 using PagedAttentionHeadsFn = bool (*)(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                       int64_t num_positions, int64_t head_begin, int64_t head_count);
+                                       int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                       const NextUnit* next);
 
 bool paged_attention_heads_generic(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                   int64_t num_positions, int64_t head_begin, int64_t head_count);
+                                   int64_t num_positions, int64_t head_begin, int64_t head_count, const NextUnit* next);
 // Two passes like ggml's soft_max + mul_mat: scores, softmax normalised with the sum in double, probabilities
 // rounded to f16, then p·V (f16 caches only).
 bool paged_attention_heads_f16_probs(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                     int64_t num_positions, int64_t head_begin, int64_t head_count);
+                                     int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                     const NextUnit* next);
 bool paged_attention_heads_avx2(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                int64_t num_positions, int64_t head_begin, int64_t head_count);
+                                int64_t num_positions, int64_t head_begin, int64_t head_count, const NextUnit* next);
 bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                  int64_t num_positions, int64_t head_begin, int64_t head_count);
+                                  int64_t num_positions, int64_t head_begin, int64_t head_count, const NextUnit* next);
 
 }  // namespace ternion

@@ -195,7 +195,8 @@ bool attend(int64_t g, const PagedAttentionArgs& a, int64_t token, const int32_t
 }  // namespace avx2
 
 bool paged_attention_heads_avx2(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                int64_t num_positions, int64_t head_begin, int64_t head_count) {
+                                int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                const NextUnit* /*next*/) {
   using namespace avx2;
   for (int64_t h = head_begin; h < head_begin + head_count; h += kMaxGroup) {
     const int64_t g = head_begin + head_count - h < kMaxGroup ? head_begin + head_count - h : kMaxGroup;

@@ -90,7 +90,7 @@ inline void prefetch_range(const char* base, int64_t from, int64_t to, bool into
 // lines per dimension step rather than in one burst that would stall on full miss buffers.
 template <int G, bool kInt8>
 bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table, int64_t num_positions,
-                  int64_t head0) {
+                  int64_t head0, const NextUnit* next) {
   constexpr int64_t kElem = kInt8 ? 1 : 2;                  // bytes per cache value
   constexpr int kDepth = G == 1 ? 4 : 2;                    // score accumulators per head (FMA chains)
   constexpr int kDimChunks = G <= 2 ? 8 : G <= 4 ? 4 : 2;  // 16-dim accumulators per head in p·V
@@ -104,12 +104,16 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
   const char* v_bytes = static_cast<const char*>(a.v_cache);
   const int64_t num_table_blocks = (num_positions + block_size - 1) / block_size;
   // Where block `b` of the table puts this KV head's K (and V: same offset in the other array), or -1 for a
-  // bad id. Only used to prefetch: the id is checked again when it is read for use.
+  // bad id. Past this unit's last block, b goes on into the next unit's blocks. Only used to prefetch: the
+  // id is checked again when it is read for use.
+  const int64_t next_blocks =
+      next != nullptr && next->block_table != nullptr ? (next->num_positions + block_size - 1) / block_size : 0;
   const auto prefetch_offset = [&](int64_t b) -> int64_t {
-    if (b >= num_table_blocks) return -1;
-    const int32_t block = block_table[b];
+    const bool ours = b < num_table_blocks;
+    if (!ours && b - num_table_blocks >= next_blocks) return -1;
+    const int32_t block = ours ? block_table[b] : next->block_table[b - num_table_blocks];
     if (block < 0 || block >= a.num_blocks) return -1;
-    return (block * a.n_kv_heads + kv_head) * head_elems * kElem;
+    return (block * a.n_kv_heads + (ours ? kv_head : next->kv_head)) * head_elems * kElem;
   };
   const float* q[G];  // G × (head_dim)
   for (int g = 0; g < G; g++) q[g] = a.q + (token * a.n_heads + head0 + g) * head_dim;
@@ -125,8 +129,8 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
     for (int64_t c = 0; c < num_chunks; c++) _mm512_store_ps(acc[g] + c * 16, _mm512_setzero_ps());
   }
   const __m512 scale = _mm512_set1_ps(a.scale);
-  // The first blocks have nobody before them to prefetch them.
-  for (int64_t b = 0; b < kPrefetchBlocks; b++) {
+  // The first blocks have nobody before them to prefetch them, unless the previous unit did.
+  for (int64_t b = next != nullptr && next->prefetched ? kPrefetchBlocks : 0; b < kPrefetchBlocks; b++) {
     const int64_t off = prefetch_offset(b);
     if (off < 0) break;
     prefetch_range(k_bytes + off, 0, head_elems * kElem, true);
@@ -269,16 +273,16 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
 
 template <bool kInt8>
 bool attend(int64_t g, const PagedAttentionArgs& a, int64_t token, const int32_t* block_table, int64_t num_positions,
-            int64_t head0) {
+            int64_t head0, const NextUnit* next) {
   switch (g) {
-    case 1: return attend_group<1, kInt8>(a, token, block_table, num_positions, head0);
-    case 2: return attend_group<2, kInt8>(a, token, block_table, num_positions, head0);
-    case 3: return attend_group<3, kInt8>(a, token, block_table, num_positions, head0);
-    case 4: return attend_group<4, kInt8>(a, token, block_table, num_positions, head0);
-    case 5: return attend_group<5, kInt8>(a, token, block_table, num_positions, head0);
-    case 6: return attend_group<6, kInt8>(a, token, block_table, num_positions, head0);
-    case 7: return attend_group<7, kInt8>(a, token, block_table, num_positions, head0);
-    default: return attend_group<8, kInt8>(a, token, block_table, num_positions, head0);
+    case 1: return attend_group<1, kInt8>(a, token, block_table, num_positions, head0, next);
+    case 2: return attend_group<2, kInt8>(a, token, block_table, num_positions, head0, next);
+    case 3: return attend_group<3, kInt8>(a, token, block_table, num_positions, head0, next);
+    case 4: return attend_group<4, kInt8>(a, token, block_table, num_positions, head0, next);
+    case 5: return attend_group<5, kInt8>(a, token, block_table, num_positions, head0, next);
+    case 6: return attend_group<6, kInt8>(a, token, block_table, num_positions, head0, next);
+    case 7: return attend_group<7, kInt8>(a, token, block_table, num_positions, head0, next);
+    default: return attend_group<8, kInt8>(a, token, block_table, num_positions, head0, next);
   }
 }
 
@@ -286,12 +290,16 @@ bool attend(int64_t g, const PagedAttentionArgs& a, int64_t token, const int32_t
 }  // namespace avx512
 
 bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                  int64_t num_positions, int64_t head_begin, int64_t head_count) {
+                                  int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                  const NextUnit* next) {
   using namespace avx512;
   for (int64_t h = head_begin; h < head_begin + head_count; h += kMaxGroup) {
     const int64_t g = head_begin + head_count - h < kMaxGroup ? head_begin + head_count - h : kMaxGroup;
-    if (!(a.int8 ? attend<true>(g, a, token, block_table, num_positions, h)
-                 : attend<false>(g, a, token, block_table, num_positions, h))) {
+    // Groups of one unit read the same K/V: only the first fetches it, only the last looks ahead to `next`.
+    NextUnit unit_next = h + g >= head_begin + head_count && next != nullptr ? *next : NextUnit{};
+    unit_next.prefetched = h == head_begin ? next != nullptr && next->prefetched : true;
+    if (!(a.int8 ? attend<true>(g, a, token, block_table, num_positions, h, &unit_next)
+                 : attend<false>(g, a, token, block_table, num_positions, h, &unit_next))) {
       return false;
     }
   }

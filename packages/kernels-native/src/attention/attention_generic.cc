@@ -64,7 +64,8 @@ bool attend_heads(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
 }  // namespace
 
 bool paged_attention_heads_f16_probs(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                     int64_t num_positions, int64_t head_begin, int64_t head_count) {
+                                     int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                     const NextUnit* /*next*/) {
   const int64_t head_dim = a.head_dim, block_size = a.block_size;
   const int64_t kv_head = head_begin / (a.n_heads / a.n_kv_heads);
   const int64_t num_table_blocks = (num_positions + block_size - 1) / block_size;
@@ -101,7 +102,8 @@ bool paged_attention_heads_f16_probs(const PagedAttentionArgs& a, int64_t token,
 }
 
 bool paged_attention_heads_generic(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
-                                   int64_t num_positions, int64_t head_begin, int64_t head_count) {
+                                   int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                   const NextUnit* /*next*/) {
   return a.int8 ? attend_heads<true>(a, token, block_table, num_positions, head_begin, head_count)
                 : attend_heads<false>(a, token, block_table, num_positions, head_begin, head_count);
 }

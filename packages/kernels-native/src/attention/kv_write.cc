@@ -8,14 +8,37 @@
 
 #include "attention/args.h"
 #include "attention/attention.h"
+#include "attention/kv_write.h"
 #include "attention/row_errors.h"
 #include "common/fp16.h"
+#include "core/isa.h"
 #include "core/napi_args.h"
+#include "core/pool.h"
 #include "core/registry.h"
 #include "core/work.h"
 
 namespace ternion {
+
+void kv_write_row_generic(const float* k, const float* v, int64_t head_dim, uint16_t* k_dst, int64_t k_stride,
+                          uint16_t* v_dst) {
+  for (int64_t d = 0; d < head_dim; d++) k_dst[d * k_stride] = f32_to_fp16(k[d]);
+  for (int64_t d = 0; d < head_dim; d++) v_dst[d] = f32_to_fp16(v[d]);
+}
+
 namespace {
+
+// F16C comes with AVX2, so the AVX-512 level uses the same row kernel.
+KvWriteRowFn pick_kv_write_row() {
+#ifdef TERNION_X86
+  return pick_for_isa(kv_write_row_generic, kv_write_row_avx2, kv_write_row_avx2);
+#else
+  return kv_write_row_generic;
+#endif
+}
+
+// Below this many values per array (n · n_kv_heads · head_dim) a write runs on the calling thread: waking
+// the pool would cost more than it saves (one decode token of a small model is a few thousand values).
+constexpr int64_t kParallelValues = 4096;
 
 struct KvWriteArgs {
   uint16_t* k_cache;    // (num_blocks, n_kv_heads, head_dim, block_size) f16
@@ -54,17 +77,27 @@ float quantize_row_i8(const float* x, int64_t count, int8_t* dst, int64_t stride
 
 // Calls row(i, h, block, offset) for every token i whose slot is in range and every KV head h, where the
 // slot is block * block_size + offset; tokens with a slot outside the cache are skipped and reported.
+// Big writes (a prefill chunk, a batched decode step) split the KV heads over the pool; each thread takes
+// the tokens in order, so when two tokens name one slot the later one still wins, as on one thread. Every
+// thread checks every slot it uses, but only the one holding head 0 reports, so a bad slot counts once.
 template <typename Args, typename Row>
 void for_each_slot_row(const Args& a, Row row) {
   RowErrors errors;
   const int64_t capacity = a.num_blocks * a.block_size;
-  for (int64_t i = 0; i < a.n; i++) {
-    const int32_t slot = a.slots[i];
-    if (slot < 0 || slot >= capacity) {
-      errors.add(i);
-      continue;
+  const auto heads = [&](int64_t h0, int64_t h1, int) {
+    for (int64_t i = 0; i < a.n; i++) {
+      const int32_t slot = a.slots[i];
+      if (slot < 0 || slot >= capacity) {
+        if (h0 == 0) errors.add(i);
+        continue;
+      }
+      for (int64_t h = h0; h < h1; h++) row(i, h, slot / a.block_size, slot % a.block_size);
     }
-    for (int64_t h = 0; h < a.n_kv_heads; h++) row(i, h, slot / a.block_size, slot % a.block_size);
+  };
+  if (a.n * a.n_kv_heads * a.head_dim < kParallelValues) {
+    heads(0, a.n_kv_heads, 0);
+  } else {
+    ThreadPool::instance().parallel_for(a.n_kv_heads, 1, [&](int64_t h0, int64_t h1, int w) { heads(h0, h1, w); });
   }
   errors.publish(a.status);
 }
@@ -82,13 +115,13 @@ void kv_write_i8(const KvWriteI8Args& a) {
 
 void kv_write(const KvWriteArgs& a) {
   const int64_t head_dim = a.head_dim, block_size = a.block_size;
+  const KvWriteRowFn write_row = pick_kv_write_row();
   for_each_slot_row(a, [&](int64_t i, int64_t h, int64_t block, int64_t offset) {
     const float* k = a.k + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
     const float* v = a.v + (i * a.n_kv_heads + h) * head_dim;  // (head_dim)
     uint16_t* k_dst = a.k_cache + (block * a.n_kv_heads + h) * head_dim * block_size + offset;  // stride block_size
     uint16_t* v_dst = a.v_cache + ((block * a.n_kv_heads + h) * block_size + offset) * head_dim;  // (head_dim)
-    for (int64_t d = 0; d < head_dim; d++) k_dst[d * block_size] = f32_to_fp16(k[d]);
-    for (int64_t d = 0; d < head_dim; d++) v_dst[d] = f32_to_fp16(v[d]);
+    write_row(k, v, head_dim, k_dst, block_size, v_dst);
   });
 }
 
@@ -187,4 +220,4 @@ void Init(Napi::Env env, Napi::Object exports) {
 }  // namespace ternion
 
 TERNION_MODULE(kv_write, ternion::Init);
-TERNION_KERNEL(kv_write, "generic", "generic", "generic");
+TERNION_KERNEL(kv_write, "generic", "avx2", "avx2");
