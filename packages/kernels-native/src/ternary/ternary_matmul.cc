@@ -126,8 +126,9 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
       const size_t bytes = static_cast<size_t>(tiles * g.Kp * 16);
       if (scratch.size() < bytes + 64) scratch.resize(bytes + 64);
       int8_t* q_tiles = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-      ThreadPool::instance().parallel_for(tiles, 1, [&](int64_t t0, int64_t t1, int) {
-        ternary_interleave_avx512(g, q_tiles, t0, t1);
+      // 8 units (8 x 16 tokens x 64 bytes = 8 KiB) per chunk at least: below that a split costs more than it saves.
+      ThreadPool::instance().parallel_for(tiles * (g.Kp / 64), 8, [&](int64_t u0, int64_t u1, int) {
+        ternary_interleave_avx512(g, q_tiles, u0, u1);
       });
       g.q_tiles = q_tiles;
       fn = ternary_gemm_outer_avx512;

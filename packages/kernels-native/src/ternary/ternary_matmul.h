@@ -62,8 +62,10 @@ constexpr int64_t kOuterMinN = 8;
 constexpr int64_t kOuterMaxCols = 8192;
 static inline bool ternary_outer_applies(const TernaryGemm& g) { return g.N >= kOuterMinN && g.Kp <= kOuterMaxCols; }
 static inline int64_t ternary_outer_tiles(const TernaryGemm& g) { return (g.N + 15) / 16; }
-// Fills out (ternary_outer_tiles(g), Kp / 4, 16, 4) for token tiles [tile0, tile1), then the GEMM reads g.q_tiles.
-void ternary_interleave_avx512(const TernaryGemm& g, int8_t* out, int64_t tile0, int64_t tile1);
+// Fills out (ternary_outer_tiles(g), Kp / 4, 16, 4), then the GEMM reads g.q_tiles. The work is split in
+// units of (token tile, 64 columns) — ternary_outer_tiles(g) * Kp / 64 of them — so a decode batch's single
+// tile still spreads over the pool; this call fills units [unit0, unit1).
+void ternary_interleave_avx512(const TernaryGemm& g, int8_t* out, int64_t unit0, int64_t unit1);
 void ternary_gemm_outer_avx512(const TernaryGemm& g, int64_t m0, int64_t m1);
 
 }  // namespace ternion

@@ -182,20 +182,20 @@ static inline void outer_rows(const TernaryGemm& g, int64_t m0, int64_t m1) {
 }  // namespace
 }  // namespace avx512
 
-void ternary_interleave_avx512(const TernaryGemm& g, int8_t* out, int64_t tile0, int64_t tile1) {
+void ternary_interleave_avx512(const TernaryGemm& g, int8_t* out, int64_t unit0, int64_t unit1) {
   const int64_t kq = g.Kp / 4;
-  for (int64_t tile = tile0; tile < tile1; tile++) {
+  const int64_t chunks = g.Kp / 64;  // units per token tile
+  for (int64_t u = unit0; u < unit1; u++) {
+    const int64_t tile = u / chunks, c = u % chunks;
     const int64_t n0 = tile * 16;
     const int count = static_cast<int>(g.N - n0 < 16 ? g.N - n0 : 16);
     int8_t* dst = out + tile * kq * 64;  // (Kp / 4, 16, 4)
-    for (int64_t c = 0; c < g.Kp / 64; c++) {
-      __m512i v[16];
-      for (int t = 0; t < 16; t++) {
-        v[t] = t < count ? _mm512_loadu_si512(g.q + (n0 + t) * g.Kp + 64 * c) : _mm512_setzero_si512();
-      }
-      avx512::transpose16(v);
-      for (int d = 0; d < 16; d++) _mm512_storeu_si512(dst + (16 * c + d) * 64, v[d]);
+    __m512i v[16];
+    for (int t = 0; t < 16; t++) {
+      v[t] = t < count ? _mm512_loadu_si512(g.q + (n0 + t) * g.Kp + 64 * c) : _mm512_setzero_si512();
     }
+    avx512::transpose16(v);
+    for (int d = 0; d < 16; d++) _mm512_storeu_si512(dst + (16 * c + d) * 64, v[d]);
   }
 }
 
