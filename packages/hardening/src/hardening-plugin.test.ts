@@ -160,11 +160,15 @@ describe('hardeningPlugin: error bodies', () => {
       payload,
     });
 
-  it('413 for a body over maxBodyBytes', async () => {
+  it('413 for a body over maxBodyBytes, naming the limit and the received size', async () => {
     const app = await build();
-    const res = await post(app, JSON.stringify({ model: 'm', prompt: 'x'.repeat(2000) }));
+    const payload = JSON.stringify({ model: 'm', prompt: 'x'.repeat(2000) });
+    const res = await post(app, payload);
     expect(res.statusCode).toBe(413);
-    expectOpenAiError(res.body, 'invalid_request_error', 'request_too_large');
+    const e = expectOpenAiError(res.body, 'invalid_request_error', 'request_too_large');
+    expect(e.message).toBe(
+      `Request body is too large: ${Buffer.byteLength(payload)} bytes; this server accepts at most 1024 bytes.`,
+    );
   });
 
   it('415 for a content type other than JSON', async () => {
@@ -338,6 +342,46 @@ describe('hardeningPlugin: metrics, shutdown, signals', () => {
     expectOpenAiError(res.body, 'server_error', 'shutting_down');
     expect((await app.inject({ url: '/health' })).statusCode).toBe(200);
     await shutdown.finished;
+  });
+
+  it('probeRoutes need the key but skip the request rate limit and the draining refusal', async () => {
+    const shutdown = new GracefulShutdown({ graceMs: 1000 });
+    const app = await build({
+      shutdown,
+      probeRoutes: ['/whoami'],
+      rateLimiter: new RateLimiter({ requestsPerMinute: 1 }),
+    });
+    expect((await app.inject({ url: '/whoami' })).statusCode).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await app.inject({ url: '/whoami', headers: AUTH })).statusCode).toBe(200);
+    void shutdown.shutdown('test');
+    expect((await app.inject({ url: '/whoami', headers: AUTH })).statusCode).toBe(200);
+    expect((await app.inject({ url: '/whoami' })).statusCode).toBe(401);
+    await shutdown.finished;
+  });
+
+  it('reportStreamError counts the error by code and records its status instead of the 200 sent', async () => {
+    const metrics = new Metrics({ defaultMetrics: false });
+    const app = await build({ metrics });
+    let reported: HttpError | undefined;
+    app.get('/stream', async (request, reply) => {
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
+      reply.raw.write('data: {}\n\n');
+      reported = request.ternion.reportStreamError(
+        new TernionError('DEADLINE_EXCEEDED', 'The request exceeded its deadline of 5 ms.'),
+      );
+      reply.raw.end(`data: ${JSON.stringify({ error: { code: reported.code } })}\n\n`);
+    });
+    const res = await app.inject({ url: '/stream', headers: AUTH });
+    expect(res.statusCode).toBe(200);
+    expect(reported?.status).toBe(504);
+    expect(reported?.code).toBe('deadline_exceeded');
+    await flush();
+    const text = await metrics.metrics();
+    expect(text).toContain('ternion_requests_total{route="/stream",status="504"} 1');
+    expect(text).not.toContain('status="200"');
+    expect(text).toContain('ternion_errors_total{code="deadline_exceeded"} 1');
   });
 
   it('tracks in-flight requests for the drain', async () => {

@@ -10,6 +10,7 @@ import { HttpError, openAiErrorBody, RetryLaterError, toHttpError } from './http
 import { type Limits, validateLimits } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limiter.js';
+import { decodeUtf8Strict } from './strict-utf8.js';
 
 export interface HardeningPluginOptions {
   /** API keys; omitted or without keys = no authentication. */
@@ -22,6 +23,12 @@ export interface HardeningPluginOptions {
   limits: Limits;
   /** Paths that skip auth, rate limits and the draining refusal (default `['/health']`). Exact match, no query. */
   publicRoutes?: string[];
+  /**
+   * Paths that still require the API key but skip request rate limits and the draining refusal (default none):
+   * a readiness probe and a metrics scraper must keep getting answers while the server drains, and scraping
+   * must not eat a key's request budget. Exact match, no query.
+   */
+  probeRoutes?: string[];
   shutdown?: GracefulShutdown;
   /** Per-request deadline in ms: `request.ternion.signal` aborts with DEADLINE_EXCEEDED after it. Default none. */
   deadlineMs?: number;
@@ -46,6 +53,13 @@ export interface RequestContext {
   signal: AbortSignal;
   /** `performance.now()` when the request arrived (for time-to-first-token). */
   startedAt: number;
+  /**
+   * For a response that already sent its 200 headers (a hijacked SSE stream) and then failed: normalises the
+   * error like the error handler (log, `ternion_errors_total{code}`), makes `ternion_requests_total` record
+   * the error's status instead of the 200 on the wire, and returns the HttpError for the stream's `error`
+   * event. Not for client disconnects (those are recorded as 499 already).
+   */
+  reportStreamError(err: unknown): HttpError;
 }
 
 /** The policies, decorated on the instance as `fastify.ternionHardening`. */
@@ -73,6 +87,7 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
     throw new TypeError('hardeningPlugin: options must be an object');
   const limits = validateLimits(options.limits);
   const publicRoutes = new Set(options.publicRoutes ?? ['/health']);
+  const probeRoutes = new Set(options.probeRoutes ?? []);
   const { auth, rateLimiter, metrics, shutdown } = options;
   if (options.deadlineMs !== undefined && !(options.deadlineMs > 0)) {
     throw new RangeError(
@@ -96,16 +111,40 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
     route.bodyLimit ??= limits.maxBodyBytes;
   });
 
+  const logAndCount = (request: FastifyRequest, http: HttpError, err: unknown) => {
+    // 503/504 are load and deadlines (expected under pressure): warn; other 5xx are faults: error, with stack.
+    if (http.status === 503 || http.status === 504)
+      request.log.warn({ status: http.status, code: http.code }, http.message);
+    else if (http.status >= 500) request.log.error({ err }, 'request failed');
+    else request.log.info({ status: http.status, code: http.code }, http.message);
+    metrics?.countError(http.code ?? String(http.status));
+  };
+
   fastify.addHook('onRequest', async (request, reply) => {
     const keyId = callerId(request);
+    // Set by reportStreamError: the status a stream that failed after its 200 headers is recorded with.
+    let failedStatus: number | undefined;
     const { signal, finish } = watchRequest(request, reply, options.deadlineMs, (status) => {
-      metrics?.observeRequest(request.routeOptions.url ?? 'not_found', status);
+      const recorded = status === CLIENT_CLOSED ? status : (failedStatus ?? status);
+      metrics?.observeRequest(request.routeOptions.url ?? 'not_found', recorded);
     });
-    request.ternion = { keyId, signal, startedAt: performance.now() };
+    request.ternion = {
+      keyId,
+      signal,
+      startedAt: performance.now(),
+      reportStreamError(err) {
+        const http = toHttpError(err);
+        failedStatus = http.status;
+        logAndCount(request, http, err);
+        return http;
+      },
+    };
     if (shutdown) shutdown.track(finish);
 
-    if (publicRoutes.has(pathOf(request.url))) return;
-    if (shutdown?.draining) {
+    const path = pathOf(request.url);
+    if (publicRoutes.has(path)) return;
+    const probe = probeRoutes.has(path);
+    if (shutdown?.draining && !probe) {
       reply.header('Connection', 'close');
       throw new RetryLaterError('SHUTTING_DOWN', 'The server is shutting down.', {
         retryAfterSeconds: 1,
@@ -122,7 +161,7 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
       }
       request.ternion.keyId = result.keyId;
     }
-    if (rateLimiter?.enabled) {
+    if (rateLimiter?.enabled && !probe) {
       const result = rateLimiter.tryRequest(request.ternion.keyId);
       if (!result.ok) {
         throw new HttpError(429, result.reason, {
@@ -134,13 +173,12 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
   });
 
   fastify.setErrorHandler((err, request, reply) => {
-    const http = toHttpError(err);
-    // 503/504 are load and deadlines (expected under pressure): warn; other 5xx are faults: error, with stack.
-    if (http.status === 503 || http.status === 504)
-      request.log.warn({ status: http.status, code: http.code }, http.message);
-    else if (http.status >= 500) request.log.error({ err }, 'request failed');
-    else request.log.info({ status: http.status, code: http.code }, http.message);
-    metrics?.countError(http.code ?? String(http.status));
+    const contentLength = Number(request.headers['content-length']);
+    const http = toHttpError(err, {
+      bodyLimitBytes: request.routeOptions.bodyLimit ?? limits.maxBodyBytes,
+      ...(Number.isSafeInteger(contentLength) ? { receivedBytes: contentLength } : {}),
+    });
+    logAndCount(request, http, err);
     for (const [name, value] of Object.entries(http.headers)) reply.header(name, value);
     if (http.retryAfterSeconds !== undefined) {
       reply.header('Retry-After', String(Math.max(1, Math.ceil(http.retryAfterSeconds))));
@@ -160,14 +198,13 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
       fastify.initialConfig.onProtoPoisoning ?? 'error',
       fastify.initialConfig.onConstructorPoisoning ?? 'error',
     );
-    const utf8 = new TextDecoder('utf-8', { fatal: true });
     fastify.removeContentTypeParser('application/json');
     fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
       let text: string;
       try {
-        text = utf8.decode(body as Buffer);
-      } catch {
-        done(new HttpError(400, 'The request body is not valid UTF-8.', { code: 'invalid_utf8' }), undefined);
+        text = decodeUtf8Strict(body as Buffer);
+      } catch (e) {
+        done(e as Error, undefined);
         return;
       }
       parseJson(request, text, done);
@@ -189,6 +226,9 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
  * Register it before the routes (their `bodyLimit` comes from `limits.maxBodyBytes`).
  */
 export const hardeningPlugin = fp(hardening, { name: '@ternion/hardening', fastify: '5.x' });
+
+/** nginx's "client closed request": the status recorded when the client left before the response ended. */
+const CLIENT_CLOSED = 499;
 
 function callerId(request: FastifyRequest): string {
   return `ip:${request.ip || 'unknown'}`;
@@ -229,7 +269,7 @@ function watchRequest(
       );
     }
     deadline?.dispose();
-    onDone(finished ? reply.raw.statusCode : 499);
+    onDone(finished ? reply.raw.statusCode : CLIENT_CLOSED);
     resolveFinish();
   });
   return { signal: deadline?.signal ?? disconnect.signal, finish };

@@ -114,4 +114,21 @@ describe('toHttpError / openAiErrorBody', () => {
     expect(toHttpError(fst('SOMETHING', 400, 'Unexpected token')).status).toBe(400);
     expect(toHttpError(fst('SOMETHING', 502)).status).toBe(500);
   });
+
+  it('a 413 names the limit and the received size when the request context has them', () => {
+    const tooLarge = Object.assign(new Error('Request body is too large'), {
+      code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+      statusCode: 413,
+    });
+    const full = toHttpError(tooLarge, { bodyLimitBytes: 1024, receivedBytes: 5000 });
+    expect(full.status).toBe(413);
+    expect(full.code).toBe('request_too_large');
+    expect(full.message).toBe(
+      'Request body is too large: 5000 bytes; this server accepts at most 1024 bytes.',
+    );
+    expect(toHttpError(tooLarge, { bodyLimitBytes: 1024 }).message).toBe(
+      'Request body is too large: more than the limit; this server accepts at most 1024 bytes.',
+    );
+    expect(toHttpError(tooLarge).message).toMatch(/too large/);
+  });
 });

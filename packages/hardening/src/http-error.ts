@@ -128,13 +128,22 @@ export function httpStatusForCode(code: TernionErrorCode): number {
   return TERNION_CODE_TO_HTTP[code]?.status ?? 500;
 }
 
+/** What the request knows that an error does not, for a more useful message. */
+export interface HttpErrorContext {
+  /** The route's body limit in bytes (named in a 413). */
+  bodyLimitBytes?: number;
+  /** The request's `Content-Length`, when it sent one (named in a 413). */
+  receivedBytes?: number;
+}
+
 /**
  * Normalises anything thrown into an HttpError: HttpError as is; TernionError by its code (message kept,
- * hint appended); fastify's own errors (schema validation → 400 naming the field, body too large → 413,
- * unsupported media type → 415, bad JSON → 400); any other error with a 4xx `statusCode` keeps it; the rest
- * → 500 with a generic message (internal details stay in the logs, not in the response).
+ * hint appended); fastify's own errors (schema validation → 400 naming the field, body too large → 413
+ * naming the limit and the received size when `context` has them, unsupported media type → 415, bad JSON →
+ * 400); any other error with a 4xx `statusCode` keeps it; the rest → 500 with a generic message (internal
+ * details stay in the logs, not in the response).
  */
-export function toHttpError(err: unknown): HttpError {
+export function toHttpError(err: unknown, context: HttpErrorContext = {}): HttpError {
   if (HttpError.isInstance(err)) return err;
   if (TernionError.isInstance(err)) {
     const mapping = TERNION_CODE_TO_HTTP[err.code];
@@ -155,7 +164,7 @@ export function toHttpError(err: unknown): HttpError {
       cause: err,
     });
   }
-  const fastifyError = fromFastifyError(err);
+  const fastifyError = fromFastifyError(err, context);
   if (fastifyError) return fastifyError;
   return new HttpError(500, 'The server had an error while processing your request.', {
     type: 'server_error',
@@ -184,7 +193,7 @@ interface AjvErrorLike {
   params?: Record<string, unknown>;
 }
 
-function fromFastifyError(err: unknown): HttpError | undefined {
+function fromFastifyError(err: unknown, context: HttpErrorContext): HttpError | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
   const e = err as FastifyLikeError;
   const message = typeof e.message === 'string' ? e.message : 'Invalid request';
@@ -198,7 +207,7 @@ function fromFastifyError(err: unknown): HttpError | undefined {
   }
   switch (e.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new HttpError(413, 'Request body is too large.', { code: 'request_too_large', cause: err });
+      return new HttpError(413, bodyTooLargeMessage(context), { code: 'request_too_large', cause: err });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new HttpError(415, `${message}. Send 'Content-Type: application/json'.`, {
         code: 'unsupported_media_type',
@@ -220,6 +229,15 @@ function fromFastifyError(err: unknown): HttpError | undefined {
     return new HttpError(e.statusCode, message, { cause: err });
   }
   return undefined;
+}
+
+function bodyTooLargeMessage({ bodyLimitBytes, receivedBytes }: HttpErrorContext): string {
+  const known = (n: number | undefined): n is number =>
+    typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+  // Without Content-Length (chunked upload) fastify stops reading at the limit: the size is only "more".
+  const received = known(receivedBytes) ? `${receivedBytes} bytes` : 'more than the limit';
+  if (!known(bodyLimitBytes)) return `Request body is too large (${received}).`;
+  return `Request body is too large: ${received}; this server accepts at most ${bodyLimitBytes} bytes.`;
 }
 
 /** ajv's `/messages/0/role` (+ `missingProperty`) → `messages[0].role`, the notation OpenAI uses in `param`. */

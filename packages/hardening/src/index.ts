@@ -26,6 +26,7 @@ export {
 } from './hardening-plugin.js';
 export {
   HttpError,
+  type HttpErrorContext,
   type HttpErrorOptions,
   httpStatusForCode,
   type OpenAiErrorType,
@@ -46,3 +47,4 @@ export {
 } from './limits.js';
 export { Metrics, type MetricsOptions, type MetricsSnapshot } from './metrics.js';
 export { RateLimiter, type RateLimiterOptions, type RateLimitResult } from './rate-limiter.js';
+export { decodeUtf8Strict, INVALID_UTF8_CODE } from './strict-utf8.js';
