@@ -35,6 +35,11 @@ export interface RunObserver {
   firstToken?(): void;
   /** Seconds between two consecutive tokens of one choice. */
   interToken?(seconds: number): void;
+  /**
+   * A token was generated (any choice), called as it comes: whatever ends the request later (success,
+   * disconnect, deadline, engine error), every token it cost has been reported here.
+   */
+  generated?(): void;
   /** A choice finished (streaming sends its finish chunk here). */
   finish?(outcome: ChoiceOutcome): void | Promise<void>;
 }
@@ -64,7 +69,7 @@ export async function runChoices(
   };
   const settled = await Promise.allSettled(
     jobs.map((job) =>
-      runChoice(engine, job, combined, onDelta, markFirst, observer.interToken)
+      runChoice(engine, job, combined, onDelta, markFirst, observer)
         .then(async (outcome) => {
           await observer.finish?.(outcome);
           return outcome;
@@ -86,7 +91,7 @@ async function runChoice(
   signal: AbortSignal,
   onDelta: DeltaSink | undefined,
   markFirst: () => void,
-  interToken: ((seconds: number) => void) | undefined,
+  observer: RunObserver,
 ): Promise<ChoiceOutcome> {
   const seq = engine.getSequence();
   const it = seq.generate(job.prompt, { ...job.options, signal });
@@ -109,9 +114,10 @@ async function runChoice(
       // flush, text without a token of its own.
       if (tokenChunks < job.options.maxTokens && !signal.aborted) {
         tokenChunks++;
+        observer.generated?.();
         const now = performance.now();
         if (tokenChunks === 1) markFirst();
-        else interToken?.((now - lastTokenAt) / 1000);
+        else observer.interToken?.((now - lastTokenAt) / 1000);
         lastTokenAt = now;
         if (job.keepTokens) {
           const t: GeneratedToken = { token: c.token, logprob: c.logprob };

@@ -60,6 +60,12 @@ export interface ModelEngineOptions {
   contextSize?: number;
   parallel: number;
   batchSize?: number;
+  /**
+   * KV cache tokens shared by all sequences (default contextSize × parallel: never preempts). Smaller lets
+   * more sequences share less memory: when it runs out the scheduler preempts the youngest sequence (its
+   * blocks are freed and its tokens recomputed later; the output does not change).
+   */
+  kvCacheTokens?: number;
 }
 
 /** The real engine: one Model, one Context with `parallel` sequences sharing forward passes. */
@@ -91,7 +97,15 @@ export class ModelEngine implements ServerEngine {
       sequences: options.parallel,
       ...(options.contextSize === undefined ? {} : { contextSize: options.contextSize }),
       ...(options.batchSize === undefined ? {} : { batchSize: options.batchSize }),
+      ...(options.kvCacheTokens === undefined ? {} : { kvCacheTokens: options.kvCacheTokens }),
     });
+    if (options.kvCacheTokens !== undefined && options.kvCacheTokens < context.contextSize) {
+      context.dispose();
+      // Below one full context a single long request could never fit, whatever was preempted.
+      throw new RangeError(
+        `kvCacheTokens must be at least the context size ${context.contextSize} (one sequence must fit), got ${options.kvCacheTokens}`,
+      );
+    }
     const id = options.modelId ?? basename(model.path).replace(/\.gguf$/i, '');
     return new ModelEngine(model, context, id);
   }

@@ -16,7 +16,7 @@ describe('parseJsonBody', () => {
   });
 
   it('rejects invalid UTF-8, empty bodies, bad JSON and __proto__ keys with 400s', () => {
-    expect(codeOf(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]))).toBe('invalid_encoding');
+    expect(codeOf(Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x7d]))).toBe('invalid_utf8');
     expect(codeOf(Buffer.from('  '))).toBe('invalid_json');
     expect(codeOf(Buffer.from('{"a":'))).toBe('invalid_json');
     expect(codeOf(Buffer.from('{"a":{"__proto__":{"polluted":true}}}'))).toBe('invalid_json');

@@ -1,19 +1,12 @@
-import { HttpError } from '@ternion/hardening';
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+import { decodeUtf8Strict, HttpError } from '@ternion/hardening';
 
 /**
  * Parses a JSON request body. Stricter than fastify's default in two ways a model server cares about:
- * invalid UTF-8 is a 400 (the default parser would turn it into U+FFFD and the prompt would silently
+ * invalid UTF-8 is a 400 `invalid_utf8` (hardening's decodeUtf8Strict; the default parser would turn it into U+FFFD and the prompt would silently
  * change), and a `__proto__` key is a 400 (prototype poisoning), as fastify's onProtoPoisoning 'error'.
  */
 export function parseJsonBody(body: Buffer): unknown {
-  let text: string;
-  try {
-    text = strictUtf8.decode(body);
-  } catch {
-    throw new HttpError(400, 'The request body is not valid UTF-8', { code: 'invalid_encoding' });
-  }
+  const text = decodeUtf8Strict(body);
   if (text.trim().length === 0) {
     throw new HttpError(400, 'The request body is empty; send a JSON object', { code: 'invalid_json' });
   }

@@ -1,12 +1,12 @@
 import type { Model } from '@ternion/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerEngine } from './engine-host.js';
 import {
   eventually,
   loadTestModel,
   postJson,
   startTestServer,
   type TestServer,
+  wrapGenerate,
 } from './test-support.fixture.js';
 
 let model: Model;
@@ -47,20 +47,23 @@ describe('malformed requests get OpenAI-shaped 4xx errors', () => {
     expectOpenAiError(r.body, null, 'unsupported_media_type');
   });
 
-  it('body over the limit → 413', async () => {
+  it('body over the limit → 413 naming the limit and the received size', async () => {
     const huge = JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(100 * 1024) }] });
     const r = await chat(undefined, { raw: huge });
     expect(r.status).toBe(413);
     expectOpenAiError(r.body, null, 'request_too_large');
+    expect(r.body.error.message).toBe(
+      `Request body is too large: ${huge.length} bytes; this server accepts at most ${64 * 1024} bytes.`,
+    );
   });
 
-  it('invalid UTF-8 → 400 invalid_encoding (not a silently changed prompt)', async () => {
+  it('invalid UTF-8 → 400 invalid_utf8, the code hardening uses (not a silently changed prompt)', async () => {
     const prefix = new TextEncoder().encode('{"messages":[{"role":"user","content":"a');
     const suffix = new TextEncoder().encode('"}]}');
     const raw = new Uint8Array([...prefix, 0xc3, 0x28, ...suffix]);
     const r = await chat(undefined, { raw });
     expect(r.status).toBe(400);
-    expectOpenAiError(r.body, null, 'invalid_encoding');
+    expectOpenAiError(r.body, null, 'invalid_utf8');
   });
 
   it('a __proto__ key → 400', async () => {
@@ -143,7 +146,7 @@ describe('malformed requests get OpenAI-shaped 4xx errors', () => {
 });
 
 describe('auth, rate limits, admission and the engine breaker', () => {
-  it('401 without or with a wrong API key; probes need none', async () => {
+  it('401 without or with a wrong API key; only /health is public by default', async () => {
     const s = await startTestServer(model, { parallel: 1, apiKeys: ['sk-test-1'] });
     try {
       const missing = await postJson(`${s.url}/v1/completions`, { prompt: 'a', max_tokens: 1 });
@@ -159,7 +162,31 @@ describe('auth, rate limits, admission and the engine breaker', () => {
       const ok = await s.client.completions.create({ model: 'tiny', prompt: 'a', max_tokens: 1 });
       expect(ok.choices).toHaveLength(1);
       expect((await fetch(`${s.url}/health`)).status).toBe(200);
+      const key = { headers: { authorization: 'Bearer sk-test-1' } };
+      for (const route of ['/ready', '/metrics']) {
+        const anonymous = await fetch(`${s.url}${route}`);
+        expect(anonymous.status, route).toBe(401);
+        expectOpenAiError(await anonymous.json(), null, 'invalid_api_key');
+        expect((await fetch(`${s.url}${route}`, key)).status, route).toBe(200);
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('publicReady / publicMetrics open those routes to callers without a key, nothing else', async () => {
+    const s = await startTestServer(model, {
+      parallel: 1,
+      apiKeys: ['sk-test-1'],
+      publicReady: true,
+      publicMetrics: true,
+    });
+    try {
       expect((await fetch(`${s.url}/ready`)).status).toBe(200);
+      const metrics = await fetch(`${s.url}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toContain('ternion_requests_total');
+      expect((await fetch(`${s.url}/v1/models`)).status).toBe(401);
     } finally {
       await s.close();
     }
@@ -214,34 +241,15 @@ describe('auth, rate limits, admission and the engine breaker', () => {
     const s = await startTestServer(
       model,
       { parallel: 2, breaker: { failureThreshold: 2, halfOpenAfterMs: 300 } },
-      (engine): ServerEngine => ({
-        ...engine,
-        modelId: engine.modelId,
-        fingerprint: engine.fingerprint,
-        created: engine.created,
-        contextSize: engine.contextSize,
-        parallel: engine.parallel,
-        vocabSize: engine.vocabSize,
-        tokenize: (text, o) => engine.tokenize(text, o),
-        tokenBytes: (tok) => engine.tokenBytes(tok),
-        renderChat: (m) => engine.renderChat(m),
-        kvStats: () => engine.kvStats(),
-        dispose: () => engine.dispose(),
-        getSequence: () => {
-          const seq = engine.getSequence();
-          return {
-            dispose: () => seq.dispose(),
-            generate: (input, options) => {
-              if (!failing) return seq.generate(input, options);
-              // Fails on the first next(), like a native fault in the first forward pass.
-              return (async function* () {
-                yield* [];
-                throw new Error('injected engine fault');
-              })();
-            },
-          };
-        },
-      }),
+      (engine) =>
+        wrapGenerate(engine, (real, input, options) => {
+          if (!failing) return real(input, options);
+          // Fails on the first next(), like a native fault in the first forward pass.
+          return (async function* () {
+            yield* [];
+            throw new Error('injected engine fault');
+          })();
+        }),
     );
     try {
       const body = { prompt: 'Once', max_tokens: 2 };

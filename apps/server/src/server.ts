@@ -35,17 +35,30 @@ export interface CreateServerOptions {
   host?: string;
   /** Default 8080; 0 picks a free port. */
   port?: number;
-  /** Accepted bearer keys. With no keys (and no file) authentication is off. */
+  /**
+   * Accepted bearer keys. With no keys (and no file) authentication is off. With keys, every route but
+   * `/health` needs one, `/ready` and `/metrics` included (see publicReady / publicMetrics).
+   */
   apiKeys?: readonly string[];
   /** A file with one key per line (`#` comments, `sha256:<hex>` digests allowed). */
   apiKeysFile?: string;
+  /**
+   * Serve `/metrics` without an API key (default false), for a scraper that cannot send a bearer token.
+   * The metrics reveal load and traffic, not prompts; expose them only where the network is trusted.
+   */
+  publicMetrics?: boolean;
+  /** Serve `/ready` without an API key (default false), for a probe that cannot send a bearer token. */
+  publicReady?: boolean;
   /** Per-client limits (client = API key id, or IP without keys). Off when not given. */
   rateLimit?: RateLimiterOptions;
   /** Sequences that may wait for a free one before 503 + Retry-After (default 64). */
   maxQueue?: number;
   /** Request limits (default hardening's defaultLimits(contextSize)); partial values override. */
   limits?: Partial<Limits>;
-  /** Generation deadline per request in ms (default none). */
+  /**
+   * Deadline per request in ms, from arrival (default none). A request that has not finished by then is
+   * cut and its KV blocks freed: 504 `deadline_exceeded`, or an `error` event when its stream had started.
+   */
   requestTimeoutMs?: number;
   /** On close(): how long running generations may finish before they are cut (default 30 s). */
   drainTimeoutMs?: number;
@@ -67,8 +80,8 @@ export interface TernionServer {
   readonly state: ServerState;
 }
 
-/** Routes that skip auth, rate limits and the draining refusal. */
-const PUBLIC_ROUTES = ['/health', '/ready', '/metrics'];
+/** Probes and metrics: no rate limit, and they keep answering while the server drains. */
+const PROBE_ROUTES = ['/ready', '/metrics'];
 
 export function createServer(options: CreateServerOptions): TernionServer {
   const { engine } = options;
@@ -84,6 +97,12 @@ export function createServer(options: CreateServerOptions): TernionServer {
   const admission = new AdmissionController({ slots: engine.parallel, maxQueue: options.maxQueue ?? 64 });
   const breaker = new EngineBreaker(options.breaker);
   const cutGenerations = new AbortController();
+  // Liveness is always public; readiness and metrics need the key unless the operator says otherwise.
+  const publicRoutes = [
+    '/health',
+    ...(options.publicReady ? ['/ready'] : []),
+    ...(options.publicMetrics ? ['/metrics'] : []),
+  ];
 
   const logger: FastifyServerOptions['logger'] = {
     level: options.logLevel ?? 'info',
@@ -96,6 +115,9 @@ export function createServer(options: CreateServerOptions): TernionServer {
     bodyLimit: limits.maxBodyBytes,
     // Idle keep-alive sockets would hold close() open; active ones (streams) are drained instead.
     forceCloseConnections: 'idle',
+    // Requests arriving on kept-alive connections during the drain get hardening's OpenAI-shaped 503
+    // `shutting_down` (+ Connection: close) instead of fastify's own plain 503.
+    return503OnClosing: false,
     ajv: {
       // Wrong types are errors, never coerced ("2" is not 2); unknown fields stay (and are ignored).
       customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false },
@@ -161,7 +183,8 @@ export function createServer(options: CreateServerOptions): TernionServer {
     metrics: state.metrics,
     limits,
     shutdown,
-    publicRoutes: PUBLIC_ROUTES,
+    publicRoutes,
+    probeRoutes: PROBE_ROUTES,
     ...(options.requestTimeoutMs === undefined ? {} : { deadlineMs: options.requestTimeoutMs }),
   });
   void app.register(async (scope) => {

@@ -15,6 +15,8 @@ export interface StartServerOptions extends Omit<CreateServerOptions, 'engine' |
   parallel?: number;
   /** Tokens per forward pass (default: the engine's). */
   batchSize?: number;
+  /** KV cache tokens shared by all sequences (default contextSize × parallel; smaller ⇒ preemption). */
+  kvCacheTokens?: number;
   /** Drain and exit(0) on SIGTERM / SIGINT (default true). */
   handleSignals?: boolean;
   /** Keep an int8 copy of the output matrix (faster decode and batched steps; see the engine README). */
@@ -37,6 +39,7 @@ export async function startServer(options: StartServerOptions): Promise<StartedS
     contextSize,
     parallel,
     batchSize,
+    kvCacheTokens,
     handleSignals,
     outputInt8,
     ternaryKernel,
@@ -52,6 +55,7 @@ export async function startServer(options: StartServerOptions): Promise<StartedS
     ...(modelId === undefined ? {} : { modelId }),
     ...(contextSize === undefined ? {} : { contextSize }),
     ...(batchSize === undefined ? {} : { batchSize }),
+    ...(kvCacheTokens === undefined ? {} : { kvCacheTokens }),
   });
   const server = createServer({ ...serverOptions, engine, ownsEngine: true });
   const url = await server.start();

@@ -1,7 +1,14 @@
 import { fileURLToPath } from 'node:url';
-import { loadModel, type Model } from '@ternion/engine';
+import {
+  type GenerateOptions,
+  type GenerationChunk,
+  type GenerationResult,
+  loadModel,
+  type Model,
+  type Token,
+} from '@ternion/engine';
 import OpenAI from 'openai';
-import { ModelEngine } from './engine-host.js';
+import { ModelEngine, type ServerEngine, type ServerSequence } from './engine-host.js';
 import { type CreateServerOptions, createServer, type TernionServer } from './server.js';
 
 /** The bundled 5M-parameter TinyStories model (context 256, vocabulary 2048, no chat template). */
@@ -54,6 +61,65 @@ export async function startTestServer(
   };
 }
 
+/**
+ * `engine` with its sequences' `generate` replaced by `generate(real, input, options)` (`real` is the
+ * sequence's own generate), to inject faults or slowness into a real engine.
+ */
+export function wrapGenerate(
+  engine: ModelEngine,
+  generate: (
+    real: ServerSequence['generate'],
+    input: string | readonly Token[],
+    options: GenerateOptions,
+  ) => ReturnType<ServerSequence['generate']>,
+): ServerEngine {
+  return {
+    modelId: engine.modelId,
+    fingerprint: engine.fingerprint,
+    created: engine.created,
+    contextSize: engine.contextSize,
+    parallel: engine.parallel,
+    vocabSize: engine.vocabSize,
+    tokenize: (text, o) => engine.tokenize(text, o),
+    tokenBytes: (tok) => engine.tokenBytes(tok),
+    renderChat: (m) => engine.renderChat(m),
+    kvStats: () => engine.kvStats(),
+    dispose: () => engine.dispose(),
+    getSequence: () => {
+      const seq = engine.getSequence();
+      return {
+        dispose: () => seq.dispose(),
+        generate: (input, options) => generate((i, o) => seq.generate(i, o), input, options),
+      };
+    },
+  };
+}
+
+/** The real generation with `ms` of sleep after every chunk: a slow engine, for deadlines. */
+export function slowGenerate(ms: number) {
+  return async function* slow(
+    real: ServerSequence['generate'],
+    input: string | readonly Token[],
+    options: GenerateOptions,
+  ): AsyncGenerator<GenerationChunk, GenerationResult, undefined> {
+    const it = real(input, options);
+    let done = false;
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) {
+          done = true;
+          return r.value;
+        }
+        yield r.value;
+        await new Promise((resolve) => setTimeout(resolve, ms));
+      }
+    } finally {
+      if (!done) await it.return(undefined as unknown as GenerationResult);
+    }
+  };
+}
+
 /** POSTs JSON (or raw bytes) and returns status, headers and the parsed body. */
 export async function postJson(
   url: string,
@@ -72,6 +138,12 @@ export async function postJson(
     parsed = JSON.parse(text);
   } catch {}
   return { status: res.status, headers: res.headers, body: parsed };
+}
+
+/** The value of one Prometheus series in a /metrics text (0 when absent). */
+export function metricValue(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
 /** Polls until `check()` is true or `ms` pass; returns the last result. */

@@ -1,3 +1,4 @@
+import { TernionError } from '@ternion/engine';
 import { HttpError, openAiErrorBody } from '@ternion/hardening';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { acquireSequences } from '../acquire-sequences.js';
@@ -35,12 +36,26 @@ export interface Presenter {
   body(outcomes: ChoiceOutcome[], usage: Usage): unknown;
 }
 
+/** The deadline (hardening's `request.ternion.signal` reason), as opposed to a disconnect or a shutdown. */
+function deadlineOf(signal: AbortSignal): TernionError | undefined {
+  const reason: unknown = signal.reason;
+  return signal.aborted && TernionError.isInstance(reason) && reason.code === 'DEADLINE_EXCEEDED'
+    ? reason
+    : undefined;
+}
+
 /**
  * The life of a completion request: token rate limit → breaker → admission (one slot per choice) → run
  * the choices → JSON or SSE. The signal combines client disconnect and deadline (hardening's
  * `request.ternion.signal`) with the server's shutdown; whichever fires, the sequences stop and are
  * disposed before the slots are released. Errors before the first SSE byte become ordinary OpenAI error
- * responses; an engine failure mid-stream becomes an `error` event, then the stream ends.
+ * responses; once the stream has started, an engine failure or the deadline becomes an `error` event
+ * (OpenAI's shape), counted in the metrics with its code and status, and the stream ends without `[DONE]`.
+ * A deadline before the response started is a 504 `deadline_exceeded`, never a truncated 200.
+ *
+ * Generated tokens are charged to the client's token rate limit and counted in the metrics as they are
+ * generated, so a request that ends early (disconnect, deadline, error) pays for what it cost; prompt
+ * tokens are counted once the request has generated anything or succeeded.
  */
 export async function serveCompletion(
   state: ServerState,
@@ -61,15 +76,24 @@ export async function serveCompletion(
       });
     }
   }
+  let charged = 0;
+  const charge = (n: number) => {
+    if (n <= 0) return;
+    charged += n;
+    metrics.addGeneratedTokens(n);
+    state.rateLimiter?.chargeTokens(keyId, n);
+  };
   const observer: RunObserver = {
     firstToken: () => metrics.observeTimeToFirstToken((performance.now() - startedAt) / 1000),
     interToken: (s) => metrics.observeInterTokenLatency(s),
+    generated: () => charge(1),
   };
+  let succeeded = false;
   const account = (outcomes: ChoiceOutcome[]): Usage => {
     const completion = outcomes.reduce((s, o) => s + o.completionTokens, 0);
-    metrics.addPromptTokens(plan.promptTokens);
-    metrics.addGeneratedTokens(completion);
-    state.rateLimiter?.chargeTokens(keyId, completion);
+    // The engine's count includes tokens never streamed (an end-of-generation token): charge those too.
+    charge(completion - charged);
+    succeeded = true;
     if (state.logPrompts) {
       request.log.info(
         { prompt: plan.promptForLog, completions: outcomes.map((o) => o.text) },
@@ -91,6 +115,8 @@ export async function serveCompletion(
       try {
         if (!plan.stream) {
           const outcomes = await runChoices(state.engine, plan.jobs, signal, undefined, observer);
+          const deadline = deadlineOf(signal);
+          if (deadline) throw deadline; // → 504 deadline_exceeded, not a 200 cut short
           const usage = account(outcomes);
           void reply.headers(plan.headers);
           return presenter.body(outcomes, usage);
@@ -108,9 +134,12 @@ export async function serveCompletion(
             (d) => sse.send(presenter.delta(d)),
             {
               ...observer,
-              finish: (o) => sse.send(presenter.finish(o)),
+              // A choice cut by the deadline gets no finish chunk: the stream's error event ends it.
+              finish: (o) => (o.aborted && deadlineOf(signal) ? undefined : sse.send(presenter.finish(o))),
             },
           );
+          const deadline = deadlineOf(signal);
+          if (deadline) throw deadline;
           const usage = account(outcomes);
           if (plan.includeUsage) await sse.send(presenter.usageChunk(usage));
           await sse.done();
@@ -123,13 +152,13 @@ export async function serveCompletion(
             'stream completed',
           );
         } catch (e) {
-          if (signal.aborted || e instanceof ClientGoneError) {
-            request.log.info(
-              'stream cancelled (client gone, deadline or shutdown); its sequences were freed',
-            );
+          if ((signal.aborted && !deadlineOf(signal)) || e instanceof ClientGoneError) {
+            request.log.info('stream cancelled (client gone or shutdown); its sequences were freed');
           } else {
-            // Headers are sent; OpenAI's clients raise an APIError for an `error` event in the stream.
-            await sse.send(openAiErrorBody(e)).catch(() => {});
+            // Headers are sent: count the error (its status, not the 200 on the wire) and report it
+            // in-band; OpenAI's clients raise an APIError for an `error` event in the stream.
+            const http = request.ternion.reportStreamError(deadlineOf(signal) ?? e);
+            await sse.send(openAiErrorBody(http)).catch(() => {});
           }
           sse.end();
           throw e; // the breaker decides whether it counts (it ignores errors after an abort)
@@ -138,11 +167,12 @@ export async function serveCompletion(
       } finally {
         state.activeSequences -= plan.jobs.length;
         release();
+        if (succeeded || charged > 0) metrics.addPromptTokens(plan.promptTokens);
       }
     }, signal);
   } catch (e) {
+    // A stream's failure was logged, counted and reported in-band above.
     if (!hijacked) throw e;
-    if (!signal.aborted && !(e instanceof ClientGoneError)) request.log.error({ err: e }, 'stream failed');
     return reply;
   }
 }
