@@ -23,6 +23,17 @@ describe('StopMatcher', () => {
     expect(m.flush()).toBe('EN');
   });
 
+  it('with matchStops false (before minTokens) lets a whole stop string through but holds a possible start', () => {
+    const m = new StopMatcher(['END']);
+    expect(m.push('an END', false)).toEqual({ text: 'an END', stopped: false });
+    expect(m.push(' E', false)).toEqual({ text: ' ', stopped: false });
+    // the stop string begun before minTokens and completed after it is found
+    expect(m.push('ND!')).toEqual({ text: '', stopped: true });
+    const f = new StopMatcher(['END']);
+    f.push('x E', false);
+    expect(f.flush('ND', false)).toBe('END');
+  });
+
   it('picks the earliest of several stop strings', () => {
     const m = new StopMatcher(['bb', 'a']);
     expect(m.push('xxabb')).toEqual({ text: 'xx', stopped: true });

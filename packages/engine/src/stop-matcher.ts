@@ -14,14 +14,21 @@ export class StopMatcher {
     this.longest = Math.max(0, ...stops.map((s) => s.length));
   }
 
-  /** Feeds new text; returns what is safe to emit and whether a stop string was found. */
-  push(text: string): { text: string; stopped: boolean } {
+  /**
+   * Feeds new text; returns what is safe to emit and whether a stop string was found. With `matchStops`
+   * false (tokens before `minTokens`) a stop string in the text does not stop it, but a possible start of one
+   * at its end is still held back: a stop string that completes later is found, like vLLM, which checks the
+   * new text plus the last (stop length − 1) characters before it once min_tokens are out.
+   */
+  push(text: string, matchStops = true): { text: string; stopped: boolean } {
     if (this.stops.length === 0) return { text, stopped: false };
     this.held += text;
     let cut = -1;
-    for (const s of this.stops) {
-      const i = this.held.indexOf(s);
-      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    if (matchStops) {
+      for (const s of this.stops) {
+        const i = this.held.indexOf(s);
+        if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+      }
     }
     if (cut >= 0) {
       const out = this.held.slice(0, cut);
@@ -43,8 +50,8 @@ export class StopMatcher {
   }
 
   /** The end of generation: whatever is held is plain text. */
-  flush(text = ''): string {
-    const r = this.push(text);
+  flush(text = '', matchStops = true): string {
+    const r = this.push(text, matchStops);
     const out = r.text + (r.stopped ? '' : this.held);
     this.held = '';
     return out;

@@ -10,13 +10,22 @@ export interface SamplingOptions {
   topP?: number;
   /** Drop tokens whose probability is below minP × the top probability (0 = off). */
   minP?: number;
-  /** Divide positive logits / multiply negative logits of recent tokens (1 = off), llama.cpp-style. */
+  /** Divide positive / multiply negative logits of penalised tokens (1 = off), as llama.cpp and vLLM do. */
   repeatPenalty?: number;
-  /** Subtract frequencyPenalty × count of each recent token (OpenAI semantics; 0 = off). */
+  /** Subtract frequencyPenalty × the count of each penalised token (0 = off). */
   frequencyPenalty?: number;
-  /** Subtract presencePenalty from every recent token (0 = off). */
+  /** Subtract presencePenalty once from every penalised token (0 = off). */
   presencePenalty?: number;
-  /** How many recent tokens the penalties look at (default 64; -1 = the whole context). */
+  /**
+   * Which tokens the penalties count:
+   * - 'window' (default, llama.cpp): all three penalties count the last `penaltyLastN` tokens of the
+   *   sequence, prompt and earlier turns included.
+   * - 'generated' (OpenAI / vLLM): `presencePenalty` and `frequencyPenalty` count every token generated so
+   *   far by this `generate()` call and none of its input; `repeatPenalty` (vLLM's repetition_penalty)
+   *   covers the whole sequence, input and generated tokens. `penaltyLastN` is ignored.
+   */
+  penaltyScope?: PenaltyScope;
+  /** Recent tokens the penalties look at with `penaltyScope: 'window'` (default 64; -1 = whole context). */
   penaltyLastN?: number;
   /** Added to the logit of each token id before anything else (-Infinity bans a token). */
   logitBias?: ReadonlyMap<number, number> | Readonly<Record<number, number>>;
@@ -26,6 +35,20 @@ export interface SamplingOptions {
   logprobs?: boolean;
   /** Also return this many most likely alternatives with their log-probabilities (implies `logprobs`). */
   topLogprobs?: number;
+}
+
+/** See `SamplingOptions.penaltyScope`. */
+export type PenaltyScope = 'window' | 'generated';
+
+/** What one `Sampler.sample()` call needs to know beyond the logits and the history. */
+export interface SampleStep {
+  /**
+   * How many tokens at the end of the history this generation produced (for `penaltyScope: 'generated'`).
+   * Default: the whole history.
+   */
+  numGenerated?: number;
+  /** Token ids that must not be chosen this step (logit −Infinity after bias and penalties). */
+  banned?: readonly number[];
 }
 
 export interface TokenLogprob {

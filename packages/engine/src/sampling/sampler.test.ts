@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { SampleStep, SamplingOptions } from './options.js';
 import { Rng } from './rng.js';
 import { argmax, Sampler } from './sampler.js';
 
@@ -48,6 +49,66 @@ describe('Sampler', () => {
     expect(pres.sample(logits([4, 3, 0]), [0, 0, 0]).token).toBe(1);
   });
 
+  /**
+   * The logits after penalties, read back through the log-probabilities (differences of log-probabilities
+   * are differences of logits), anchored on token 3, which no penalty touches (logit 0.5).
+   */
+  function penalised(options: SamplingOptions, history: number[], step: SampleStep = {}): number[] {
+    const s = new Sampler(4, { ...options, topLogprobs: 4 });
+    const r = s.sample(logits([2, 1, -1, 0.5]), history, step);
+    const lp = new Map(r.topLogprobs!.map((t) => [t.token as number, t.logprob]));
+    return [0, 1, 2, 3].map((t) => lp.get(t)! - lp.get(3)! + 0.5);
+  }
+
+  function expectLogits(got: number[], expected: number[]): void {
+    expect(got).toHaveLength(expected.length);
+    for (let i = 0; i < expected.length; i++) expect(got[i]).toBeCloseTo(expected[i]!, 5);
+  }
+
+  // logits [2, 1, -1, 0.5]; a prompt [0, 0, 2], then this generation's output [1, 0]
+  const history = [0, 0, 2, 1, 0];
+  const penalties = { repeatPenalty: 2, frequencyPenalty: 0.5, presencePenalty: 0.25 };
+
+  it("penaltyScope 'generated': repetition over prompt + output, presence and frequency over the output", () => {
+    // repetition (whole history {0, 1, 2}): 2/2 = 1, 1/2 = 0.5, -1·2 = -2;
+    // then output counts {0: 1, 1: 1}: 1 - 0.5·1 - 0.25 = 0.25, 0.5 - 0.5·1 - 0.25 = -0.25
+    const generated = [0.25, -0.25, -2, 0.5];
+    expectLogits(
+      penalised({ ...penalties, penaltyScope: 'generated' }, history, { numGenerated: 2 }),
+      generated,
+    );
+    // no window: penaltyLastN does not apply
+    const lastN1 = { ...penalties, penaltyScope: 'generated', penaltyLastN: 1 } as const;
+    expectLogits(penalised(lastN1, history, { numGenerated: 2 }), generated);
+    // nothing generated yet: only the repetition penalty, from the prompt
+    expectLogits(
+      penalised({ ...penalties, penaltyScope: 'generated' }, [0, 0, 2], { numGenerated: 0 }),
+      [1, 1, -2, 0.5],
+    );
+  });
+
+  it("penaltyScope 'window' (default): all three penalties over the last penaltyLastN tokens", () => {
+    // window of 64 = everything {0: 3, 1: 1, 2: 1}: 1 - 1.5 - 0.25, 0.5 - 0.5 - 0.25, -2 - 0.5 - 0.25
+    const whole = [-0.75, -0.25, -2.75, 0.5];
+    expectLogits(penalised(penalties, history, { numGenerated: 2 }), whole);
+    expectLogits(penalised({ ...penalties, penaltyScope: 'window' }, history), whole);
+    // window of 2 = [1, 0]: token 2 (prompt) untouched
+    expectLogits(penalised({ ...penalties, penaltyLastN: 2 }, history), [0.25, -0.25, -1, 0.5]);
+  });
+
+  it('never chooses a banned token, even when bias and bans leave nothing else', () => {
+    const s = new Sampler(3, { logprobs: true });
+    const r = s.sample(logits([1, 9, 0]), [], { banned: [1] });
+    expect(r.token).toBe(0);
+    expect(r.logprob).toBeCloseTo(1 - Math.log(Math.exp(1) + Math.exp(0)), 5);
+    const hot = new Sampler(3, { temperature: 1, seed: 5 });
+    for (let i = 0; i < 50; i++) expect(hot.sample(logits([1, 9, 0]), [], { banned: [1, 2] }).token).toBe(0);
+    const allBanned = new Sampler(3, {
+      logitBias: { 0: Number.NEGATIVE_INFINITY, 2: Number.NEGATIVE_INFINITY },
+    });
+    expect(allBanned.sample(logits([1, 9, 0]), [], { banned: [1] }).token).toBe(0);
+  });
+
   it('same seed gives the same draws; different seeds differ', () => {
     const row = logits(Array.from({ length: 50 }, (_, i) => Math.sin(i) * 2));
     const draw = (seed: number) => {
@@ -94,6 +155,9 @@ describe('Sampler', () => {
     expect(() => new Sampler(3, { topP: 0 })).toThrow(/topP/);
     expect(() => new Sampler(3, { topK: 1.5 })).toThrow(/topK/);
     expect(() => new Sampler(3).sample(new Float32Array(2), [])).toThrow(RangeError);
+    expect(() => new Sampler(3, { penaltyScope: 'prompt' as never })).toThrow(/penaltyScope/);
+    expect(() => new Sampler(3).sample(logits([0, 0, 0]), [1], { numGenerated: 2 })).toThrow(/numGenerated/);
+    expect(() => new Sampler(3).sample(logits([0, 0, 0]), [], { banned: [3] })).toThrow(/banned/);
   });
 
   it('never returns an out-of-vocabulary token (property)', () => {

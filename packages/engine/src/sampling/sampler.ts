@@ -1,11 +1,12 @@
 import { asToken } from '@ternion/contracts';
 import { logitsStats } from '@ternion/kernels-native';
-import type { SampledToken, SamplingOptions, TokenLogprob } from './options.js';
+import type { SampledToken, SampleStep, SamplingOptions, TokenLogprob } from './options.js';
 import { Rng } from './rng.js';
 
 /**
  * Turns one row of logits into a token. The order follows llama.cpp's default chain: logit bias → penalties
- * → (greedy | top-k → top-p → min-p → temperature → draw). Scratch buffers are allocated once per vocab size.
+ * → bans → (greedy | top-k → top-p → min-p → temperature → draw). Scratch buffers are allocated once per vocab
+ * size.
  */
 export class Sampler {
   private readonly rng: Rng;
@@ -33,6 +34,7 @@ export class Sampler {
       repeatPenalty: options.repeatPenalty ?? 1,
       frequencyPenalty: options.frequencyPenalty ?? 0,
       presencePenalty: options.presencePenalty ?? 0,
+      penaltyScope: options.penaltyScope ?? 'window',
       penaltyLastN: options.penaltyLastN ?? 64,
       topLogprobs: options.topLogprobs ?? 0,
     };
@@ -45,16 +47,31 @@ export class Sampler {
     this.weights = new Float64Array(vocabSize);
   }
 
-  /** Samples from `logits` (vocab) given the tokens so far (`history`, for penalties). */
-  sample(logits: Float32Array, history: ArrayLike<number>): SampledToken {
+  /**
+   * Samples from `logits` (vocab) given the tokens so far (`history`, for penalties; its last
+   * `step.numGenerated` tokens are this generation's output), never choosing a `step.banned` token.
+   */
+  sample(logits: Float32Array, history: ArrayLike<number>, step: SampleStep = {}): SampledToken {
     const o = this.opts;
     const v = this.vocabSize;
     if (logits.length < v)
       throw new RangeError(`Sampler: logits has ${logits.length} entries, vocab is ${v}`);
+    const numGenerated = step.numGenerated ?? history.length;
+    if (!Number.isInteger(numGenerated) || numGenerated < 0 || numGenerated > history.length) {
+      throw new RangeError(
+        `Sampler: numGenerated must be an integer in [0, ${history.length}] (the history length), got ${numGenerated}`,
+      );
+    }
+    const banned = step.banned ?? [];
+    for (const id of banned) {
+      if (!Number.isInteger(id) || id < 0 || id >= v)
+        throw new RangeError(`Sampler: banned token id ${id} is not in [0, ${v})`);
+    }
     const x = this.work;
     x.set(logits.subarray(0, v));
     for (const [id, b] of this.bias) x[id] = (x[id] ?? 0) + b;
-    this.applyPenalties(x, history);
+    this.applyPenalties(x, history, numGenerated);
+    for (const id of banned) x[id] = Number.NEGATIVE_INFINITY;
 
     const stats = this.stats;
     logitsStats(x, 0, v, stats, this.wantLogprob); // argmax, max (and logZ) of x
@@ -65,8 +82,9 @@ export class Sampler {
       chosen = this.draw(x, stats[1]!);
     }
     if (!Number.isFinite(x[chosen] ?? Number.NaN)) {
-      // Every token banned (all -Infinity): fall back to the raw argmax rather than emit garbage.
-      chosen = argmax(logits.subarray(0, v));
+      // Every token banned (all -Infinity): fall back to the raw argmax rather than emit garbage, but never
+      // to a token banned for this step (it would end a generation that must go on).
+      chosen = argmaxExcept(logits.subarray(0, v), banned);
     }
     if (!this.wantLogprob) return { token: asToken(chosen), logprob: Number.NaN };
     const logZ = stats[2]!;
@@ -75,21 +93,44 @@ export class Sampler {
     return result;
   }
 
-  private applyPenalties(x: Float32Array, history: ArrayLike<number>): void {
+  private applyPenalties(x: Float32Array, history: ArrayLike<number>, numGenerated: number): void {
     const o = this.opts;
     if (o.repeatPenalty === 1 && o.frequencyPenalty === 0 && o.presencePenalty === 0) return;
     const n = history.length;
-    const start = o.penaltyLastN < 0 ? 0 : Math.max(0, n - o.penaltyLastN);
-    const counts = new Map<number, number>();
-    for (let i = start; i < n; i++) {
-      const t = history[i]!;
-      counts.set(t, (counts.get(t) ?? 0) + 1);
+    if (o.penaltyScope === 'window') {
+      // llama.cpp (llama_sampler_penalties): one window of recent tokens for all three
+      const start = o.penaltyLastN < 0 ? 0 : Math.max(0, n - o.penaltyLastN);
+      this.penalize(
+        x,
+        countTokens(history, start, n),
+        o.repeatPenalty,
+        o.frequencyPenalty,
+        o.presencePenalty,
+      );
+      return;
     }
+    // vLLM (apply_penalties): repetition over prompt + output first, then frequency and presence over the
+    // output tokens only
+    if (o.repeatPenalty !== 1) this.penalize(x, countTokens(history, 0, n), o.repeatPenalty, 0, 0);
+    if (o.frequencyPenalty !== 0 || o.presencePenalty !== 0) {
+      const output = countTokens(history, n - numGenerated, n);
+      this.penalize(x, output, 1, o.frequencyPenalty, o.presencePenalty);
+    }
+  }
+
+  /** x[t] ← repeat-penalised x[t] − count·frequency − presence, for every token t in `counts`. */
+  private penalize(
+    x: Float32Array,
+    counts: Map<number, number>,
+    repeat: number,
+    frequency: number,
+    presence: number,
+  ): void {
     for (const [t, c] of counts) {
       if (t < 0 || t >= this.vocabSize) continue;
       let l = x[t]!;
-      if (o.repeatPenalty !== 1) l = l > 0 ? l / o.repeatPenalty : l * o.repeatPenalty;
-      l -= c * o.frequencyPenalty + o.presencePenalty;
+      if (repeat !== 1) l = l > 0 ? l / repeat : l * repeat;
+      l -= c * frequency + presence;
       x[t] = l;
     }
   }
@@ -150,6 +191,16 @@ export class Sampler {
   }
 }
 
+/** How often each token occurs in history[start, end). */
+function countTokens(history: ArrayLike<number>, start: number, end: number): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (let i = start; i < end; i++) {
+    const t = history[i]!;
+    counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  return counts;
+}
+
 function validate(
   o: Required<Omit<SamplingOptions, 'logitBias' | 'seed' | 'logprobs'>>,
   vocabSize: number,
@@ -170,6 +221,11 @@ function validate(
   );
   check(Number.isFinite(o.frequencyPenalty), 'frequencyPenalty', 'a finite number', o.frequencyPenalty);
   check(Number.isFinite(o.presencePenalty), 'presencePenalty', 'a finite number', o.presencePenalty);
+  if (o.penaltyScope !== 'window' && o.penaltyScope !== 'generated') {
+    throw new RangeError(
+      `sampling option penaltyScope: expected 'window' or 'generated', got ${o.penaltyScope}`,
+    );
+  }
   check(
     Number.isInteger(o.penaltyLastN) && o.penaltyLastN >= -1,
     'penaltyLastN',
@@ -210,6 +266,23 @@ export function argmax(x: ArrayLike<number>): number {
     }
   }
   return best;
+}
+
+/** The index of the largest value of x that is not in `except` (0 if there is none). */
+function argmaxExcept(x: ArrayLike<number>, except: readonly number[]): number {
+  if (except.length === 0) return argmax(x);
+  const skip = new Set(except);
+  let best = -1;
+  let bestValue = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < x.length; i++) {
+    if (skip.has(i)) continue;
+    const v = x[i]!;
+    if (best < 0 || v > bestValue) {
+      bestValue = v;
+      best = i;
+    }
+  }
+  return Math.max(best, 0);
 }
 
 /** Sorts ids[0..count) by x descending (ties by id, so the order is deterministic). */
