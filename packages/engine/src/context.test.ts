@@ -80,6 +80,58 @@ describe('Context scheduler', () => {
     ctx.dispose();
   });
 
+  it("returns every row of an 'all' evaluation even when the prompt's blocks are in the prefix cache", async () => {
+    const ctx = await model.createContext({ contextSize: 128, sequences: 2, blockSize: 16 });
+    const prompt = model.tokenize(
+      'Once upon a time there was a little girl named Lily. She loved to play with her toys and eat snacks.',
+    );
+    expect(prompt.length).toBeGreaterThan(17);
+    const a = ctx.getSequence();
+    const first = await ctx.evaluate(a.id, prompt, 'all'); // (prompt, vocab)
+    a.dispose(); // its full blocks stay in the prefix cache
+    const b = ctx.getSequence();
+    const second = await ctx.evaluate(b.id, prompt, 'all');
+    // The cache may not serve rows whose logits are wanted: every one is computed again, exactly as before.
+    expect(second.length).toBe(prompt.length);
+    for (let i = 0; i < prompt.length; i++) expect(Array.from(second[i]!)).toEqual(Array.from(first[i]!));
+    // A continuation asks only for its new rows: the prompt's full blocks are served from the cache.
+    const cachedBefore = ctx.stats.prefixCachedTokens;
+    b.dispose();
+    const d = ctx.getSequence();
+    await ctx.evaluate(d.id, prompt, 'last');
+    expect(ctx.stats.prefixCachedTokens - cachedBefore).toBe(Math.floor((prompt.length - 1) / 16) * 16);
+    ctx.dispose();
+  });
+
+  it('computes a prompt once when several sequences submit it together (n > 1), the rest wait for its blocks', async () => {
+    const prompt = model.tokenize(
+      'Once upon a time there was a little girl named Lily. She loved to play with her toys and eat snacks. One day, Lily went to the park with her mom and saw a big red ball.',
+    );
+    const shared = Math.floor((prompt.length - 1) / 16) * 16; // full blocks the cache can serve
+    expect(shared).toBeGreaterThanOrEqual(32);
+    const opts = { maxTokens: 6, temperature: 0, stopOnEog: false } as const;
+    const ctx = await model.createContext({ contextSize: 128, sequences: 3, blockSize: 16 });
+    const seqs = [ctx.getSequence(), ctx.getSequence(), ctx.getSequence()];
+    const results = await Promise.all(seqs.map((q) => q.complete(prompt, opts)));
+    // One sequence computed the prompt; the other two took its full blocks from the prefix cache.
+    expect(ctx.stats.prefixCachedTokens).toBe(2 * shared);
+    expect(results[1]!.tokens).toEqual(results[0]!.tokens);
+    expect(results[2]!.tokens).toEqual(results[0]!.tokens);
+    ctx.dispose();
+    // A prompt shorter than a block shares nothing cacheable: nobody waits.
+    const short = await model.createContext({ contextSize: 64, sequences: 2, blockSize: 16 });
+    const few = prompt.slice(0, 10);
+    const stepsOf = async () => {
+      const before = short.stats.steps;
+      await Promise.all(
+        [short.getSequence(), short.getSequence()].map((q) => q.complete(few, opts).then(() => q.dispose())),
+      );
+      return short.stats.steps - before;
+    };
+    expect(await stepsOf()).toBe(opts.maxTokens); // both prefilled in the first step, then decoded together
+    short.dispose();
+  });
+
   it('an aborted generation stops, rolls back, and frees its blocks on dispose', async () => {
     const ctx = await model.createContext({ contextSize: 128, sequences: 2 });
     const seq = ctx.getSequence();
