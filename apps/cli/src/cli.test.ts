@@ -1,10 +1,11 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const bin = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'ternion.js');
@@ -59,6 +60,25 @@ describe('ternion', () => {
     }
   });
 
+  it('serve --help lists every server flag', async () => {
+    const r = await ternion('serve', '--help');
+    for (const flag of [
+      '--request-timeout <ms>',
+      '--drain-timeout <ms>',
+      '--kv-cache-tokens <n>',
+      '--public-metrics',
+      '--public-ready',
+      '--api-key',
+      '--parallel',
+      '--ctx-size',
+    ]) {
+      expect(r.stdout).toContain(flag);
+    }
+    const bad = await ternion('serve', '--request-timeout', 'soon');
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--request-timeout must be an integer/);
+  });
+
   it('info prints the metadata and tensor table (and JSON)', async () => {
     const r = await ternion('info');
     expect(r.stdout).toMatch(/general\.architecture\s+"bitnet"/);
@@ -106,5 +126,73 @@ describe('ternion', () => {
     const badShape = await ternion('synth', 'huge', '-o', path.join(dir, 'h.gguf'));
     expect(badShape.code).not.toBe(0);
     expect(badShape.stderr).toMatch(/unknown shape 'huge'/);
+  });
+});
+
+describe('ternion serve', () => {
+  const children: ChildProcess[] = [];
+  afterEach(() => {
+    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  /** Starts `ternion serve` on a free port; resolves with its URL once it listens. */
+  async function serve(...args: string[]): Promise<{ child: ChildProcess; url: string }> {
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    children.push(child);
+    let stderr = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`serve exited early with ${code}: ${stderr}`)));
+      child.stderr!.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /serving on (http:\S+)/.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+    });
+    return { child, url };
+  }
+
+  it('a small --kv-cache-tokens serves parallel requests to completion (preemption), public metrics, keyed API', async () => {
+    const key = 'sk-cli-test';
+    const { child, url } = await serve(
+      '--parallel',
+      '4',
+      '--ctx-size',
+      '64',
+      '--kv-cache-tokens',
+      '64',
+      '--request-timeout',
+      '60000',
+      '--drain-timeout',
+      '1000',
+      '--api-key',
+      key,
+      '--public-metrics',
+    );
+    const complete = (prompt: string) =>
+      fetch(`${url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ prompt, max_tokens: 40, temperature: 0 }),
+      }).then(async (r) => ({ status: r.status, body: (await r.json()) as { choices: { text: string }[] } }));
+    const prompts = ['Once upon a time', 'The dog', 'Lily saw a', 'One day, Tom'];
+    const parallel = await Promise.all(prompts.map(complete));
+    for (const r of parallel) expect(r.status).toBe(200);
+    // No key needed for /metrics (--public-metrics), still needed for /ready and the API.
+    const metrics = await fetch(`${url}/metrics`);
+    expect(metrics.status).toBe(200);
+    const preemptions = Number(/^ternion_preemptions_total (\d+)$/m.exec(await metrics.text())?.[1]);
+    expect(preemptions).toBeGreaterThan(0);
+    expect((await fetch(`${url}/ready`)).status).toBe(401);
+    expect((await fetch(`${url}/v1/models`)).status).toBe(401);
+    // Preempted and recomputed, each text is what the request gets alone.
+    for (const [i, p] of prompts.entries()) {
+      expect(parallel[i]!.body.choices[0]!.text).toBe((await complete(p)).body.choices[0]!.text);
+    }
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(0);
   });
 });

@@ -27,6 +27,8 @@ export interface KvStats {
   usage: number;
   prefixCacheHits: number;
   prefixCacheQueries: number;
+  /** Sequences preempted since the engine started (the KV cache ran out; see kvCacheTokens). */
+  preemptions: number;
 }
 
 /**
@@ -149,6 +151,7 @@ export class ModelEngine implements ServerEngine {
       usage: kv.usage(),
       prefixCacheHits: kv.prefixCacheHits,
       prefixCacheQueries: kv.prefixCacheQueries,
+      preemptions: this.context.stats.preemptions,
     };
   }
 

@@ -1,10 +1,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Model } from '@ternion/engine';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, loadTestModel, MODEL_PATH, postJson, startTestServer } from './test-support.fixture.js';
+import {
+  eventually,
+  loadTestModel,
+  MODEL_PATH,
+  postJson,
+  slowGenerate,
+  startTestServer,
+  wrapGenerate,
+} from './test-support.fixture.js';
 
 let model: Model;
 
@@ -80,6 +89,41 @@ describe('lifecycle', () => {
       expect(latencies.length).toBeGreaterThan(3);
       expect(latencies[Math.floor(latencies.length / 2)]!).toBeLessThan(250);
       expect(s.engine.kvStats().usedBlocks).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("a request arriving on a kept-alive connection during the drain gets hardening's OpenAI-shaped 503", async () => {
+    const s = await startTestServer(model, { parallel: 1, drainTimeoutMs: 10_000 }, (engine) =>
+      wrapGenerate(engine, slowGenerate(5)),
+    );
+    try {
+      const { port } = new URL(s.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      await once(socket, 'connect');
+      let raw = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d: string) => {
+        raw += d;
+      });
+      const ended = once(socket, 'close');
+      const body = streamBody(30);
+      socket.write(
+        `POST /v1/completions HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+      expect(await eventually(() => s.server.state.activeSequences === 1)).toBe(true);
+      const closed = s.server.close();
+      expect(s.server.state.shutdown.draining).toBe(true);
+      // The connection is busy streaming, so the drain keeps it; a second request arrives on it.
+      socket.write('GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n');
+      await ended;
+      await closed;
+      expect(raw).toContain('data: [DONE]'); // the running stream was drained to its end
+      const second = raw.slice(raw.indexOf('data: [DONE]'));
+      expect(second).toMatch(/HTTP\/1\.1 503/);
+      expect(second).toContain('"code":"shutting_down"');
+      expect(second).not.toContain('"message":"Service Unavailable"'); // fastify's own 503 body
     } finally {
       await s.close();
     }

@@ -389,3 +389,38 @@ describe('OpenAI wire format through the official client', () => {
     expect(await run(true)).toContain('zebras');
   });
 });
+
+describe('kvCacheTokens: a KV cache smaller than parallel × context', () => {
+  it('serves parallel requests to completion through preemption, with the texts of unhurried runs', async () => {
+    // 4 sequences of ~45 tokens need ~180 KV slots; the cache has 64 (4 blocks of 16): the scheduler must
+    // preempt (free the youngest sequence's blocks, recompute it later) for all four to finish.
+    const s = await startTestServer(model, { parallel: 4, contextSize: 64, kvCacheTokens: 64 });
+    try {
+      const prompts = ['Once upon a time', 'The dog', 'Lily saw a', 'One day, Tom'];
+      const body = (prompt: string) => ({ prompt, max_tokens: 40, temperature: 0 });
+      const url = `${s.url}/v1/completions`;
+      const parallel = await Promise.all(prompts.map((p) => postJson(url, body(p))));
+      const preempted = s.engine.context.stats.preemptions;
+      expect(preempted).toBeGreaterThan(0);
+      const metrics = await (await fetch(`${s.url}/metrics`)).text();
+      expect(metrics).toContain(`ternion_preemptions_total ${preempted}`);
+      // One at a time, a sequence always fits: the reference texts.
+      for (const [i, p] of prompts.entries()) {
+        const alone = await postJson(url, body(p));
+        expect(parallel[i]!.status).toBe(200);
+        expect(parallel[i]!.body.choices[0].text).toBe(alone.body.choices[0].text);
+        expect(parallel[i]!.body.usage).toEqual(alone.body.usage);
+      }
+      expect(s.engine.context.stats.preemptions).toBe(preempted);
+      expect(s.engine.kvStats().usedBlocks).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('refuses a cache smaller than one context', async () => {
+    await expect(startTestServer(model, { parallel: 2, contextSize: 64, kvCacheTokens: 32 })).rejects.toThrow(
+      /kvCacheTokens must be at least the context size 64/,
+    );
+  });
+});

@@ -155,6 +155,7 @@ export function createServer(options: CreateServerOptions): TernionServer {
           kvUsage: kv?.usage ?? 0,
           prefixHitRate: kv && kv.prefixCacheQueries > 0 ? kv.prefixCacheHits / kv.prefixCacheQueries : 0,
           breakerState: breaker.stateValue,
+          ...(kv ? { preemptions: kv.preemptions } : {}),
         };
       },
     }),

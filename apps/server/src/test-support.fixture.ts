@@ -31,14 +31,19 @@ export interface TestServer {
 /** A real server on 127.0.0.1 with a free port, its own context on `model`, and an OpenAI client for it. */
 export async function startTestServer(
   model: Model,
-  options: Omit<CreateServerOptions, 'engine'> & { parallel?: number; contextSize?: number } = {},
+  options: Omit<CreateServerOptions, 'engine'> & {
+    parallel?: number;
+    contextSize?: number;
+    kvCacheTokens?: number;
+  } = {},
   wrap: (engine: ModelEngine) => CreateServerOptions['engine'] = (e) => e,
 ): Promise<TestServer> {
-  const { parallel, contextSize, ...serverOptions } = options;
+  const { parallel, contextSize, kvCacheTokens, ...serverOptions } = options;
   const engine = await ModelEngine.create(model, {
     parallel: parallel ?? 4,
     modelId: 'tiny',
     ...(contextSize === undefined ? {} : { contextSize }),
+    ...(kvCacheTokens === undefined ? {} : { kvCacheTokens }),
   });
   const server = createServer({
     logLevel: 'silent',

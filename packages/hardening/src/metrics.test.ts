@@ -88,6 +88,22 @@ describe('Metrics', () => {
     expect(sample(text, 'ternion_kv_cache_usage_ratio')).toBe(0.5); // missing field keeps the last value
   });
 
+  it('ternion_preemptions_total follows the engine running total from collect()', async () => {
+    let total: number | undefined = 0;
+    const m = new Metrics({
+      collect: () => (total === undefined ? {} : { preemptions: total }),
+      defaultMetrics: false,
+    });
+    expect(sample(await m.metrics(), 'ternion_preemptions_total')).toBe(0);
+    total = 3;
+    expect(sample(await m.metrics(), 'ternion_preemptions_total')).toBe(3);
+    total = undefined; // not reported this scrape: the counter keeps its value
+    expect(sample(await m.metrics(), 'ternion_preemptions_total')).toBe(3);
+    total = 7;
+    expect(sample(await m.metrics(), 'ternion_preemptions_total')).toBe(7);
+    expect((await m.metrics()).match(/# TYPE ternion_preemptions_total counter/)).not.toBeNull();
+  });
+
   it('can drive the breaker gauge without collect', async () => {
     const m = new Metrics({ defaultMetrics: false });
     m.setBreakerState('half-open');

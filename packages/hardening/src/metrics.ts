@@ -12,6 +12,11 @@ export interface MetricsSnapshot {
   prefixHitRate?: number;
   /** 0 closed, 1 half-open, 2 open. */
   breakerState?: number;
+  /**
+   * Sequences preempted since start (KV blocks taken back when the cache ran out), a running total the
+   * engine keeps; `ternion_preemptions_total` follows it.
+   */
+  preemptions?: number;
 }
 
 export interface MetricsOptions {
@@ -46,6 +51,7 @@ export class Metrics {
   readonly prefixCacheHitRatio: Gauge;
   readonly errors: Counter<'code'>;
   readonly circuitBreakerState: Gauge;
+  readonly preemptions: Counter;
 
   constructor(options: MetricsOptions = {}) {
     if (options.collect !== undefined && typeof options.collect !== 'function') {
@@ -138,6 +144,20 @@ export class Metrics {
       'Engine circuit breaker: 0 closed, 1 half-open, 2 open',
       (s) => s.breakerState,
     );
+    let preemptionsSeen = 0;
+    this.preemptions = new Counter({
+      name: 'ternion_preemptions_total',
+      help: 'Sequences preempted because the KV cache ran out (recomputed later; see kvCacheTokens)',
+      registers,
+      collect(this: Counter) {
+        // A counter cannot be set: add what the engine's running total gained since the last scrape.
+        const total = snapshot.preemptions;
+        if (typeof total === 'number' && Number.isFinite(total) && total > preemptionsSeen) {
+          this.inc(total - preemptionsSeen);
+          preemptionsSeen = total;
+        }
+      },
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   }
 

@@ -14,6 +14,11 @@ interface ServeFlags {
   apiKey?: string[];
   apiKeysFile?: string;
   maxQueue?: number;
+  requestTimeout?: number;
+  drainTimeout?: number;
+  kvCacheTokens?: number;
+  publicMetrics?: boolean;
+  publicReady?: boolean;
   rpm?: number;
   tpm?: number;
   logLevel: string;
@@ -45,7 +50,16 @@ export function registerServe(program: Command): void {
       ),
     )
     .addOption(
-      new Option('--api-key <key...>', 'accepted Bearer keys (or TERNION_API_KEYS, comma-separated)'),
+      new Option(
+        '--kv-cache-tokens <n>',
+        'KV cache tokens shared by all sequences (default parallel × ctx-size); smaller: the youngest sequence is preempted and recomputed when it runs out',
+      ).argParser(parseIntArg('--kv-cache-tokens', 16)),
+    )
+    .addOption(
+      new Option(
+        '--api-key <key...>',
+        'accepted Bearer keys (or TERNION_API_KEYS, comma-separated); every route but /health then needs one',
+      ),
     )
     .addOption(new Option('--api-keys-file <file>', 'file of keys, one per line (plain or sha256:<hex>)'))
     .addOption(
@@ -53,6 +67,24 @@ export function registerServe(program: Command): void {
         parseIntArg('--max-queue', 0),
       ),
     )
+    .addOption(
+      new Option(
+        '--request-timeout <ms>',
+        'deadline per request: 504 deadline_exceeded (or an error event in a started stream) after it',
+      ).argParser(parseIntArg('--request-timeout', 1)),
+    )
+    .addOption(
+      new Option(
+        '--drain-timeout <ms>',
+        'on SIGTERM/SIGINT, how long running generations may finish before they are cut',
+      )
+        .argParser(parseIntArg('--drain-timeout', 0))
+        .default(30_000),
+    )
+    .addOption(
+      new Option('--public-metrics', 'serve /metrics without an API key (for a scraper without one)'),
+    )
+    .addOption(new Option('--public-ready', 'serve /ready without an API key (for a probe without one)'))
     .addOption(new Option('--rpm <n>', 'requests per minute per key').argParser(parseIntArg('--rpm', 1)))
     .addOption(new Option('--tpm <n>', 'tokens per minute per key').argParser(parseIntArg('--tpm', 1)))
     .addOption(
@@ -88,6 +120,11 @@ export function registerServe(program: Command): void {
         ...(apiKeys !== undefined ? { apiKeys } : {}),
         ...(flags.apiKeysFile !== undefined ? { apiKeysFile: flags.apiKeysFile } : {}),
         ...(flags.maxQueue !== undefined ? { maxQueue: flags.maxQueue } : {}),
+        ...(flags.kvCacheTokens !== undefined ? { kvCacheTokens: flags.kvCacheTokens } : {}),
+        ...(flags.requestTimeout !== undefined ? { requestTimeoutMs: flags.requestTimeout } : {}),
+        ...(flags.drainTimeout !== undefined ? { drainTimeoutMs: flags.drainTimeout } : {}),
+        ...(flags.publicMetrics ? { publicMetrics: true } : {}),
+        ...(flags.publicReady ? { publicReady: true } : {}),
         ...(rateLimit !== undefined ? { rateLimit } : {}),
         ...(flags.logPrompts ? { logPrompts: true } : {}),
         ...(flags.outputInt8 ? { outputInt8: true } : {}),
