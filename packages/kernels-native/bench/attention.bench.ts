@@ -14,6 +14,7 @@ import {
   kernelInfo,
   kvCacheElements,
   kvScaleElements,
+  measureComputePeak,
   pagedAttention,
   pagedAttentionI8,
   setIsa,
@@ -124,6 +125,24 @@ export async function run(ctx: BenchContext): Promise<void> {
       );
     }
   }
+  // The server's continuous-batching decode step at the 700m shape with short contexts: 16 sequences of 12..60
+  // positions, one token each. 2 FLOP per byte of K/V, so the bound is the read bandwidth, not the FMA peak
+  // (printed for scale): a step reads every layer's K/V once, 24 layers × this call.
+  const fmaPeak = new Map(threadCounts.map((t) => [t, peakFlops(t)]));
+  const short = decode700m(SHORT_CONTEXTS);
+  for (const t of threadCounts) {
+    setThreads(t);
+    const s = ctx.median(short.run, Math.max(reps, 2 * short.layers));
+    const gbps = short.kvBytes / s / 1e9;
+    const gflops = short.flops / s / 1e9;
+    ctx.print(
+      `700m decode, 16 seqs x 12..60 positions ${t}T: ${(s * 1e6).toFixed(0).padStart(5)} µs per layer ` +
+        `(${(24 * s * 1e3).toFixed(2)} ms per 24-layer step), ${gbps.toFixed(1)} GB/s ` +
+        `(${((100 * gbps) / (bw.get(t) ?? 1)).toFixed(0)}% of DRAM read), ${gflops.toFixed(1)} GFLOP/s ` +
+        `(${((100 * gflops * 1e9) / (fmaPeak.get(t) ?? 1)).toFixed(1)}% of f32 FMA peak)  ` +
+        `[${(short.kvBytes / 1e6).toFixed(2)} MB per layer, ${short.layers} layers rotated]`,
+    );
+  }
   // A causal prefill chunk at the same shape: compute-bound (each token re-reads one sequence's K/V, which
   // stays in cache), 2 × 2 × 96 FLOP per (token, head, position).
   const prefill = prefill700m(128, 512);
@@ -137,6 +156,18 @@ export async function run(ctx: BenchContext): Promise<void> {
   }
   setThreads(before.threads);
   setIsa(before.isa);
+}
+
+/** Context lengths of the short-context decode batch: 12, 15, .., 60 (mostly not multiples of 16). */
+const SHORT_CONTEXTS = Array.from({ length: 16 }, (_, s) => 12 + Math.round((48 * s) / 15));
+
+/** f32 FLOP/s (2 per FMA) the pool's first `threads` threads can issue. */
+function peakFlops(threads: number): number {
+  const before = getThreads();
+  setThreads(threads);
+  const peak = measureComputePeak(3);
+  setThreads(before);
+  return 2 * peak.f32FmasPerSecond;
 }
 
 /**
@@ -184,22 +215,32 @@ export interface DecodeStep {
   run: () => void;
   /** K and V bytes one layer reads. */
   kvBytes: number;
+  /** FLOPs of one layer: 2 × 2 per (token, head, position, dimension) for q·k and p·V. */
+  flops: number;
   layers: number;
 }
 
 /**
  * The decode step of a continuous batch at the bitnet_b1_58-large (700m) shape: 16 heads, 16 KV heads (no
- * GQA), head_dim 96, f16 cache, 16-position blocks, 16 sequences of `positions` each (0: 30, 48, .., 300).
+ * GQA), head_dim 96, f16 cache, 16-position blocks, 16 sequences of `positions` each (0: 30, 48, .., 300;
+ * an array: one length per sequence).
  * Every sequence's blocks are scattered over a shuffled arena, as a block pool hands them out after some
  * churn, so no two consecutive blocks of a sequence are adjacent. Napkin math: 16 × 96 × 2 bytes × 2 = 6 kB
  * of K and V per position and layer, 2 FLOP per byte: bandwidth-bound. `scattered` false deals the blocks in
  * arena order instead; `rotateBytes` is how much K/V the rotated layers hold together (96 MB = 3× L3: cold).
  */
-export function decode700m(positions: number, scattered = true, rotateBytes = 96e6): DecodeStep {
+export function decode700m(
+  positions: number | readonly number[],
+  scattered = true,
+  rotateBytes = 96e6,
+): DecodeStep {
   const nHeads = 16;
   const headDim = 96;
-  const numSeqs = 16;
-  const lens = Array.from({ length: numSeqs }, (_, s) => (positions > 0 ? positions : 30 + 18 * s));
+  const lens =
+    typeof positions === 'number'
+      ? Array.from({ length: 16 }, (_, s) => (positions > 0 ? positions : 30 + 18 * s))
+      : [...positions];
+  const numSeqs = lens.length;
   const perSeq = lens.map((len) => Math.ceil(len / BLOCK_SIZE));
   const maxBlocksPerSeq = Math.max(...perSeq);
   const numBlocks = perSeq.reduce((a, b) => a + b, 0);
@@ -221,6 +262,7 @@ export function decode700m(positions: number, scattered = true, rotateBytes = 96
   const tokenSeq = Int32Array.from(lens, (_, s) => s); // (numSeqs)
   const tokenPos = Int32Array.from(lens, (len) => len - 1); // (numSeqs)
   const kvBytes = lens.reduce((a, len) => a + len, 0) * nHeads * headDim * 2 * 2;
+  const flops = lens.reduce((a, len) => a + len, 0) * nHeads * headDim * 4;
   const layers = Math.max(1, Math.ceil(rotateBytes / kvBytes));
   const caches = Array.from({ length: layers }, (_, l) => ({
     k: randomHalves(elements, 2 * l + 1), // (numBlocks, nKvHeads, headDim, blockSize)
@@ -251,7 +293,7 @@ export function decode700m(positions: number, scattered = true, rotateBytes = 96
         out,
       );
   };
-  return { run, kvBytes, layers };
+  return { run, kvBytes, flops, layers };
 }
 
 type AttendLayer = (

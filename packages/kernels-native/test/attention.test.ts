@@ -469,6 +469,8 @@ describe('pagedAttention', () => {
     { headDim: 40, nHeads: 8, nKvHeads: 1, blockSize: 24, seqLens: [262, 530, 257, 241] }, // G = 8
     { headDim: 96, nHeads: 4, nKvHeads: 2, blockSize: 7, seqLens: [300, 259, 30] }, // G = 2, odd blocks
     { headDim: 200, nHeads: 2, nKvHeads: 2, blockSize: 16, seqLens: [270, 5] }, // p·V in two passes over V
+    // No GQA, more heads than one block-wise unit takes (16 + 4), blocks of 10 (tiles cross block ends).
+    { headDim: 24, nHeads: 20, nKvHeads: 20, blockSize: 10, seqLens: [130, 70, 5, 11] },
   ];
   for (const [i, o] of decodeShapes.entries()) {
     it(`matches the reference on a scattered decode batch: headDim ${o.headDim}, ${o.nHeads}/${o.nKvHeads} heads, blockSize ${o.blockSize}, seqs ${o.seqLens.join(',')}`, () => {
@@ -508,6 +510,35 @@ describe('pagedAttention', () => {
       expect(maxAbsDiff(out, expectedI8), `int8 ${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
     });
   });
+
+  // Decode batches (one token per sequence) with long contexts take the AVX-512 block-wise kernel when there
+  // is no GQA: runs of up to 16 heads per unit (20 heads: 16 + 4), 64-position chunks, blocks of 10 whose
+  // tiles cross block ends, 200 dims (p·V in two passes), and a bad block id in the middle of a table.
+  const longDecodeShapes = [
+    { headDim: 96, nHeads: 16, nKvHeads: 16, blockSize: 16, seqLens: [300, 129, 257, 64, 200, 1] },
+    { headDim: 24, nHeads: 20, nKvHeads: 20, blockSize: 10, seqLens: [130, 70, 200, 301] },
+    { headDim: 200, nHeads: 3, nKvHeads: 3, blockSize: 16, seqLens: [150, 190, 65] },
+  ];
+  for (const [i, o] of longDecodeShapes.entries()) {
+    it(`matches the reference on a long-context decode batch: headDim ${o.headDim}, ${o.nHeads} heads, blockSize ${o.blockSize}, seqs ${o.seqLens.join(',')}`, () => {
+      const blocks = o.seqLens.reduce((a, len) => a + Math.ceil(len / o.blockSize), 0);
+      const s = scenario(360 + i, { ...o, chunk: 1, extraBlocks: 3 * blocks });
+      const b = s.batch;
+      b.blockTables[1 * b.maxBlocksPerSeq + 5] = -1; // token 1: a bad id past its first chunk
+      const expected = pagedAttentionReference(s.shape, f16Values(s.shape, s.kCache, s.vCache), b);
+      const expectedI8 = pagedAttentionReference(s.shape, int8Values(s.shape, s.i8), b);
+      forEachIsaAndThreads([1, 2, 3], (isa, threads) => {
+        const status = new Int32Array(2);
+        const out = new Float32Array(expected.length).fill(Number.NaN);
+        expect(() => attend(s, out, status)).toThrow(RangeError);
+        expect([...status], `f16 ${isa}, ${threads} threads`).toEqual([1, 1]);
+        expect(maxAbsDiff(out, expected), `f16 ${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+        out.fill(Number.NaN);
+        expect(() => pagedAttentionI8(...attentionI8Args(s, out, status))).toThrow(RangeError);
+        expect(maxAbsDiff(out, expectedI8), `int8 ${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
+      });
+    });
+  }
 
   it('zeroes a bad token between good ones of a short decode run without disturbing its neighbours', () => {
     // The units before a bad token look ahead into its table (prefetch only); the bad ids must neither be

@@ -22,6 +22,14 @@ namespace {
 
 PagedAttentionHeadsFn pick_paged_attention() { return TERNION_PICK(paged_attention_heads); }
 
+// The kernel for units whose heads span several KV heads (no GQA), or null where there is none.
+PagedAttentionHeadsFn pick_kv_heads() {
+#ifdef TERNION_X86
+  if (active_isa() == Isa::kAvx512) return paged_attention_kv_heads_avx512;
+#endif
+  return nullptr;
+}
+
 struct PagedAttentionCall {
   PagedAttentionArgs kernel;
   const int32_t* block_tables;  // (num_seqs, max_blocks_per_seq) read when the work runs
@@ -38,6 +46,22 @@ constexpr int64_t kRangesPerThread = 4;
 constexpr int64_t kMaxRanges = 64;
 // A unit's fixed cost (setup, softmax bookkeeping, the first block's latency) in positions' worth of work.
 constexpr int64_t kUnitOverheadPositions = 16;
+// The block-wise kernel (paged_attention_kv_heads_avx512) runs decode batches whose tokens see at least this
+// many positions on average. It streams cold K/V faster (1 token × 2048 positions: 0.74× the time on 2
+// threads; 16 × 30..300: 0.84×), but measured slower on short contexts (16 × 12..60: 1.05×), on a causal
+// prefill chunk (1.15×), whose tokens re-read one sequence's K/V from cache, and on cache-hot K/V.
+constexpr int64_t kBlockwiseMinPositions = 128;
+
+// True when no two neighbouring tokens belong to one sequence (a decode batch: a prefill chunk's tokens are
+// adjacent) and the tokens attend to at least `min_positions` positions on average.
+bool long_decode_batch(const int32_t* token_seq, const int32_t* token_pos, int64_t n, int64_t min_positions) {
+  int64_t positions = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (i > 0 && token_seq[i] == token_seq[i - 1]) return false;
+    positions += token_pos[i] > 0 ? token_pos[i] + 1 : 1;
+  }
+  return n > 0 && positions >= min_positions * n;
+}
 
 void paged_attention(const PagedAttentionCall& c) {
   const PagedAttentionArgs& a = c.kernel;
@@ -45,14 +69,38 @@ void paged_attention(const PagedAttentionCall& c) {
   const int64_t group = a.n_heads / a.n_kv_heads;  // query heads per KV head
   // A work unit is a token and a run of query heads sharing one KV head, so K/V rows are converted once for
   // all of them. With few tokens (decode) the runs are split until there are a few units per thread.
+  // Without GQA the AVX-512 level takes runs of heads of different KV heads instead for long decode batches
+  // (one contiguous read per block for all of them), shortened likewise.
   ThreadPool& pool = ThreadPool::instance();
   const int64_t threads = pool.threads();
-  int64_t splits = 1;
-  while (splits < group && c.n * a.n_kv_heads * splits < 4 * threads) splits *= 2;
-  const int64_t heads_per_unit = (group + splits - 1) / splits;
-  const int64_t units_per_kv_head = (group + heads_per_unit - 1) / heads_per_unit;
-  const int64_t units_per_token = a.n_kv_heads * units_per_kv_head;
+  const PagedAttentionHeadsFn kv_heads_fn =
+      group == 1 && !a.f16_probs && long_decode_batch(c.token_seq, c.token_pos, c.n, kBlockwiseMinPositions)
+          ? pick_kv_heads()
+          : nullptr;
+  int64_t heads_per_unit = 0, units_per_kv_head = 1, units_per_token = 0;
+  if (kv_heads_fn != nullptr) {
+    heads_per_unit = std::min(kMaxBlockwiseHeads, a.n_heads);
+    while (heads_per_unit > 1 && c.n * ((a.n_heads + heads_per_unit - 1) / heads_per_unit) < 4 * threads) {
+      heads_per_unit = (heads_per_unit + 1) / 2;
+    }
+    units_per_token = (a.n_heads + heads_per_unit - 1) / heads_per_unit;
+  } else {
+    int64_t splits = 1;
+    while (splits < group && c.n * a.n_kv_heads * splits < 4 * threads) splits *= 2;
+    heads_per_unit = (group + splits - 1) / splits;
+    units_per_kv_head = (group + heads_per_unit - 1) / heads_per_unit;
+    units_per_token = a.n_kv_heads * units_per_kv_head;
+  }
+  const PagedAttentionHeadsFn unit_fn = kv_heads_fn != nullptr ? kv_heads_fn : heads_fn;
   const int64_t num_units = c.n * units_per_token;
+  // The first query head of unit `u`; returns how many it has.
+  const auto unit_heads = [&](int64_t u, int64_t* head_begin) -> int64_t {
+    const int64_t w = u % units_per_token;
+    const int64_t part = w % units_per_kv_head;
+    *head_begin = kv_heads_fn != nullptr ? w * heads_per_unit : w / units_per_kv_head * group + part * heads_per_unit;
+    const int64_t left = kv_heads_fn != nullptr ? a.n_heads - *head_begin : group - part * heads_per_unit;
+    return std::min(heads_per_unit, left);
+  };
   // Positions token `token` attends to (its position + 1) and its block table row, or 0 when its sequence
   // row or position is out of range.
   const auto locate = [&](int64_t token, const int32_t** table) -> int64_t {
@@ -70,19 +118,19 @@ void paged_attention(const PagedAttentionCall& c) {
     int64_t positions = begin < end ? locate(begin / units_per_token, &table) : 0;
     for (int64_t u = begin; u < end; u++) {
       const int64_t token = u / units_per_token;
-      const int64_t part = u % units_per_kv_head;
-      const int64_t head_begin = (u % units_per_token) / units_per_kv_head * group + part * heads_per_unit;
-      const int64_t heads_left = group - part * heads_per_unit;
-      const int64_t head_count = heads_per_unit < heads_left ? heads_per_unit : heads_left;
+      int64_t head_begin = 0;
+      const int64_t head_count = unit_heads(u, &head_begin);
       NextUnit next{u > begin, nullptr, 0, 0};
       const int32_t* next_table = nullptr;
       const int64_t next_positions = u + 1 < end ? locate((u + 1) / units_per_token, &next_table) : 0;
       if (next_positions > 0) {
+        int64_t next_head = 0;
+        unit_heads(u + 1, &next_head);
         next.block_table = next_table;
         next.num_positions = next_positions;
-        next.kv_head = ((u + 1) % units_per_token) / units_per_kv_head;
+        next.kv_head = next_head / group;
       }
-      const bool ok = positions > 0 && heads_fn(a, token, table, positions, head_begin, head_count, &next);
+      const bool ok = positions > 0 && unit_fn(a, token, table, positions, head_begin, head_count, &next);
       if (!ok) {
         std::memset(a.out + (token * a.n_heads + head_begin) * a.head_dim, 0,
                     static_cast<size_t>(head_count * a.head_dim) * sizeof(float));

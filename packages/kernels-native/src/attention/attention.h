@@ -27,6 +27,8 @@ namespace ternion {
 
 // Longest head the kernels accept; the per-head accumulators live on the stack (no allocation per call).
 constexpr int64_t kMaxAttentionHeadDim = 512;
+// Most heads paged_attention_kv_heads_avx512 walks together (its accumulators: 16 × 512 floats of stack).
+constexpr int64_t kMaxBlockwiseHeads = 16;
 
 struct PagedAttentionArgs {
   const float* q;               // (n, n_heads, head_dim)
@@ -81,5 +83,12 @@ bool paged_attention_heads_avx2(const PagedAttentionArgs& a, int64_t token, cons
                                 int64_t num_positions, int64_t head_begin, int64_t head_count, const NextUnit* next);
 bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
                                   int64_t num_positions, int64_t head_begin, int64_t head_count, const NextUnit* next);
+
+// Without GQA (n_heads == n_kv_heads) only: heads [head_begin, head_begin + head_count) of one token, any
+// number of them, walked block by block with the heads inside so each block's K and V are read as one
+// contiguous run (see attention_avx512.cc). Same contract as the functions above otherwise.
+bool paged_attention_kv_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                     int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                     const NextUnit* next);
 
 }  // namespace ternion

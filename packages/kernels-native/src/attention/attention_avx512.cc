@@ -11,7 +11,8 @@
 // tiled form of FlashAttention (Dao et al. 2022). Q, scores, probabilities and the accumulator stay in f32
 // (ggml's CPU flash-attention rounds Q and the V accumulator to f16; this is the more precise side).
 // The int8 caches share the code: their values convert with vpmovsxbd + vcvtdq2ps, the K scales multiply
-// the 16 scores, and the V scales fold into the probabilities.
+// the 16 scores, and the V scales fold into the probabilities. Without GQA, long decode batches go through
+// attend_heads_blockwise instead, which reads each block's K/V for many heads as one contiguous run.
 #include <immintrin.h>
 
 #include <cmath>
@@ -286,6 +287,185 @@ bool attend(int64_t g, const PagedAttentionArgs& a, int64_t token, const int32_t
   }
 }
 
+// Heads [head0, head0 + count) of one token when every query head has its own KV head (no GQA). The same
+// three steps per chunk of positions as attend_group<1> (shorter chunks), but walked block by block with the
+// heads inside: a block's K for heads head0 .. head0 + count is
+// one contiguous run of count × head_dim × block_size values (and likewise V), so the cache streams in long
+// runs the hardware prefetchers follow, instead of one scattered (block, head) piece of a few kB at a time.
+// While a block's scores are computed, the next block's K and V runs are prefetched into L2, a head's share
+// per head (a block step is count × block_size × head_dim MACs: long enough to cover DRAM latency); past
+// the last block, the next unit's first block. Chunks are short (kRunChunk positions) so the V runs
+// prefetched during the scores step are still in L2 when p·V reads them (longer ones measured slower).
+constexpr int64_t kRunChunk = 64;
+
+template <bool kInt8>
+bool attend_heads_blockwise(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                            int64_t num_positions, int64_t head0, int64_t count, const NextUnit* next) {
+  constexpr int64_t kElem = kInt8 ? 1 : 2;  // bytes per cache value
+  constexpr int kDepth = 4;                 // score accumulators (FMA chains)
+  constexpr int kDimChunks = 8;             // 16-dim accumulators in registers per pass over V
+  const int64_t head_dim = a.head_dim, block_size = a.block_size;
+  const int64_t num_chunks = (head_dim + 15) / 16;
+  const __mmask16 last_chunk = head_dim % 16 ? static_cast<__mmask16>((1u << (head_dim % 16)) - 1) : 0xffff;
+  const int64_t head_elems = head_dim * block_size;  // one (block, kv head) of K or of V
+  const int64_t head_bytes = head_elems * kElem;     // K (or V) bytes of one (block, kv head)
+  const int64_t run_bytes = count * head_bytes;      // K (or V) bytes of one block's run of heads
+  const char* k_bytes = static_cast<const char*>(a.k_cache);
+  const char* v_bytes = static_cast<const char*>(a.v_cache);
+  const int64_t num_table_blocks = (num_positions + block_size - 1) / block_size;
+  const bool has_next = next != nullptr && next->block_table != nullptr && next->num_positions > 0;
+  // Byte offset of block `b`'s run (block num_table_blocks: the next unit's first run), or -1. Only used to
+  // prefetch: ids are checked again when read for use.
+  const auto run_offset = [&](int64_t b) -> int64_t {
+    const bool ours = b < num_table_blocks;
+    if (!ours && (b > num_table_blocks || !has_next)) return -1;
+    const int32_t block = ours ? block_table[b] : next->block_table[0];
+    if (block < 0 || block >= a.num_blocks) return -1;
+    const int64_t first_head = ours ? head0 : next->kv_head;
+    return first_head < a.n_kv_heads ? (block * a.n_kv_heads + first_head) * head_bytes : -1;
+  };
+  const auto prefetch_run = [&](int64_t off, int64_t from, int64_t to) {
+    prefetch_range(k_bytes + off, from, to, false);
+    prefetch_range(v_bytes + off, from, to, false);
+  };
+  alignas(64) float acc[kMaxBlockwiseHeads][kMaxAttentionHeadDim];  // (count, num_chunks * 16) at each max
+  alignas(64) float p[kMaxBlockwiseHeads][kRunChunk + 16];           // (count, chunk) scores, then probabilities
+  alignas(64) float v_scale[kInt8 ? kMaxBlockwiseHeads : 1][kRunChunk + 16];  // (count, chunk) int8 V scales
+  alignas(64) float s_max[kMaxBlockwiseHeads][16];                   // (count, 16) lane-wise max of the chunk
+  __m512 l[kMaxBlockwiseHeads];                                       // (count) lane-wise sums of exp
+  float m[kMaxBlockwiseHeads];                                        // (count) running max of the scores
+  for (int64_t i = 0; i < count; i++) {
+    m[i] = -INFINITY;
+    l[i] = _mm512_setzero_ps();
+    for (int64_t c = 0; c < num_chunks; c++) _mm512_store_ps(acc[i] + c * 16, _mm512_setzero_ps());
+  }
+  const __m512 scale = _mm512_set1_ps(a.scale);
+  if (next == nullptr || !next->prefetched) {
+    const int64_t off = run_offset(0);
+    if (off >= 0) prefetch_run(off, 0, run_bytes);
+  }
+  for (int64_t c0 = 0; c0 < num_positions; c0 += kRunChunk) {
+    const int64_t c1 = num_positions - c0 < kRunChunk ? num_positions : c0 + kRunChunk;
+    const int64_t b0 = c0 / block_size, b1 = (c1 - 1) / block_size + 1;  // table blocks [b0, b1) of the chunk
+    // 1. Scores, blocks outside, heads inside.
+    for (int64_t i = 0; i < count; i++) _mm512_store_ps(s_max[i], _mm512_set1_ps(-INFINITY));
+    for (int64_t b = b0; b < b1; b++) {
+      const int32_t block = block_table[b];
+      if (block < 0 || block >= a.num_blocks) return false;
+      const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
+      const int64_t valid = c1 - b * block_size < block_size ? c1 - b * block_size : block_size;
+      // The next block's run, spread over the heads, once per block (at its first chunk).
+      const int64_t ahead = first == 0 ? run_offset(b + 1) : -1;
+      for (int64_t i = 0; i < count; i++) {
+        if (ahead >= 0) prefetch_run(ahead, i * head_bytes, (i + 1) * head_bytes);
+        const float* q = a.q + (token * a.n_heads + head0 + i) * head_dim;  // (head_dim)
+        // K (head_dim, block_size) of this block and head starts here.
+        const int64_t base = (block * a.n_kv_heads + head0 + i) * head_elems;
+        const int64_t scales = (block * a.n_kv_heads + head0 + i) * block_size;  // (block_size)
+        __m512 tile_max = _mm512_load_ps(s_max[i]);
+        for (int64_t t0 = first; t0 < valid; t0 += 16) {
+          const int64_t len = valid - t0 < 16 ? valid - t0 : 16;
+          const __mmask16 lanes = len == 16 ? 0xffff : static_cast<__mmask16>((1u << len) - 1);
+          __m512 s[kDepth];
+          for (int j = 0; j < kDepth; j++) s[j] = _mm512_setzero_ps();
+          const int64_t kt = base + t0;
+          int64_t d = 0;
+          for (; d + kDepth <= head_dim; d += kDepth) {
+#pragma GCC unroll 4
+            for (int j = 0; j < kDepth; j++) {
+              const __m512 kv = load_values<kInt8>(a.k_cache, kt + (d + j) * block_size, lanes);
+              s[j] = _mm512_fmadd_ps(kv, _mm512_set1_ps(q[d + j]), s[j]);
+            }
+          }
+          for (; d < head_dim; d++) {
+            const __m512 kv = load_values<kInt8>(a.k_cache, kt + d * block_size, lanes);
+            s[0] = _mm512_fmadd_ps(kv, _mm512_set1_ps(q[d]), s[0]);
+          }
+          const int64_t idx = b * block_size + t0 - c0;  // the tile's first position in the chunk
+          __m512 dot = s[0];
+          for (int j = 1; j < kDepth; j++) dot = _mm512_add_ps(dot, s[j]);
+          if constexpr (kInt8) {
+            dot = _mm512_mul_ps(dot, _mm512_maskz_loadu_ps(lanes, a.k_scales + scales + t0));
+            _mm512_mask_storeu_ps(v_scale[i] + idx, lanes, _mm512_maskz_loadu_ps(lanes, a.v_scales + scales + t0));
+          }
+          const __m512 sc = _mm512_mul_ps(dot, scale);
+          _mm512_mask_storeu_ps(p[i] + idx, lanes, sc);
+          tile_max = _mm512_mask_max_ps(tile_max, lanes, tile_max, sc);
+        }
+        _mm512_store_ps(s_max[i], tile_max);
+      }
+      if (ahead >= 0) {
+        _mm_prefetch(k_bytes + ahead + run_bytes - 1, _MM_HINT_T1);
+        _mm_prefetch(v_bytes + ahead + run_bytes - 1, _MM_HINT_T1);
+      }
+    }
+    // 2. Softmax numerators against each head's running max.
+    const int64_t n = c1 - c0;
+    for (int64_t i = 0; i < count; i++) {
+      const float chunk_max = _mm512_reduce_max_ps(_mm512_load_ps(s_max[i]));
+      if (chunk_max > m[i]) {
+        // The running maximum grows: rescale what was accumulated against the old one.
+        const __m512 cv = _mm512_set1_ps(std::exp(m[i] - chunk_max));
+        l[i] = _mm512_mul_ps(l[i], cv);
+        for (int64_t c = 0; c < num_chunks; c++) {
+          _mm512_store_ps(acc[i] + c * 16, _mm512_mul_ps(_mm512_load_ps(acc[i] + c * 16), cv));
+        }
+        m[i] = chunk_max;
+      }
+      const __m512 mv = _mm512_set1_ps(m[i]);
+      for (int64_t x = 0; x < n; x += 16) {
+        const __mmask16 lanes = n - x >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - x)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(_mm512_maskz_load_ps(lanes, p[i] + x), mv)));
+        l[i] = _mm512_add_ps(l[i], e);
+        // int8: V's per-position scale folds into the probability.
+        _mm512_store_ps(p[i] + x, kInt8 ? _mm512_mul_ps(e, _mm512_maskz_load_ps(lanes, v_scale[i] + x)) : e);
+      }
+    }
+    // 3. p·V, blocks outside, heads inside, kDimChunks 16-dimension chunks of a head's accumulator in
+    // registers per pass over its V rows.
+    for (int64_t b = b0; b < b1; b++) {
+      const int64_t block = block_table[b];  // checked in step 1
+      const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
+      const int64_t valid = c1 - b * block_size < block_size ? c1 - b * block_size : block_size;
+      for (int64_t i = 0; i < count; i++) {
+        const int64_t base = (block * a.n_kv_heads + head0 + i) * head_elems;  // V (block_size, head_dim)
+        for (int64_t cg = 0; cg < num_chunks; cg += kDimChunks) {
+          const int64_t nc = num_chunks - cg < kDimChunks ? num_chunks - cg : kDimChunks;
+          __mmask16 dims[kDimChunks];
+          __m512 av[kDimChunks];
+#pragma GCC unroll 8
+          for (int j = 0; j < kDimChunks; j++) {
+            dims[j] = cg + j == num_chunks - 1 ? last_chunk : 0xffff;
+            av[j] = j < nc ? _mm512_load_ps(acc[i] + (cg + j) * 16) : _mm512_setzero_ps();
+          }
+          const int64_t vrow = base + cg * 16;
+          for (int64_t t = first; t < valid; t++) {
+            const __m512 pt = _mm512_set1_ps(p[i][b * block_size + t - c0]);
+            const int64_t vt = vrow + t * head_dim;
+#pragma GCC unroll 8
+            for (int j = 0; j < kDimChunks; j++) {
+              if (j < nc) av[j] = _mm512_fmadd_ps(pt, load_values<kInt8>(a.v_cache, vt + j * 16, dims[j]), av[j]);
+            }
+          }
+#pragma GCC unroll 8
+          for (int j = 0; j < kDimChunks; j++) {
+            if (j < nc) _mm512_store_ps(acc[i] + (cg + j) * 16, av[j]);
+          }
+        }
+      }
+    }
+  }
+  for (int64_t i = 0; i < count; i++) {
+    float* o = a.out + (token * a.n_heads + head0 + i) * head_dim;  // (head_dim)
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(l[i]));
+    for (int64_t c = 0; c < num_chunks; c++) {
+      const __mmask16 dims = c == num_chunks - 1 ? last_chunk : 0xffff;
+      _mm512_mask_storeu_ps(o + c * 16, dims, _mm512_mul_ps(_mm512_load_ps(acc[i] + c * 16), inv));
+    }
+  }
+  return true;
+}
+
 }  // namespace
 }  // namespace avx512
 
@@ -300,6 +480,29 @@ bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, co
     unit_next.prefetched = h == head_begin ? next != nullptr && next->prefetched : true;
     if (!(a.int8 ? attend<true>(g, a, token, block_table, num_positions, h, &unit_next)
                  : attend<false>(g, a, token, block_table, num_positions, h, &unit_next))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool paged_attention_kv_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
+                                     int64_t num_positions, int64_t head_begin, int64_t head_count,
+                                     const NextUnit* next) {
+  using namespace avx512;
+  for (int64_t h = head_begin; h < head_begin + head_count; h += kMaxBlockwiseHeads) {
+    const int64_t left = head_begin + head_count - h;
+    const int64_t count = left < kMaxBlockwiseHeads ? left : kMaxBlockwiseHeads;
+    NextUnit unit_next = h + count >= head_begin + head_count && next != nullptr ? *next : NextUnit{};
+    unit_next.prefetched = h == head_begin ? next != nullptr && next->prefetched : true;
+    if (h + count < head_begin + head_count) {
+      // The next pass of this unit: the same blocks, the following heads.
+      unit_next.block_table = block_table;
+      unit_next.num_positions = num_positions;
+      unit_next.kv_head = h + count;
+    }
+    if (!(a.int8 ? attend_heads_blockwise<true>(a, token, block_table, num_positions, h, count, &unit_next)
+                 : attend_heads_blockwise<false>(a, token, block_table, num_positions, h, count, &unit_next))) {
       return false;
     }
   }
