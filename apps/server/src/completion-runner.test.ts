@@ -52,12 +52,19 @@ const job = (index: number, maxTokens: number, keepTokens: boolean) => ({
   options: { maxTokens },
   keepTokens,
 });
+/** The detokenizer's last chunk: held-back text without a token of its own. */
+const flush = (token: number, text: string): GenerationChunk => ({
+  token: token as Token,
+  text,
+  logprob: Number.NaN,
+  flush: true,
+});
 const never = new AbortController().signal;
 
 describe('runChoices', () => {
-  it('joins pending tokens to the next text; a chunk past maxTokens is text only (the final flush)', async () => {
+  it('joins pending tokens to the next text; the final flush is text only', async () => {
     // Token 2 has no text yet (half a character); the last chunk is the detokenizer's flush.
-    const { engine, state } = scripted([chunk(1, 'a'), chunk(2, ''), chunk(3, 'bc'), chunk(3, 'd', 0)]);
+    const { engine, state } = scripted([chunk(1, 'a'), chunk(2, ''), chunk(3, 'bc'), flush(3, 'd')]);
     const deltas: ChoiceDelta[] = [];
     const [out] = await runChoices(engine, [job(0, 3, false)], never, (d) => {
       deltas.push(d);
@@ -70,7 +77,7 @@ describe('runChoices', () => {
   });
 
   it('with logprobs reports every token as it comes and keeps exactly maxTokens tokens', async () => {
-    const { engine } = scripted([chunk(1, 'a'), chunk(2, ''), chunk(3, 'bc'), chunk(3, 'd', 0)]);
+    const { engine } = scripted([chunk(1, 'a'), chunk(2, ''), chunk(3, 'bc'), flush(3, 'd')]);
     const deltas: ChoiceDelta[] = [];
     const [out] = await runChoices(engine, [job(0, 3, true)], never, (d) => {
       deltas.push({ ...d, tokens: [...d.tokens] });
@@ -82,6 +89,21 @@ describe('runChoices', () => {
       ['d', []],
     ]);
     expect(out!.tokens!.map((t) => t.token)).toEqual([1, 2, 3]);
+  });
+
+  it('a flush after an early stop (end-of-generation token) is not a token: not kept, not counted', async () => {
+    // Stopped by EOG after 2 of 10 tokens while 'c' was held back (a possible stop string).
+    const { engine } = scripted([chunk(1, 'a'), chunk(2, 'b'), flush(2, 'c')], {
+      finishReason: 'stop',
+      completionTokens: 3,
+    });
+    let generated = 0;
+    const [out] = await runChoices(engine, [job(0, 10, true)], never, undefined, {
+      generated: () => generated++,
+    });
+    expect(out!.text).toBe('abc');
+    expect(out!.tokens!.map((t) => t.token)).toEqual([1, 2]);
+    expect(generated).toBe(2);
   });
 
   it('maps stop / abort finish reasons', async () => {

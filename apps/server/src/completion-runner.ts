@@ -110,9 +110,8 @@ async function runChoice(
         break;
       }
       const c = r.value;
-      // The engine yields at most maxTokens token chunks; a chunk after that is the detokenizer's final
-      // flush, text without a token of its own.
-      if (tokenChunks < job.options.maxTokens && !signal.aborted) {
+      // The detokenizer's final flush (held-back text when generation ends) has no token of its own.
+      if (!c.flush) {
         tokenChunks++;
         observer.generated?.();
         const now = performance.now();

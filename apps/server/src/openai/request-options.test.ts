@@ -1,6 +1,12 @@
 import { defaultLimits } from '@ternion/hardening';
 import { describe, expect, it } from 'vitest';
-import { parseCommon, type RequestLimits, rejectUnsupported, resolveMaxTokens } from './request-options.js';
+import {
+  parseCommon,
+  type RequestLimits,
+  rejectUnsupported,
+  resolveMaxTokens,
+  resolveMinTokens,
+} from './request-options.js';
 
 const limits: RequestLimits = { ...defaultLimits(256), maxChoices: 4, vocabSize: 2048, contextSize: 256 };
 
@@ -14,6 +20,43 @@ function paramOf(fn: () => unknown): string | null {
 }
 
 describe('parseCommon', () => {
+  it("maps vLLM's extras: ignore_eos, stop_token_ids, repetition_penalty over the whole sequence, top_k -1", () => {
+    const r = parseCommon(
+      {
+        top_k: -1,
+        ignore_eos: true,
+        stop_token_ids: [2, 7],
+        repetition_penalty: 1.2,
+        min_tokens: 5,
+        presence_penalty: 0.5,
+      },
+      limits,
+    );
+    expect(r.sampling).toMatchObject({
+      topK: 0,
+      stopOnEog: false,
+      stopTokenIds: [2, 7],
+      repeatPenalty: 1.2,
+      penaltyScope: 'generated',
+      penaltyLastN: -1,
+      presencePenalty: 0.5,
+    });
+    expect(r.minTokens).toBe(5);
+    const plain = parseCommon({}, limits);
+    expect(plain.sampling.stopOnEog).toBeUndefined();
+    expect(plain.sampling.stopTokenIds).toBeUndefined();
+    expect(plain.sampling.repeatPenalty).toBe(1);
+    expect(plain.minTokens).toBeUndefined();
+    expect(paramOf(() => parseCommon({ stop_token_ids: [1, 2048] }, limits))).toBe('stop_token_ids[1]');
+  });
+
+  it('resolveMinTokens: at most the choice max_tokens, named in the 400', () => {
+    expect(resolveMinTokens(undefined, 10, 'max_tokens')).toEqual({});
+    expect(resolveMinTokens(0, 10, 'max_tokens')).toEqual({});
+    expect(resolveMinTokens(10, 10, 'max_tokens')).toEqual({ minTokens: 10 });
+    expect(paramOf(() => resolveMinTokens(11, 10, 'max_completion_tokens'))).toBe('min_tokens');
+  });
+
   it('maps OpenAI fields to engine options with OpenAI defaults (temperature 1)', () => {
     const r = parseCommon({}, limits);
     expect(r).toMatchObject({ n: 1, stream: false, includeUsage: false, stop: [], seed: undefined });

@@ -1,4 +1,4 @@
-import type { GenerateOptions } from '@ternion/engine';
+import type { GenerateOptions, Token } from '@ternion/engine';
 import { checkCount, type Limits, tokenBudget } from '@ternion/hardening';
 import { badRequest } from './errors.js';
 import type { SamplingFields } from './types.js';
@@ -19,8 +19,10 @@ export interface CommonRequest {
   stop: string[];
   /** Seed of choice 0; choice i uses seed + i so the choices differ yet stay reproducible. */
   seed: number | undefined;
-  /** Sampling options shared by every choice (no maxTokens, seed, signal, topLogprobs). */
+  /** Sampling options shared by every choice (no maxTokens, minTokens, seed, signal, topLogprobs). */
   sampling: GenerateOptions;
+  /** vLLM's min_tokens; checked against each choice's max_tokens by resolveMinTokens. */
+  minTokens: number | undefined;
 }
 
 /** OpenAI's default temperature is 1 (not greedy); a client that sends nothing gets what OpenAI gives. */
@@ -38,11 +40,30 @@ export function parseCommon(body: SamplingFields, limits: RequestLimits): Common
   const sampling: GenerateOptions = {
     temperature: body.temperature ?? DEFAULT_TEMPERATURE,
     topP: body.top_p ?? 1,
-    topK: body.top_k ?? 0,
+    // vLLM's -1 and our 0 both mean "off".
+    topK: Math.max(0, body.top_k ?? 0),
     minP: body.min_p ?? 0,
+    // OpenAI's presence/frequency penalties count the tokens generated so far (never the prompt);
+    // vLLM's repetition_penalty counts the whole sequence, prompt included. penaltyLastN: -1 says "whole"
+    // to anything that reads it ('generated' ignores the window).
+    penaltyScope: 'generated',
+    penaltyLastN: -1,
     presencePenalty: body.presence_penalty ?? 0,
     frequencyPenalty: body.frequency_penalty ?? 0,
+    repeatPenalty: body.repetition_penalty ?? 1,
   };
+  if (body.ignore_eos === true) sampling.stopOnEog = false;
+  if (body.stop_token_ids != null && body.stop_token_ids.length > 0) {
+    const ids = body.stop_token_ids;
+    const bad = ids.findIndex((id) => id >= limits.vocabSize);
+    if (bad >= 0) {
+      throw badRequest(
+        `stop_token_ids[${bad}]`,
+        `stop_token_ids[${bad}]: token id ${ids[bad]} is not in [0, ${limits.vocabSize})`,
+      );
+    }
+    sampling.stopTokenIds = ids as Token[];
+  }
   if (body.logit_bias != null) {
     const entries = Object.entries(body.logit_bias);
     checkCount(entries.length, limits.maxLogitBiasEntries, 'logit_bias');
@@ -64,7 +85,27 @@ export function parseCommon(body: SamplingFields, limits: RequestLimits): Common
     stop,
     seed: body.seed ?? undefined,
     sampling,
+    minTokens: body.min_tokens ?? undefined,
   };
+}
+
+/**
+ * vLLM's min_tokens must not exceed the tokens the choice may generate (its max_tokens, or what the context
+ * leaves when max_tokens is absent or was clamped): a 400 naming min_tokens, never an engine error.
+ */
+export function resolveMinTokens(
+  minTokens: number | undefined,
+  maxTokens: number,
+  maxTokensParam: string,
+): { minTokens?: number } {
+  if (minTokens === undefined || minTokens === 0) return {};
+  if (minTokens > maxTokens) {
+    throw badRequest(
+      'min_tokens',
+      `min_tokens (${minTokens}) must be at most ${maxTokensParam} (${maxTokens} for this request)`,
+    );
+  }
+  return { minTokens };
 }
 
 export interface MaxTokensDecision {

@@ -18,7 +18,8 @@ const commonProperties = {
   max_tokens: nullable({ type: 'integer', minimum: 1 }),
   temperature: nullable({ type: 'number', minimum: 0, maximum: 2 }),
   top_p: nullable({ type: 'number', minimum: 0, maximum: 1 }),
-  top_k: nullable({ type: 'integer', minimum: 0 }),
+  // -1 is vLLM's "off", 0 ours (and llama.cpp's): both accepted.
+  top_k: nullable({ type: 'integer', minimum: -1 }),
   min_p: nullable({ type: 'number', minimum: 0, maximum: 1 }),
   seed: nullable({ type: 'integer' }),
   stop: nullable({
@@ -38,6 +39,11 @@ const commonProperties = {
     properties: { include_usage: { type: 'boolean' } },
   }),
   user: { type: 'string' },
+  // vLLM's extras (a vLLM client sends them; checked here, mapped in request-options.ts).
+  ignore_eos: nullable({ type: 'boolean' }),
+  min_tokens: nullable({ type: 'integer', minimum: 0 }),
+  stop_token_ids: nullable({ type: 'array', items: tokenId }),
+  repetition_penalty: nullable({ type: 'number', exclusiveMinimum: 0 }),
 } as const;
 
 const contentPart = {

@@ -16,6 +16,15 @@ export interface SamplingFields {
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean } | null;
   user?: string;
+  // vLLM's extra sampling parameters (its OpenAI server accepts them on both endpoints).
+  /** Generate past end-of-generation tokens. */
+  ignore_eos?: boolean | null;
+  /** Fewest tokens to generate before an end-of-generation token, stop token or stop string may end it. */
+  min_tokens?: number | null;
+  /** Token ids that end the generation like end-of-generation tokens (their text is not returned). */
+  stop_token_ids?: number[] | null;
+  /** > 1 discourages, < 1 encourages every token already in the prompt or the output (1 = off). */
+  repetition_penalty?: number | null;
 }
 
 export type ChatRole = 'system' | 'developer' | 'user' | 'assistant' | 'tool' | 'function';

@@ -10,7 +10,12 @@ import {
   type ResponseHeader,
 } from '../openai/chat-shapes.js';
 import { badRequest } from '../openai/errors.js';
-import { parseCommon, rejectUnsupported, resolveMaxTokens } from '../openai/request-options.js';
+import {
+  parseCommon,
+  rejectUnsupported,
+  resolveMaxTokens,
+  resolveMinTokens,
+} from '../openai/request-options.js';
 import { completionId, unixSeconds } from '../openai/response-ids.js';
 import { chatCompletionBodySchema } from '../openai/schemas.js';
 import type { ChatCompletionBody } from '../openai/types.js';
@@ -58,13 +63,9 @@ export function registerChatCompletions(app: FastifyInstance, state: ServerState
       const common = parseCommon(body, limits);
       const rendered = engine.renderChat(plainMessages(body.messages));
       const prompt = rendered.tokens;
-      const decision = resolveMaxTokens(
-        requested,
-        prompt.length,
-        limits,
-        'messages',
-        body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens',
-      );
+      const maxTokensParam = body.max_completion_tokens != null ? 'max_completion_tokens' : 'max_tokens';
+      const decision = resolveMaxTokens(requested, prompt.length, limits, 'messages', maxTokensParam);
+      const minTokens = resolveMinTokens(common.minTokens, decision.maxTokens, maxTokensParam);
       const headers: Record<string, string> = {};
       if (decision.clampedFrom !== undefined) {
         headers[MAX_TOKENS_CLAMPED_HEADER] = `${decision.clampedFrom}->${decision.maxTokens}`;
@@ -81,6 +82,7 @@ export function registerChatCompletions(app: FastifyInstance, state: ServerState
         options: {
           ...common.sampling,
           maxTokens: decision.maxTokens,
+          ...minTokens,
           stop,
           ...(common.seed === undefined ? {} : { seed: common.seed + i }),
           ...(wantLogprobs ? { topLogprobs, logprobs: true } : {}),

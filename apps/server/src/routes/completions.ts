@@ -11,7 +11,12 @@ import {
 } from '../openai/completion-shapes.js';
 import { badRequest } from '../openai/errors.js';
 import { tokenString } from '../openai/logprobs.js';
-import { parseCommon, rejectUnsupported, resolveMaxTokens } from '../openai/request-options.js';
+import {
+  parseCommon,
+  rejectUnsupported,
+  resolveMaxTokens,
+  resolveMinTokens,
+} from '../openai/request-options.js';
 import { completionId, unixSeconds } from '../openai/response-ids.js';
 import { completionBodySchema } from '../openai/schemas.js';
 import type { CompletionBody } from '../openai/types.js';
@@ -93,6 +98,7 @@ export function registerCompletions(app: FastifyInstance, state: ServerState): v
             'max_tokens clamped to fit the context',
           );
         }
+        const minTokens = resolveMinTokens(common.minTokens, decision.maxTokens, 'max_tokens');
         for (let i = 0; i < common.n; i++) {
           const index = pi * common.n + i;
           specs[index] = { top, promptLength: p.textLength };
@@ -103,6 +109,7 @@ export function registerCompletions(app: FastifyInstance, state: ServerState): v
             options: {
               ...common.sampling,
               maxTokens: decision.maxTokens,
+              ...minTokens,
               stop: common.stop,
               ...(common.seed === undefined ? {} : { seed: common.seed + i }),
               ...(wantLogprobs ? { topLogprobs: top, logprobs: true } : {}),
