@@ -142,7 +142,8 @@ void paged_attention(const PagedAttentionCall& c) {
   };
   // Contiguous ranges of equal cost, so the units of a causal prefill chunk (later tokens see more positions)
   // and of a decode batch of mixed context lengths split evenly. A range keeps whole runs of units, which
-  // read one sequence's blocks in turn.
+  // read one sequence's blocks in turn. When there are enough (token, KV head) pairs to go round, ranges also
+  // keep together the units that split one KV head's query heads, so its K/V come from DRAM once.
   const int64_t num_ranges = std::min(num_units, std::min(kRangesPerThread * threads, kMaxRanges));
   if (num_ranges <= 1 || threads <= 1) {
     run_units(0, num_units);
@@ -154,6 +155,7 @@ void paged_attention(const PagedAttentionCall& c) {
     const int32_t* table = nullptr;
     total += static_cast<double>((locate(token, &table) + kUnitOverheadPositions) * units_per_token);
   }
+  const int64_t align = c.n * a.n_kv_heads >= 2 * threads ? units_per_kv_head : 1;  // range starts: multiples
   int64_t starts[kMaxRanges + 1];  // (num_ranges + 1) first unit of each range, then num_units
   starts[0] = 0;
   int64_t r = 1;
@@ -163,6 +165,7 @@ void paged_attention(const PagedAttentionCall& c) {
     const double cost = static_cast<double>(locate(token, &table) + kUnitOverheadPositions);
     for (int64_t u = token * units_per_token; u < (token + 1) * units_per_token && r < num_ranges; u++) {
       done += cost;
+      if ((u + 1) % align != 0) continue;
       while (r < num_ranges && done * static_cast<double>(num_ranges) >= total * static_cast<double>(r)) {
         starts[r++] = u + 1;
       }
