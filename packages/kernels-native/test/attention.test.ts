@@ -194,8 +194,25 @@ function attentionI8Args(
   out: Float32Array,
   status?: Int32Array,
 ): Parameters<typeof pagedAttentionI8> {
-  const [q, , , ...rest] = attentionArgs(s, out, status);
-  return [q, ...int8CacheArgs(s.i8), ...rest];
+  // pagedAttention's arguments without its caches and its trailing f16Probs.
+  const a = attentionArgs(s, out, status);
+  return [
+    a[0],
+    ...int8CacheArgs(s.i8),
+    a[3],
+    a[4],
+    a[5],
+    a[6],
+    a[7],
+    a[8],
+    a[9],
+    a[10],
+    a[11],
+    a[12],
+    a[13],
+    a[14],
+    a[15],
+  ];
 }
 
 function attend(s: Scenario, out: Float32Array, status?: Int32Array): void {
@@ -573,12 +590,14 @@ describe('pagedAttention', () => {
     expect(differ).toBeGreaterThan(10 * TOLERANCE);
     forEachIsaAndThreads([1, 2], (isa, threads) => {
       const out = new Float32Array(expected.length).fill(Number.NaN);
-      pagedAttention(...attentionArgs(s, out), true);
+      const args = attentionArgs(s, out);
+      args[16] = true; // f16Probs
+      pagedAttention(...args);
       expect(maxAbsDiff(out, expected), `${isa}, ${threads} threads`).toBeLessThan(TOLERANCE);
     });
-    expect(() => pagedAttention(...attentionArgs(s, new Float32Array(expected.length)), 1 as never)).toThrow(
-      TypeError,
-    );
+    const badProbs = attentionArgs(s, new Float32Array(expected.length));
+    badProbs[16] = 1 as never; // f16Probs must be a boolean
+    expect(() => pagedAttention(...badProbs)).toThrow(TypeError);
   });
 
   it('matches the reference for every sequence length from 1 to 300 in one decode batch', () => {
