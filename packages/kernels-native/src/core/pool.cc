@@ -57,7 +57,8 @@ struct ThreadPool::Impl {
   // The job of the current generation.
   RangeFn fn = nullptr;
   void* ctx = nullptr;
-  int64_t n = 0, chunk = 0;
+  // Chunks [0, big_chunks) span big_chunk elements each, later ones small_chunk (the last may be cut by n).
+  int64_t n = 0, big_chunk = 0, big_chunks = 0, small_chunk = 0;
   std::atomic<int64_t> num_chunks{0};  // read by late threads racing the next job: atomic, relaxed
 
   std::vector<std::thread> threads;  // workers 1..n-1
@@ -71,8 +72,8 @@ struct ThreadPool::Impl {
       const int64_t i = static_cast<int64_t>(c & 0xffffffffu);
       if (i >= num_chunks_for(c)) return;
       if (!claim.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel)) continue;
-      const int64_t b = i * chunk;
-      const int64_t e = std::min(n, b + chunk);
+      const int64_t b = i < big_chunks ? i * big_chunk : big_chunks * big_chunk + (i - big_chunks) * small_chunk;
+      const int64_t e = std::min(n, b + (i < big_chunks ? big_chunk : small_chunk));
       fn(ctx, b, e, w);
       done.fetch_add(1, std::memory_order_acq_rel);
     }
@@ -151,18 +152,37 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
     fn(ctx, 0, n, 0);
     return;
   }
-  // Up to four chunks per thread: enough to rebalance when a thread starts late, few enough that each chunk
-  // still streams a long contiguous range.
-  const int64_t max_chunks = std::min<int64_t>(units, static_cast<int64_t>(p.num_threads) * 4);
-  const int64_t units_per = (units + max_chunks - 1) / max_chunks;
+  // Chunk sizes. Chunks are claimed in order, so the last ones decide how long the first thread to run out
+  // of work waits for the others: three quarters of the units go in two big chunks per thread (long
+  // contiguous ranges: the GEMMs stream their weights and prefetch ahead within a chunk), the last quarter in
+  // up to four small chunks per thread, so the threads finish within a small chunk of each other
+  // ("guided" scheduling: Polychronopoulos & Kuck, "Guided Self-Scheduling", IEEE Trans. Computers 1987).
+  // Measured against four equal chunks per thread (2 threads, DRAM-resident weights, alternating, medians):
+  // ternary GEMV 1.04-1.10x, N = 16 GEMM 1.00-1.02x, N = 256 1.00x.
+  const int64_t threads = p.num_threads;
+  int64_t big_units, big_chunks, small_units;
+  if (units > 4 * threads) {
+    const int64_t big_total = units * 3 / 4;
+    big_units = (big_total + 2 * threads - 1) / (2 * threads);
+    big_chunks = big_total / big_units;
+    const int64_t rest = units - big_chunks * big_units;
+    small_units = std::max<int64_t>(1, (rest + 4 * threads - 1) / (4 * threads));
+  } else {
+    // Few units: up to four equal chunks per thread, enough to rebalance when a thread starts late.
+    big_chunks = 0;
+    big_units = 1;
+    small_units = (units + std::min(units, 4 * threads) - 1) / std::min(units, 4 * threads);
+  }
   const uint64_t g = p.generation.load(std::memory_order_relaxed) + 1;
   const uint64_t tag = (g & 0xffffffffu) << 32;
   p.claim.store(tag | 0xffffffffu, std::memory_order_seq_cst);  // closed: no chunk of any job is claimable
   p.fn = fn;
   p.ctx = ctx;
   p.n = n;
-  p.chunk = units_per * grain;
-  const int64_t num_chunks = (n + p.chunk - 1) / p.chunk;
+  p.big_chunk = big_units * grain;
+  p.big_chunks = big_chunks;
+  p.small_chunk = small_units * grain;
+  const int64_t num_chunks = big_chunks + (n - big_chunks * p.big_chunk + p.small_chunk - 1) / p.small_chunk;
   p.num_chunks.store(num_chunks, std::memory_order_relaxed);
   p.done.store(0, std::memory_order_relaxed);
   {

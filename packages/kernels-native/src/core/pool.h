@@ -21,7 +21,7 @@ class ThreadPool {
   // 1 <= n <= 256. Default: the number of physical cores (online CPUs if unknown).
   void set_threads(int n);
 
-  // Splits [0, n) into contiguous chunks whose sizes are multiples of `grain` (except the last; at most four
+  // Splits [0, n) into contiguous chunks whose sizes are multiples of `grain` (except the last; at most six
   // per thread) and runs fn on each exactly once, on whichever thread claims it (`worker` is that thread's
   // index in [0, threads()), unique among chunks running at the same time); returns when all are done.
   // Runs inline when n <= grain or threads() == 1.

@@ -159,6 +159,14 @@ static inline void outer_rows(const TernaryGemm& g, int64_t m0, int64_t m1) {
   const int64_t nblocks = g.Kp / kPackedBlockWeights;
   const int64_t tiles = (g.N + 15) / 16;
   alignas(64) uint8_t wt[kOuterMaxCols * 4];  // (Kp / 256, 16, 64) the row group's transposed blocks, 32 KiB
+  // Row groups are prefetched into L2 two ahead (the first two of the range up front): measured against one
+  // ahead, N = 16 calls on DRAM-resident weights ran 1.00-1.04x faster (K = 1536 gains, K = 4096, whose groups
+  // compute longer, does not: one group's compute, ~2 us at K = 1536, is short against DRAM latency under load).
+  constexpr int64_t kAhead = 2;
+  for (const uint8_t* p = g.w + m0 * row_bytes; p < g.w + (m0 + 16 * kAhead < m1 ? m0 + 16 * kAhead : m1) * row_bytes;
+       p += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+  }
   for (int64_t m = m0; m < m1; m += 16) {
     const int rows = static_cast<int>(m1 - m < 16 ? m1 - m : 16);
     const uint8_t* wr[16];
@@ -169,10 +177,11 @@ static inline void outer_rows(const TernaryGemm& g, int64_t m0, int64_t m1) {
       transpose16(v);
       for (int i = 0; i < 16; i++) _mm512_store_si512(wt + (b * 16 + i) * 64, v[i]);
     }
-    // The first token tile prefetches the next 16 rows (of this call's range) while it computes.
+    // The first token tile prefetches the rows kAhead groups on (within this call's range) while it computes.
     const uint8_t* next[16];
-    const bool has_next = m + 16 < m1;
-    for (int r = 0; r < 16; r++) next[r] = g.w + (m + 16 + (m + 16 + r < m1 ? r : 0)) * row_bytes;
+    const int64_t mn = m + 16 * kAhead;
+    const bool has_next = mn < m1;
+    for (int r = 0; r < 16; r++) next[r] = g.w + (mn + (mn + r < m1 ? r : 0)) * row_bytes;
     for (int64_t tile = 0; tile < tiles; tile++) {
       outer_tokens<kPerBlock>(g, wt, m, rows, tile, tile == 0 && has_next ? next : nullptr);
     }
