@@ -104,22 +104,25 @@ describe('runtime', () => {
   it('the pool runs every element exactly once for big-then-small chunk schedules', () => {
     // add(x, ones, x) in place: an element covered twice would end at 2, one skipped at 0. Sizes from just past
     // four grains per thread (where big + small chunks start) to many grains, with ragged tails.
-    const grain = 16384; // ops' element grain
-    for (const threads of [2, 3]) {
-      setThreads(threads);
-      for (const units of [4 * threads + 1, 24, 64, 101]) {
-        for (const tail of [0, 1, grain - 1]) {
-          const count = (units - 1) * grain + (tail === 0 ? grain : tail);
-          const x = new Float32Array(count);
-          const ones = new Float32Array(count).fill(1);
-          add(x, ones, x, count);
-          let bad = -1;
-          for (let i = 0; i < count && bad < 0; i++) if (x[i] !== 1) bad = i;
-          expect(bad, `threads ${threads}, ${count} elements`).toBe(-1);
+    const grain = 16384; // ops' element grain (kElemGrain in src/ops/ops.cc)
+    try {
+      for (const threads of [2, 3]) {
+        setThreads(threads);
+        for (const units of [4 * threads + 1, 24, 64, 101]) {
+          for (const tail of [0, 1, grain - 1]) {
+            const count = (units - 1) * grain + (tail === 0 ? grain : tail);
+            const x = new Float32Array(count);
+            const ones = new Float32Array(count).fill(1);
+            add(x, ones, x, count);
+            let bad = -1;
+            for (let i = 0; i < count && bad < 0; i++) if (x[i] !== 1) bad = i;
+            expect(bad, `threads ${threads}, ${count} elements`).toBe(-1);
+          }
         }
       }
+    } finally {
+      setThreads(initialThreads);
     }
-    setThreads(initialThreads);
   });
 
   it('records an empty program and runs it sync and async', async () => {

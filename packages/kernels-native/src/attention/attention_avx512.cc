@@ -63,6 +63,30 @@ inline __m512 load_values(const void* cache, int64_t index, __mmask16 mask) {
   }
 }
 
+// Step 2 of a chunk for one head (online softmax: Milakov & Gimelshein, "Online normalizer calculation for
+// softmax", 2018): if the chunk's max exceeds the running max m, rescale the running sum l and the
+// accumulator (num_chunks x 16 floats) by exp(m - chunk_max); then p = exp(s - m) in place over the chunk's n
+// scores, added to l. int8 caches fold V's per-position scale (v_scale, (n)) into the probabilities.
+template <bool kInt8>
+inline void softmax_chunk(float* p /* (n) */, int64_t n, const float* v_scale, float chunk_max, float& m, __m512& l,
+                          float* acc /* (num_chunks, 16) */, int64_t num_chunks) {
+  if (chunk_max > m) {
+    const __m512 cv = _mm512_set1_ps(std::exp(m - chunk_max));
+    l = _mm512_mul_ps(l, cv);
+    for (int64_t c = 0; c < num_chunks; c++) {
+      _mm512_store_ps(acc + c * 16, _mm512_mul_ps(_mm512_load_ps(acc + c * 16), cv));
+    }
+    m = chunk_max;
+  }
+  const __m512 mv = _mm512_set1_ps(m);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 lanes = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(_mm512_maskz_load_ps(lanes, p + i), mv)));
+    l = _mm512_add_ps(l, e);
+    _mm512_store_ps(p + i, kInt8 ? _mm512_mul_ps(e, _mm512_maskz_load_ps(lanes, v_scale + i)) : e);
+  }
+}
+
 // Prefetches bytes [from, to) past `base` at a 64-byte stride (a prefetch never faults), into L1 or only
 // into L2. Ranges issued back to back ([0, x), [x, y), ...) reach every line of [0, y) except perhaps the
 // one holding byte y - 1, which the caller prefetches last.
@@ -205,25 +229,7 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
     // 2. Softmax numerators against each head's running max.
     const int64_t n = c1 - c0;
     for (int g = 0; g < G; g++) {
-      const float chunk_max = _mm512_reduce_max_ps(s_max[g]);
-      if (chunk_max > m[g]) {
-        // The running maximum grows: rescale what was accumulated against the old one.
-        const __m512 cv = _mm512_set1_ps(std::exp(m[g] - chunk_max));
-        l[g] = _mm512_mul_ps(l[g], cv);
-        for (int64_t c = 0; c < num_chunks; c++) {
-          _mm512_store_ps(acc[g] + c * 16, _mm512_mul_ps(_mm512_load_ps(acc[g] + c * 16), cv));
-        }
-        m[g] = chunk_max;
-      }
-      const __m512 mv = _mm512_set1_ps(m[g]);
-      for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 lanes = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-        const __m512 s = _mm512_maskz_load_ps(lanes, p[g] + i);
-        const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(s, mv)));
-        l[g] = _mm512_add_ps(l[g], e);
-        // int8: V's per-position scale folds into the probability.
-        _mm512_store_ps(p[g] + i, kInt8 ? _mm512_mul_ps(e, _mm512_maskz_load_ps(lanes, v_scale + i)) : e);
-      }
+      softmax_chunk<kInt8>(p[g], n, v_scale, _mm512_reduce_max_ps(s_max[g]), m[g], l[g], acc[g], num_chunks);
     }
     // 3. p·V, kDimChunks 16-dimension chunks of every head's accumulator in registers per pass over V.
     for (int64_t cg = 0; cg < num_chunks; cg += kDimChunks) {
@@ -324,7 +330,11 @@ bool attend_heads_blockwise(const PagedAttentionArgs& a, int64_t token, const in
     const int64_t first_head = ours ? head0 : next->kv_head;
     return first_head < a.n_kv_heads ? (block * a.n_kv_heads + first_head) * head_bytes : -1;
   };
+  // Prefetches stay inside the cache: the next unit's run may hold fewer heads than this one's.
+  const int64_t cache_bytes = a.num_blocks * a.n_kv_heads * head_bytes;
   const auto prefetch_run = [&](int64_t off, int64_t from, int64_t to) {
+    if (off + to > cache_bytes) to = cache_bytes - off;
+    if (to <= from) return;
     prefetch_range(k_bytes + off, from, to, false);
     prefetch_range(v_bytes + off, from, to, false);
   };
@@ -332,6 +342,9 @@ bool attend_heads_blockwise(const PagedAttentionArgs& a, int64_t token, const in
   alignas(64) float p[kMaxBlockwiseHeads][kRunChunk + 16];           // (count, chunk) scores, then probabilities
   alignas(64) float v_scale[kInt8 ? kMaxBlockwiseHeads : 1][kRunChunk + 16];  // (count, chunk) int8 V scales
   alignas(64) float s_max[kMaxBlockwiseHeads][16];                   // (count, 16) lane-wise max of the chunk
+  // (blocks of the chunk) ids checked in step 1 and used again in step 3: the table is a caller's buffer that
+  // may change while the kernel runs, so each id is read from it once.
+  int64_t chunk_blocks[kRunChunk + 1];
   __m512 l[kMaxBlockwiseHeads];                                       // (count) lane-wise sums of exp
   float m[kMaxBlockwiseHeads];                                        // (count) running max of the scores
   for (int64_t i = 0; i < count; i++) {
@@ -352,6 +365,7 @@ bool attend_heads_blockwise(const PagedAttentionArgs& a, int64_t token, const in
     for (int64_t b = b0; b < b1; b++) {
       const int32_t block = block_table[b];
       if (block < 0 || block >= a.num_blocks) return false;
+      chunk_blocks[b - b0] = block;
       const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
       const int64_t valid = c1 - b * block_size < block_size ? c1 - b * block_size : block_size;
       // The next block's run, spread over the heads, once per block (at its first chunk).
@@ -402,29 +416,13 @@ bool attend_heads_blockwise(const PagedAttentionArgs& a, int64_t token, const in
     // 2. Softmax numerators against each head's running max.
     const int64_t n = c1 - c0;
     for (int64_t i = 0; i < count; i++) {
-      const float chunk_max = _mm512_reduce_max_ps(_mm512_load_ps(s_max[i]));
-      if (chunk_max > m[i]) {
-        // The running maximum grows: rescale what was accumulated against the old one.
-        const __m512 cv = _mm512_set1_ps(std::exp(m[i] - chunk_max));
-        l[i] = _mm512_mul_ps(l[i], cv);
-        for (int64_t c = 0; c < num_chunks; c++) {
-          _mm512_store_ps(acc[i] + c * 16, _mm512_mul_ps(_mm512_load_ps(acc[i] + c * 16), cv));
-        }
-        m[i] = chunk_max;
-      }
-      const __m512 mv = _mm512_set1_ps(m[i]);
-      for (int64_t x = 0; x < n; x += 16) {
-        const __mmask16 lanes = n - x >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - x)) - 1);
-        const __m512 e = _mm512_maskz_mov_ps(lanes, exp_ps(_mm512_sub_ps(_mm512_maskz_load_ps(lanes, p[i] + x), mv)));
-        l[i] = _mm512_add_ps(l[i], e);
-        // int8: V's per-position scale folds into the probability.
-        _mm512_store_ps(p[i] + x, kInt8 ? _mm512_mul_ps(e, _mm512_maskz_load_ps(lanes, v_scale[i] + x)) : e);
-      }
+      softmax_chunk<kInt8>(p[i], n, v_scale[kInt8 ? i : 0], _mm512_reduce_max_ps(_mm512_load_ps(s_max[i])), m[i], l[i],
+                           acc[i], num_chunks);
     }
     // 3. p·V, blocks outside, heads inside, kDimChunks 16-dimension chunks of a head's accumulator in
     // registers per pass over its V rows.
     for (int64_t b = b0; b < b1; b++) {
-      const int64_t block = block_table[b];  // checked in step 1
+      const int64_t block = chunk_blocks[b - b0];  // read and checked in step 1
       const int64_t first = b * block_size < c0 ? c0 - b * block_size : 0;
       const int64_t valid = c1 - b * block_size < block_size ? c1 - b * block_size : block_size;
       for (int64_t i = 0; i < count; i++) {

@@ -153,9 +153,10 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, void* ctx) {
     return;
   }
   // Chunk sizes. Chunks are claimed in order, so the last ones decide how long the first thread to run out
-  // of work waits for the others: three quarters of the units go in two big chunks per thread (long
-  // contiguous ranges: the GEMMs stream their weights and prefetch ahead within a chunk), the last quarter in
-  // up to four small chunks per thread, so the threads finish within a small chunk of each other
+  // of work waits for the others: up to three quarters of the units go in at most two big chunks per thread
+  // (long contiguous ranges: the GEMMs stream their weights and prefetch ahead within a chunk; the big size
+  // rounds up, so there may be fewer big chunks and a smaller big share), the rest in up to four small chunks
+  // per thread, so the threads finish within a small chunk of each other
   // ("guided" scheduling: Polychronopoulos & Kuck, "Guided Self-Scheduling", IEEE Trans. Computers 1987).
   // Measured against four equal chunks per thread (2 threads, DRAM-resident weights, alternating, medians):
   // ternary GEMV 1.04-1.10x, N = 16 GEMM 1.00-1.02x, N = 256 1.00x.

@@ -181,7 +181,7 @@ static inline void outer_rows(const TernaryGemm& g, int64_t m0, int64_t m1) {
     const uint8_t* next[16];
     const int64_t mn = m + 16 * kAhead;
     const bool has_next = mn < m1;
-    for (int r = 0; r < 16; r++) next[r] = g.w + (mn + (mn + r < m1 ? r : 0)) * row_bytes;
+    for (int r = 0; r < 16 && has_next; r++) next[r] = g.w + (mn + (mn + r < m1 ? r : 0)) * row_bytes;
     for (int64_t tile = 0; tile < tiles; tile++) {
       outer_tokens<kPerBlock>(g, wt, m, rows, tile, tile == 0 && has_next ? next : nullptr);
     }
