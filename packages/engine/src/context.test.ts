@@ -132,6 +132,45 @@ describe('Context scheduler', () => {
     short.dispose();
   });
 
+  it('a sequence waiting for shared prompt blocks goes on when the one computing them is aborted or preempted', async () => {
+    const prompt = model.tokenize(
+      'Once upon a time there was a little girl named Lily. She loved to play with her toys and eat snacks. One day, Lily went to the park with her mom and saw a big red ball.',
+    );
+    const opts = { maxTokens: 8, temperature: 0, stopOnEog: false } as const;
+    const reference = await (async () => {
+      const ctx = await model.createContext({ contextSize: 128 });
+      const r = await ctx.getSequence().complete(prompt, opts);
+      ctx.dispose();
+      return r.tokens;
+    })();
+    // Aborted: 8-token steps make the first sequence's prefill take several passes; it is cut after the first.
+    const ctx = await model.createContext({ contextSize: 128, sequences: 2, blockSize: 16, batchSize: 8 });
+    const controller = new AbortController();
+    const first = ctx.getSequence().complete(prompt, { ...opts, signal: controller.signal });
+    const second = ctx.getSequence().complete(prompt, opts);
+    while (ctx.stats.steps < 1) await new Promise((r) => setImmediate(r));
+    controller.abort();
+    const [a, b] = await Promise.allSettled([first, second]);
+    expect(a.status === 'rejected' || (a.status === 'fulfilled' && a.value.finishReason === 'abort')).toBe(
+      true,
+    );
+    expect(b.status).toBe('fulfilled');
+    expect((b as PromiseFulfilledResult<{ tokens: number[] }>).value.tokens).toEqual(reference);
+    ctx.dispose();
+    // Preempted: three sequences of one prompt in a cache that cannot hold them all.
+    const small = await model.createContext({
+      contextSize: 64,
+      sequences: 3,
+      blockSize: 16,
+      kvCacheTokens: 96,
+    });
+    const results = await Promise.all([0, 1, 2].map(() => small.getSequence().complete(prompt, opts)));
+    for (const r of results) expect(r.tokens).toEqual(reference);
+    expect(small.stats.preemptions).toBeGreaterThan(0); // measured 2, with 112 prompt tokens from the cache
+    expect(small.stats.prefixCachedTokens).toBeGreaterThan(0);
+    small.dispose();
+  });
+
   it('an aborted generation stops, rolls back, and frees its blocks on dispose', async () => {
     const ctx = await model.createContext({ contextSize: 128, sequences: 2 });
     const seq = ctx.getSequence();

@@ -278,9 +278,14 @@ export class Context {
     if (!this.kv.enablePrefixCaching) return false;
     const bs = this.kv.blockSize;
     if (s.tokens.length <= bs) return false;
+    // The prefix walk serves at most tokens.length - 1 tokens, and an 'all' request none of its logit rows.
+    const req = s.request;
+    const reach = Math.min(s.tokens.length - 1, req?.logits === 'all' ? req.logitFrom : s.tokens.length);
     for (const a of this.states.values()) {
       if (a === s || !a.admitted || a.request === undefined || a.numComputed >= a.tokens.length) continue;
-      const limit = Math.min(s.tokens.length - 1, a.tokens.length);
+      const limit = Math.min(reach, a.tokens.length);
+      // Already past every block the two could share (decoding sequences): nothing to compare.
+      if (a.numComputed >= Math.floor(limit / bs) * bs) continue;
       let common = 0;
       while (common < limit && s.tokens[common] === a.tokens[common]) common++;
       const sharedTokens = Math.floor(common / bs) * bs;
