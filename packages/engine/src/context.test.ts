@@ -171,6 +171,44 @@ describe('Context scheduler', () => {
     small.dispose();
   });
 
+  it('profiles forward passes per shape and kernel while profiling is on', async () => {
+    const ctx = await model.createContext({ contextSize: 64, sequences: 2 });
+    const prompt = model.tokenize('Once upon a time');
+    const opts = { maxTokens: 5, temperature: 0, stopOnEog: false } as const;
+    const run = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () => {
+          const q = ctx.getSequence();
+          return q.complete(prompt, opts).finally(() => q.dispose());
+        }),
+      );
+    await run(1); // unprofiled
+    expect(ctx.profile()).toEqual([]);
+    ctx.setProfiling(true);
+    const stepsBefore = ctx.stats.steps;
+    const running = run(2);
+    expect(() => ctx.profile()).toThrow(/a forward pass is running/);
+    await running;
+    const profile = ctx.profile();
+    // every pass counted once, under its shape; the 2-row decode passes have 2 logit rows
+    expect(profile.reduce((n, p) => n + p.passes, 0)).toBe(ctx.stats.steps - stepsBefore);
+    const decode = profile.find((p) => p.tokens === 2 && p.logits === 2)!;
+    expect(decode.passes).toBe(opts.maxTokens - 1);
+    for (const kernel of ['rmsNorm', 'pagedAttention', 'kvWrite', 'embeddingGather']) {
+      expect(decode.seconds.get(kernel)).toBeGreaterThan(0);
+    }
+    const ternary = (decode.seconds.get('ternaryMatmul') ?? 0) + (decode.seconds.get('lutMatmul') ?? 0);
+    expect(ternary).toBeGreaterThan(0);
+    ctx.setProfiling(false);
+    await run(1);
+    expect(ctx.profile().reduce((n, p) => n + p.passes, 0)).toBe(
+      ctx.stats.steps - stepsBefore - opts.maxTokens,
+    );
+    ctx.resetProfile();
+    expect(ctx.profile()).toEqual([]);
+    ctx.dispose();
+  });
+
   it('an aborted generation stops, rolls back, and frees its blocks on dispose', async () => {
     const ctx = await model.createContext({ contextSize: 128, sequences: 2 });
     const seq = ctx.getSequence();

@@ -1,6 +1,6 @@
 import { asSeqId, type SeqId, TernionError, type Token } from '@ternion/contracts';
 import { KvCacheManager } from '@ternion/kvcache';
-import { ForwardPass } from './model/forward.js';
+import { ForwardPass, type PassProfile } from './model/forward.js';
 import type { Model } from './model.js';
 import { Sequence } from './sequence.js';
 
@@ -450,6 +450,36 @@ export class Context {
 
   private assertLive(): void {
     if (this.disposed) throw new TernionError('DISPOSED', 'context: used after dispose()');
+  }
+
+  /**
+   * Times every kernel call of the forward passes that follow (two clock reads per call); read the figures
+   * with profile(). Call it while no evaluation is pending.
+   */
+  setProfiling(on: boolean): void {
+    this.assertIdle('setProfiling');
+    this.forward.setProfiling(on);
+  }
+
+  /** Per pass shape: passes run while profiling and seconds per kernel function, summed over them. */
+  profile(): PassProfile[] {
+    this.assertIdle('profile');
+    return this.forward.profile();
+  }
+
+  resetProfile(): void {
+    this.assertIdle('resetProfile');
+    this.forward.resetProfile();
+  }
+
+  private assertIdle(what: string): void {
+    this.assertLive();
+    if (this.running) {
+      throw new TernionError(
+        'INVALID_ARGUMENT',
+        `context.${what}: a forward pass is running; call it once every evaluation has settled`,
+      );
+    }
   }
 
   get isDisposed(): boolean {

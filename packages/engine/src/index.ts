@@ -5,6 +5,7 @@ export * from './chat/index.js';
 export { ChatSession, type ChatSessionOptions } from './chat-session.js';
 export { Context, type ContextOptions } from './context.js';
 export * from './gguf/index.js';
+export type { PassProfile } from './model/forward.js';
 export type { TernaryKernelMode } from './model/ternary-kernels.js';
 export { type LoadModelOptions, loadModel, Model, type TokenizeOptions } from './model.js';
 export * from './sampling/index.js';

@@ -8,6 +8,22 @@ export interface Program {
   run(): void;
   /** Runs every recorded call on a libuv worker thread; the JS event loop keeps serving meanwhile. */
   runAsync(): Promise<void>;
+  /**
+   * Times every recorded call of the runs that follow (off by default: it costs two clock reads per call).
+   * Like the other methods, not while a runAsync() is in flight.
+   */
+  setProfiling(on: boolean): void;
+  /** Seconds spent in each recorded call, summed over the profiled runs, in recording order. */
+  profile(): ProgramProfile;
+  /** Zeroes the profile. */
+  resetProfile(): void;
+}
+
+export interface ProgramProfile {
+  /** Profiled runs the seconds are summed over. */
+  readonly runs: number;
+  /** (length) per recorded call: the kernel's function name (e.g. 'ternaryMatmul') and its seconds. */
+  readonly calls: readonly { readonly kernel: string; readonly seconds: number }[];
 }
 
 interface ProgramNative {

@@ -125,6 +125,45 @@ describe('runtime', () => {
     }
   });
 
+  it('profiles a program: seconds per recorded call, by kernel name, only while profiling is on', async () => {
+    const big = 1 << 20;
+    const a = new Float32Array(big).fill(1);
+    const b = new Float32Array(big).fill(2);
+    const out = new Float32Array(big);
+    const p = recordProgram(() => {
+      add(a, b, out, 16); // tiny
+      add(a, b, out, big); // 65536x the elements
+    });
+    p.run();
+    expect(p.profile()).toEqual({
+      runs: 0,
+      calls: [
+        { kernel: 'add', seconds: 0 },
+        { kernel: 'add', seconds: 0 },
+      ],
+    });
+    p.setProfiling(true);
+    for (let i = 0; i < 5; i++) {
+      p.run();
+      await p.runAsync();
+    }
+    const prof = p.profile();
+    expect(prof.runs).toBe(10);
+    expect(prof.calls.map((c) => c.kernel)).toEqual(['add', 'add']);
+    expect(prof.calls[0]!.seconds).toBeGreaterThan(0);
+    expect(prof.calls[1]!.seconds).toBeGreaterThan(prof.calls[0]!.seconds);
+    p.setProfiling(false);
+    p.run();
+    expect(p.profile().runs).toBe(10);
+    p.resetProfile();
+    expect(p.profile().runs).toBe(0);
+    expect(p.profile().calls[1]!.seconds).toBe(0);
+    expect(() => (p.setProfiling as (on: unknown) => void)('yes')).toThrow(TypeError);
+    const running = p.runAsync();
+    expect(() => p.profile()).toThrow(/already running/);
+    await running;
+  });
+
   it('records an empty program and runs it sync and async', async () => {
     const p = recordProgram(() => {});
     expect(p.length).toBe(0);

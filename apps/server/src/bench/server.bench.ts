@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ModelConfig } from '@ternion/engine';
+import type { ModelConfig, PassProfile } from '@ternion/engine';
 import { loadModel, synthesizeModel } from '@ternion/engine';
 import { measureComputePeak, measureReadBandwidth } from '@ternion/kernels-native';
 import { ModelEngine } from '../engine-host.js';
@@ -187,9 +187,18 @@ async function main(): Promise<void> {
       for (const q of seqs) q.dispose();
       return results.reduce((n, r) => n + r.completionTokens, 0) / wall;
     };
+    const profiles = new Map<number, PassProfile | undefined>();
     for (const streams of [1, 16]) {
       await direct(streams, 2);
+      // The timed run is profiled (two clock reads per kernel call, ~500 calls per pass: noise-level).
+      engine.context.resetProfile();
+      engine.context.setProfiling(true);
       const rate = await direct(streams, MAX_TOKENS);
+      engine.context.setProfiling(false);
+      profiles.set(
+        streams,
+        engine.context.profile().find((p) => p.tokens === streams && p.logits === streams),
+      );
       print(
         `engine without HTTP, ${String(streams).padStart(2)} streams: ${rate.toFixed(2)} tok/s ` +
           `(server reaches ${((throughput.get(streams)! / rate) * 100).toFixed(0)}% of it)`,
@@ -199,8 +208,12 @@ async function main(): Promise<void> {
     const sixteen = throughput.get(16)!;
     print('');
     print(`16-stream / 1-stream throughput: ${(sixteen / one).toFixed(2)}x (goal >= 5x)`);
+    const machine = measureMachine();
+    for (const profile of profiles.values()) {
+      if (profile) breakdown(model.config, machine, profile);
+    }
     // Napkin math: every decode step streams all weights once, whatever the number of sequences in it.
-    ceiling(model.config, one, sixteen);
+    ceiling(model.config, machine, one, sixteen);
     const leftBlocks = engine.kvStats().usedBlocks;
     print(`KV blocks in use after the run: ${leftBlocks} (expect 0)`);
     if (lost.length === 0) print('no request lost or hung: every stream completed all its requests');
@@ -214,35 +227,81 @@ async function main(): Promise<void> {
   }
 }
 
+interface Machine {
+  /** DRAM read bandwidth, bytes/s, all threads. */
+  readonly bandwidth: number;
+  readonly int8MacsPerSecond: number;
+  readonly f32FmasPerSecond: number;
+}
+
+function measureMachine(): Machine {
+  const big = new Uint8Array(512 << 20); // (512 MiB) far larger than the last-level cache: DRAM bandwidth
+  big.fill(1);
+  const bandwidth = measureReadBandwidth(big, 5).bytesPerSecond;
+  const peak = measureComputePeak(5);
+  return { bandwidth, int8MacsPerSecond: peak.int8MacsPerSecond, f32FmasPerSecond: peak.f32FmasPerSecond };
+}
+
+/** Multiply-adds per token of the ternary projections and of the output matrix. */
+function macsPerToken(c: ModelConfig): { ternary: number; output: number } {
+  const qDim = c.headCount * c.headDim;
+  const kvDim = c.headCountKv * c.headDim;
+  const d = c.embeddingLength;
+  return {
+    ternary: c.blockCount * (d * qDim + 2 * d * kvDim + qDim * d + 3 * d * c.feedForwardLength),
+    output: c.vocabSize * d,
+  };
+}
+
+/** Where a decode pass of `p.tokens` rows goes, kernel by kernel, with the GEMMs against the machine's peaks. */
+function breakdown(c: ModelConfig, m: Machine, p: PassProfile): void {
+  const macs = macsPerToken(c);
+  const total = [...p.seconds.values()].reduce((a, b) => a + b, 0) / p.passes;
+  const rows = [...p.seconds.entries()].sort((a, b) => b[1] - a[1]);
+  print('');
+  print(`${p.tokens}-row decode pass, ${p.passes} profiled: ${(total * 1e3).toFixed(2)} ms in kernels`);
+  // The chooser may put some ternary shapes on the LUT kernel: the GEMM figures are for both together.
+  const ternary = ((p.seconds.get('ternaryMatmul') ?? 0) + (p.seconds.get('lutMatmul') ?? 0)) / p.passes;
+  const ternaryNote =
+    p.tokens === 1
+      ? `all ternary GEMMs: ${(macs.ternary / 4 / ternary / 1e9).toFixed(1)} GB/s of 2-bit weights = ${((macs.ternary / 4 / ternary / m.bandwidth) * 100).toFixed(0)}% of read bandwidth`
+      : `all ternary GEMMs: ${((p.tokens * macs.ternary) / ternary / 1e9).toFixed(0)} G MAC/s = ${(((p.tokens * macs.ternary) / ternary / m.int8MacsPerSecond) * 100).toFixed(0)}% of the int8 peak`;
+  for (const [kernel, seconds] of rows.slice(0, 8)) {
+    const t = seconds / p.passes;
+    let note = '';
+    if (kernel === 'ternaryMatmul' || kernel === 'lutMatmul') note = ternaryNote;
+    else if (kernel === 'matmulF16') {
+      const rate = (p.tokens * macs.output) / t;
+      note =
+        p.tokens === 1
+          ? `${((macs.output * 2) / t / 1e9).toFixed(1)} GB/s = ${(((macs.output * 2) / t / m.bandwidth) * 100).toFixed(0)}% of read bandwidth`
+          : `${(rate / 1e9).toFixed(0)} G FMA/s = ${((rate / m.f32FmasPerSecond) * 100).toFixed(0)}% of the FMA peak`;
+    }
+    print(
+      `  ${kernel.padEnd(16)} ${(t * 1e3).toFixed(2).padStart(7)} ms ${((t / total) * 100).toFixed(0).padStart(3)}%  ${note}`,
+    );
+  }
+}
+
 /**
  * The best 16-stream / 1-stream ratio this machine allows: a 1-row decode step can at best stream the weights it
  * reads at the measured bandwidth; a 16-row step can at best run its multiply-adds at the measured int8 (ternary
  * GEMMs) and f32 FMA (F16 output matrix) peaks. Attention, norms and sampling are left out, so the real ceiling
  * is lower still.
  */
-function ceiling(c: ModelConfig, one: number, sixteen: number): void {
-  const qDim = c.headCount * c.headDim;
-  const kvDim = c.headCountKv * c.headDim;
-  const d = c.embeddingLength;
-  // multiply-adds per token of the ternary projections and of the output matrix
-  const ternaryMacs = c.blockCount * (d * qDim + 2 * d * kvDim + qDim * d + 3 * d * c.feedForwardLength);
-  const outputMacs = c.vocabSize * d;
+function ceiling(c: ModelConfig, m: Machine, one: number, sixteen: number): void {
+  const macs = macsPerToken(c);
   // bytes per decode step: the runtime ternary layout holds 2 bits per weight; the F16 output matrix 2 bytes each
-  const stepBytes = ternaryMacs / 4 + outputMacs * 2;
-  const big = new Uint8Array(512 << 20); // (512 MiB) far larger than the last-level cache: DRAM bandwidth
-  big.fill(1);
-  const bw = measureReadBandwidth(big, 5).bytesPerSecond;
-  const peak = measureComputePeak(5);
-  const oneFloor = stepBytes / bw;
-  const sixteenCompute =
-    (16 * ternaryMacs) / peak.int8MacsPerSecond + (16 * outputMacs) / peak.f32FmasPerSecond;
+  const stepBytes = macs.ternary / 4 + macs.output * 2;
+  const oneFloor = stepBytes / m.bandwidth;
+  const sixteenCompute = (16 * macs.ternary) / m.int8MacsPerSecond + (16 * macs.output) / m.f32FmasPerSecond;
   const sixteenFloor = Math.max(sixteenCompute, oneFloor);
   print('');
   print(
-    `ceiling: 1-row step >= ${(stepBytes / 1e6).toFixed(0)} MB / ${(bw / 1e9).toFixed(1)} GB/s = ${(oneFloor * 1e3).toFixed(2)} ms ` +
+    `ceiling: 1-row step >= ${(stepBytes / 1e6).toFixed(0)} MB / ${(m.bandwidth / 1e9).toFixed(1)} GB/s = ${(oneFloor * 1e3).toFixed(2)} ms ` +
       `(${(1 / oneFloor).toFixed(0)} tok/s; measured single stream ${one.toFixed(1)} = ${(one * oneFloor * 100).toFixed(0)}%); ` +
-      `16-row step >= ${((16 * ternaryMacs) / 1e9).toFixed(2)} G int8 MACs / ${(peak.int8MacsPerSecond / 1e9).toFixed(0)} G/s + ` +
-      `${((16 * outputMacs) / 1e9).toFixed(2)} G FMAs / ${(peak.f32FmasPerSecond / 1e9).toFixed(0)} G/s = ${(sixteenFloor * 1e3).toFixed(1)} ms ` +
+      `16-row step >= ${((16 * macs.ternary) / 1e9).toFixed(2)} G int8 MACs / ${(m.int8MacsPerSecond / 1e9).toFixed(0)} G/s + ` +
+      `${((16 * macs.output) / 1e9).toFixed(2)} G FMAs / ${(m.f32FmasPerSecond / 1e9).toFixed(0)} G/s = ${(sixteenFloor * 1e3).toFixed(1)} ms ` +
       `(${(16 / sixteenFloor).toFixed(0)} tok/s; measured ${sixteen.toFixed(1)} = ${(((sixteen * sixteenFloor) / 16) * 100).toFixed(0)}%)`,
   );
   print(

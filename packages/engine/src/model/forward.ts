@@ -24,6 +24,17 @@ import {
 import type { TernaryKernels } from './ternary-kernels.js';
 import type { DenseMatrix, ModelWeights } from './weights.js';
 
+/** What the forward passes of one shape cost, by kernel (see ForwardPass.profile). */
+export interface PassProfile {
+  /** Batch entries and logit rows of the pass. */
+  readonly tokens: number;
+  readonly logits: number;
+  /** Passes profiled. */
+  readonly passes: number;
+  /** Kernel function name (e.g. 'ternaryMatmul', 'matmulF16', 'pagedAttention') → seconds over those passes. */
+  readonly seconds: ReadonlyMap<string, number>;
+}
+
 export interface ForwardPassOptions {
   /** Most tokens in one forward pass (prefill chunk + decode tokens). */
   maxBatchTokens: number;
@@ -86,6 +97,7 @@ export class ForwardPass {
   readonly vCache: Uint16Array[];
 
   private readonly programs = new Map<string, Program>();
+  private profiling = false;
 
   constructor(
     readonly config: ModelConfig,
@@ -157,6 +169,33 @@ export class ForwardPass {
     this.checkStatus();
   }
 
+  /** Times every kernel call of the passes that follow (call between passes, not during one). */
+  setProfiling(on: boolean): void {
+    this.profiling = on;
+    for (const p of this.programs.values()) p.setProfiling(on);
+  }
+
+  /**
+   * Per pass shape (tokens, logits rows) profiled since the last reset: passes run and seconds per kernel
+   * function, summed over those passes. Programs evicted from the shape cache take their figures with them.
+   */
+  profile(): PassProfile[] {
+    const out: PassProfile[] = [];
+    for (const [key, p] of this.programs) {
+      const { runs, calls } = p.profile();
+      if (runs === 0) continue;
+      const [tokens, logits] = key.split(':').map(Number) as [number, number];
+      const seconds = new Map<string, number>();
+      for (const c of calls) seconds.set(c.kernel, (seconds.get(c.kernel) ?? 0) + c.seconds);
+      out.push({ tokens, logits, passes: runs, seconds });
+    }
+    return out;
+  }
+
+  resetProfile(): void {
+    for (const p of this.programs.values()) p.resetProfile();
+  }
+
   /** Kernels that read ids at run time skip bad ones and count them; a bad id is a caller bug. */
   private checkStatus(): void {
     for (const [what, s] of [
@@ -185,6 +224,7 @@ export class ForwardPass {
     if (p === undefined) {
       if (this.programs.size >= 64) this.programs.delete(this.programs.keys().next().value!);
       p = recordProgram(() => this.record(numTokens, numLogits));
+      if (this.profiling) p.setProfiling(true);
       this.programs.set(key, p);
     }
     return p;

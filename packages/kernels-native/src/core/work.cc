@@ -1,5 +1,6 @@
 #include "core/work.h"
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <utility>
@@ -13,8 +14,29 @@ namespace {
 // A recorded sequence of kernel calls and references to every buffer they touch.
 struct ProgramData {
   std::vector<Work> steps;
+  std::vector<std::string> names;  // (steps) the JS name of each recorded kernel
   std::vector<Napi::ObjectReference> refs;
   bool running = false;  // an async run is in flight: a second run would race on the same buffers
+  // Profiling (set and read on the JS thread while no run is in flight): seconds per step over `runs` runs.
+  bool profiling = false;
+  std::vector<double> seconds;  // (steps)
+  double runs = 0;
+
+  void execute() {
+    if (!profiling) {
+      for (const Work& w : steps) w();
+      return;
+    }
+    if (seconds.size() != steps.size()) seconds.assign(steps.size(), 0.0);
+    auto t = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < steps.size(); i++) {
+      steps[i]();
+      const auto now = std::chrono::steady_clock::now();
+      seconds[i] += std::chrono::duration<double>(now - t).count();
+      t = now;
+    }
+    runs += 1;
+  }
 };
 
 // The recording in progress (one per addon instance; recording is a JS-thread-only activity).
@@ -48,8 +70,11 @@ class KernelWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     try {
-      const std::vector<Work>& steps = program_ ? program_->steps : steps_;
-      for (const Work& w : steps) w();
+      if (program_) {
+        program_->execute();
+      } else {
+        for (const Work& w : steps_) w();
+      }
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -72,6 +97,7 @@ class KernelWorker : public Napi::AsyncWorker {
 
 struct KernelData {
   PrepareFn prepare;
+  std::string name;
 };
 
 Napi::Value run_sync(const Napi::CallbackInfo& info) {
@@ -79,6 +105,7 @@ Napi::Value run_sync(const Napi::CallbackInfo& info) {
   Work work = data->prepare(info);
   if (RecordState& rs = record_state(); rs.current) {
     rs.current->steps.push_back(std::move(work));
+    rs.current->names.push_back(data->name);
     keep_args(info, &rs.current->refs);
   } else {
     work();
@@ -106,6 +133,9 @@ class Program : public Napi::ObjectWrap<Program> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "Program",
                        {InstanceMethod("run", &Program::Run), InstanceMethod("runAsync", &Program::RunAsync),
+                        InstanceMethod("setProfiling", &Program::SetProfiling),
+                        InstanceMethod("profile", &Program::Profile),
+                        InstanceMethod("resetProfile", &Program::ResetProfile),
                         InstanceAccessor("length", &Program::Length, nullptr)});
   }
   explicit Program(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Program>(info) {}
@@ -118,7 +148,37 @@ class Program : public Napi::ObjectWrap<Program> {
   }
   Napi::Value Run(const Napi::CallbackInfo& info) {
     check_idle(info.Env());
-    for (const Work& w : data->steps) w();
+    data->execute();
+    return info.Env().Undefined();
+  }
+  Napi::Value SetProfiling(const Napi::CallbackInfo& info) {
+    check_idle(info.Env());
+    if (info.Length() < 1 || !info[0].IsBoolean()) {
+      throw Napi::TypeError::New(info.Env(), "setProfiling: argument 0 (on) must be a boolean");
+    }
+    data->profiling = info[0].As<Napi::Boolean>().Value();
+    return info.Env().Undefined();
+  }
+  // { runs, calls: [{ kernel, seconds }] } in recording order, summed over the profiled runs.
+  Napi::Value Profile(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    check_idle(env);
+    Napi::Array calls = Napi::Array::New(env, data->steps.size());
+    for (size_t i = 0; i < data->steps.size(); i++) {
+      Napi::Object c = Napi::Object::New(env);
+      c.Set("kernel", data->names[i]);
+      c.Set("seconds", i < data->seconds.size() ? data->seconds[i] : 0.0);
+      calls.Set(static_cast<uint32_t>(i), c);
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("runs", data->runs);
+    out.Set("calls", calls);
+    return out;
+  }
+  Napi::Value ResetProfile(const Napi::CallbackInfo& info) {
+    check_idle(info.Env());
+    data->seconds.assign(data->steps.size(), 0.0);
+    data->runs = 0;
     return info.Env().Undefined();
   }
   Napi::Value RunAsync(const Napi::CallbackInfo& info) {
@@ -174,7 +234,7 @@ void Init(Napi::Env env, Napi::Object exports) {
 }  // namespace
 
 void export_kernel(Napi::Env env, Napi::Object exports, const char* name, PrepareFn prepare) {
-  auto* data = new KernelData{prepare};
+  auto* data = new KernelData{prepare, name};
   env.AddCleanupHook([data] { delete data; });
   exports.Set(name, Napi::Function::New(env, run_sync, name, data));
   const std::string async_name = std::string(name) + "Async";
