@@ -77,6 +77,13 @@ describe('ternion', () => {
     const bad = await ternion('serve', '--request-timeout', 'soon');
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--request-timeout must be an integer/);
+    // Past setTimeout's 2^31 − 1 ms Node fires after 1 ms: refused instead of a 504 on every request.
+    for (const flag of ['--request-timeout', '--drain-timeout']) {
+      const huge = await ternion('serve', flag, '2147483648');
+      expect(huge.code).not.toBe(0);
+      expect(huge.stderr).toContain(`${flag} must be an integer in [`);
+      expect(huge.stderr).toContain(', 2147483647]');
+    }
   });
 
   it('info prints the metadata and tensor table (and JSON)', async () => {

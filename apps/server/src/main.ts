@@ -4,6 +4,7 @@
  * `ternion serve` command calls startServer the same way).
  */
 import { parseArgs } from 'node:util';
+import { MAX_TIMER_MS } from '@ternion/hardening';
 import type { LogLevel } from './server.js';
 import { startServer } from './start-server.js';
 
@@ -28,11 +29,17 @@ const { values } = parseArgs({
   },
 });
 
-const int = (name: string, v: string | undefined): number | undefined => {
+/** `--name`'s value as an integer (in [min, max] when `range` is given), or exit 2 saying what was expected. */
+const int = (
+  name: string,
+  v: string | undefined,
+  range?: readonly [min: number, max: number],
+): number | undefined => {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n)) {
-    process.stderr.write(`--${name} must be an integer, got '${v}'\n`);
+  if (!Number.isInteger(n) || (range !== undefined && (n < range[0] || n > range[1]))) {
+    const expected = range === undefined ? 'an integer' : `an integer in [${range[0]}, ${range[1]}]`;
+    process.stderr.write(`--${name} must be ${expected}, got '${v}'\n`);
     process.exit(2);
   }
   return n;
@@ -58,8 +65,9 @@ const server = await startServer({
   ...opt('apiKeys', values['api-key']),
   ...opt('apiKeysFile', values['api-keys-file']),
   ...opt('maxQueue', int('max-queue', values['max-queue'])),
-  ...opt('drainTimeoutMs', int('drain-timeout-ms', values['drain-timeout-ms'])),
-  ...opt('requestTimeoutMs', int('request-timeout-ms', values['request-timeout-ms'])),
+  // Bounded by setTimeout's limit: Node turns a longer delay into 1 ms.
+  ...opt('drainTimeoutMs', int('drain-timeout-ms', values['drain-timeout-ms'], [0, MAX_TIMER_MS])),
+  ...opt('requestTimeoutMs', int('request-timeout-ms', values['request-timeout-ms'], [1, MAX_TIMER_MS])),
   ...opt('kvCacheTokens', int('kv-cache-tokens', values['kv-cache-tokens'])),
   ...opt('publicMetrics', values['public-metrics']),
   ...opt('publicReady', values['public-ready']),

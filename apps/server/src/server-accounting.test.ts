@@ -110,6 +110,78 @@ describe('deadlines (requestTimeoutMs) are explicit, never a truncated success',
   });
 });
 
+describe('a deadline that fires after every choice has finished changes nothing', () => {
+  const LATE_DEADLINE_MS = 150;
+  let t: TestServer;
+  beforeAll(async () => {
+    // The real generation runs to its end; only then, before handing back the result, wait for the deadline
+    // to fire: the request's signal is aborted by DEADLINE_EXCEEDED although no choice was cut.
+    t = await startTestServer(model, { parallel: 2, requestTimeoutMs: LATE_DEADLINE_MS }, (engine) =>
+      wrapGenerate(engine, async function* (real, input, options) {
+        const result = yield* real(input, options);
+        const signal = options.signal!;
+        await new Promise<void>((resolve, reject) => {
+          if (signal.aborted) return resolve();
+          const guard = setTimeout(() => reject(new Error('the deadline never fired')), 5000);
+          signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(guard);
+              resolve();
+            },
+            { once: true },
+          );
+        });
+        return result;
+      }),
+    );
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('non-streaming: 200 with the complete result, not a 504', async () => {
+    const before = await scrape(t);
+    const r = await postJson(`${t.url}/v1/completions`, {
+      prompt: PROMPT,
+      max_tokens: 3,
+      n: 2,
+      temperature: 0,
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.choices).toHaveLength(2);
+    for (const c of r.body.choices) expect(c.finish_reason).toBe('length');
+    expect(r.body.usage.completion_tokens).toBe(6);
+    await expectAllFreed(t);
+    const after = await scrape(t);
+    const delta = (series: string) => metricValue(after, series) - metricValue(before, series);
+    expect(delta('ternion_errors_total{code="deadline_exceeded"}')).toBe(0);
+    expect(delta('ternion_requests_total{route="/v1/completions",status="200"}')).toBe(1);
+  });
+
+  it('streaming: every finish chunk, then usage and [DONE], no error event', async () => {
+    const before = await scrape(t);
+    const res = await postStream(t, {
+      prompt: PROMPT,
+      max_tokens: 3,
+      temperature: 0,
+      stream_options: { include_usage: true },
+    });
+    expect(res.status).toBe(200);
+    const events = await readSse(res);
+    expect(events.at(-1)).toBe('[DONE]');
+    expect(events.some((e) => e.includes('"error"'))).toBe(false);
+    expect(events.some((e) => e.includes('"finish_reason":"length"'))).toBe(true);
+    const usage = JSON.parse(events.at(-2)!) as { usage: { completion_tokens: number } };
+    expect(usage.usage.completion_tokens).toBe(3);
+    await expectAllFreed(t);
+    const after = await scrape(t);
+    const delta = (series: string) => metricValue(after, series) - metricValue(before, series);
+    expect(delta('ternion_errors_total{code="deadline_exceeded"}')).toBe(0);
+    expect(delta('ternion_requests_total{route="/v1/completions",status="504"}')).toBe(0);
+  });
+});
+
 describe('errors during a stream and token accounting', () => {
   it('an engine failing mid-stream: error event, ternion_errors_total{code}, status 500 recorded, tokens counted', async () => {
     const TOKENS_BEFORE_FAULT = 3;

@@ -256,3 +256,29 @@ describe('SIGTERM drains and exits 0', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('main.js timeout flags', () => {
+  const mainJs = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+  it.each([
+    ['--request-timeout-ms', '2147483648', '[1, 2147483647]'],
+    ['--drain-timeout-ms', '4294967296', '[0, 2147483647]'],
+    ['--request-timeout-ms', '0', '[1, 2147483647]'],
+  ])('%s %s exits 2 naming the range, before loading the model', async (flag, value, range) => {
+    expect(existsSync(mainJs), `build the package first (npm run build -w @ternion/server): ${mainJs}`).toBe(
+      true,
+    );
+    const child = spawn(process.execPath, [mainJs, '--model', MODEL_PATH, '--port', '0', flag, value], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearTimeout(timer);
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${flag} must be an integer in ${range}, got '${value}'`);
+  });
+});

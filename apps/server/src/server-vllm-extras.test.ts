@@ -132,6 +132,15 @@ describe("vLLM's extra request fields", () => {
     expect(r.body.error.param).toBe(param);
   });
 
+  it('stop_token_ids longer than limits.maxStopTokenIds (default 256) → 400 naming stop_token_ids', async () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const r = await complete({ prompt: 'x', max_tokens: 2, stop_token_ids: ids(257) });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatchObject({ code: 'invalid_value', param: 'stop_token_ids' });
+    expect(r.body.error.message).toContain('at most 256');
+    expect((await complete({ prompt: 'x', max_tokens: 2, stop_token_ids: ids(256) })).status).toBe(200);
+  });
+
   it('min_tokens beyond what the context leaves (no max_tokens) → 400 naming min_tokens', async () => {
     const r = await complete({ prompt: 'x', min_tokens: t.engine.contextSize });
     expect(r.status).toBe(400);

@@ -1,6 +1,7 @@
 import { TernionError } from '@ternion/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { deadlineSignal, isAbortError } from './deadline.js';
+import { MAX_TIMER_MS } from './timer-ms.js';
 
 describe('deadlineSignal', () => {
   beforeEach(() => {
@@ -61,6 +62,16 @@ describe('deadlineSignal', () => {
     expect(() => deadlineSignal(Number.NaN)).toThrow(/ms must be a positive number/);
     expect(() => deadlineSignal(-5)).toThrow(RangeError);
     expect(() => deadlineSignal(10, {} as AbortSignal)).toThrow(/parent must be an AbortSignal/);
+  });
+
+  it('refuses a deadline setTimeout cannot hold (it would fire after 1 ms)', () => {
+    expect(() => deadlineSignal(MAX_TIMER_MS + 1)).toThrow(RangeError);
+    expect(() => deadlineSignal(2 ** 31)).toThrow(/deadlineSignal: ms .*2147483647/);
+    expect(vi.getTimerCount()).toBe(0);
+    const { signal, dispose } = deadlineSignal(MAX_TIMER_MS);
+    vi.advanceTimersByTime(1000);
+    expect(signal.aborted).toBe(false);
+    dispose();
   });
 });
 

@@ -1,4 +1,5 @@
 import { TernionError } from '@ternion/contracts';
+import { checkTimerMs } from './timer-ms.js';
 
 export interface DeadlineSignal {
   /** Aborts when `parent` aborts (reason: the parent's) or the deadline passes (reason: DEADLINE_EXCEEDED). */
@@ -9,18 +10,15 @@ export interface DeadlineSignal {
 
 /**
  * An AbortSignal that fires on whichever comes first: `parent` (typically "the client disconnected") or `ms`
- * milliseconds from now. `ms = Infinity` means no deadline.
+ * milliseconds from now. `ms = Infinity` means no deadline; a finite `ms` above MAX_TIMER_MS (about 24.8 days)
+ * is a RangeError, since setTimeout would fire it after 1 ms.
  *
  * Written by hand rather than `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: that cannot cancel its
  * timer when the request finishes early, keeps a listener on a long-lived parent until GC, and
  * `AbortSignal.timeout` ignores fake timers. Here `dispose` undoes both at once.
  */
 export function deadlineSignal(ms: number, parent?: AbortSignal): DeadlineSignal {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms <= 0) {
-    throw new RangeError(
-      `deadlineSignal: ms must be a positive number of milliseconds or Infinity, got ${String(ms)}`,
-    );
-  }
+  checkTimerMs(ms, 'deadlineSignal: ms', { positive: true, allowInfinity: true });
   if (parent !== undefined && (typeof parent !== 'object' || parent === null || !('aborted' in parent))) {
     throw new TypeError('deadlineSignal: parent must be an AbortSignal');
   }

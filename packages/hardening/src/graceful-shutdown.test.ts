@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { GracefulShutdown, type SignalSource } from './graceful-shutdown.js';
+import { MAX_TIMER_MS } from './timer-ms.js';
 
 /** A stand-in for `process`: only signal subscription. */
 function fakeProcess(): EventEmitter & SignalSource {
@@ -148,6 +149,12 @@ describe('GracefulShutdown', () => {
   it('validates its options', () => {
     expect(() => new GracefulShutdown({ graceMs: -1 })).toThrow(RangeError);
     expect(() => new GracefulShutdown({ graceMs: Number.NaN })).toThrow(/graceMs/);
+    expect(() => new GracefulShutdown({ graceMs: Number.POSITIVE_INFINITY })).toThrow(/graceMs/);
+    // setTimeout would turn these into 1 ms: the drain (or the wait after cancelling) would end at once.
+    expect(() => new GracefulShutdown({ graceMs: MAX_TIMER_MS + 1 })).toThrow(/options.graceMs .*2147483647/);
+    expect(() => new GracefulShutdown({ graceMs: 1, cancelGraceMs: 2 ** 32 })).toThrow(RangeError);
+    expect(() => new GracefulShutdown({ graceMs: 1, cancelGraceMs: -1 })).toThrow(/cancelGraceMs/);
+    expect(new GracefulShutdown({ graceMs: MAX_TIMER_MS }).graceMs).toBe(MAX_TIMER_MS);
     expect(() => new GracefulShutdown({ graceMs: 1, cancelAll: 'x' as never })).toThrow(
       /cancelAll must be a function/,
     );

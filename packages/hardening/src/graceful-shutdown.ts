@@ -1,5 +1,7 @@
+import { checkTimerMs } from './timer-ms.js';
+
 export interface GracefulShutdownOptions {
-  /** How long in-flight work may take to finish after the signal (ms). Then it is cancelled. */
+  /** How long in-flight work may take to finish after the signal (ms, at most MAX_TIMER_MS). Then it is cancelled. */
   graceMs: number;
   /** Called first, synchronously: flip readiness, stop admitting. `draining` is already true. */
   onDrainStart?: (reason: string) => void;
@@ -43,10 +45,9 @@ export class GracefulShutdown {
   constructor(options: GracefulShutdownOptions) {
     if (typeof options !== 'object' || options === null)
       throw new TypeError('GracefulShutdown: options must be an object');
-    if (typeof options.graceMs !== 'number' || !(options.graceMs >= 0) || !Number.isFinite(options.graceMs)) {
-      throw new RangeError(
-        `GracefulShutdown: options.graceMs must be a non-negative number of ms, got ${String(options.graceMs)}`,
-      );
+    checkTimerMs(options.graceMs, 'GracefulShutdown: options.graceMs', { positive: false });
+    if (options.cancelGraceMs !== undefined) {
+      checkTimerMs(options.cancelGraceMs, 'GracefulShutdown: options.cancelGraceMs', { positive: false });
     }
     for (const name of ['onDrainStart', 'closeServer', 'cancelAll', 'log'] as const) {
       if (options[name] !== undefined && typeof options[name] !== 'function') {

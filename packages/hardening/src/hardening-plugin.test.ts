@@ -13,6 +13,7 @@ import { HttpError } from './http-error.js';
 import { defaultLimits } from './limits.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter } from './rate-limiter.js';
+import { MAX_TIMER_MS } from './timer-ms.js';
 
 const KEY = 'sk-test-key';
 const KEY_ID = createHash('sha256').update(KEY).digest('hex').slice(0, 8);
@@ -464,5 +465,26 @@ describe('hardeningPlugin: metrics, shutdown, signals', () => {
     await expect(
       app.register(hardeningPlugin, { limits: { ...defaultLimits(64), maxN: 0 } }),
     ).rejects.toThrow(/limits.maxN/);
+  });
+
+  it('rejects a deadline setTimeout cannot hold, naming deadlineMs', async () => {
+    for (const deadlineMs of [MAX_TIMER_MS + 1, Number.POSITIVE_INFINITY, Number.NaN, 0, -1]) {
+      const app = Fastify();
+      apps.push(app);
+      await expect(app.register(hardeningPlugin, { limits: defaultLimits(64), deadlineMs })).rejects.toThrow(
+        /hardeningPlugin: deadlineMs/,
+      );
+    }
+  });
+
+  it('a deadline of MAX_TIMER_MS does not cut a request short', async () => {
+    const app = await build({ deadlineMs: MAX_TIMER_MS });
+    app.get('/tick', async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return { aborted: request.ternion.signal.aborted };
+    });
+    const res = await app.inject({ url: '/tick', headers: AUTH });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ aborted: false });
   });
 });

@@ -11,6 +11,7 @@ import { type Limits, validateLimits } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { decodeUtf8Strict } from './strict-utf8.js';
+import { checkTimerMs } from './timer-ms.js';
 
 export interface HardeningPluginOptions {
   /** API keys; omitted or without keys = no authentication. */
@@ -30,7 +31,10 @@ export interface HardeningPluginOptions {
    */
   probeRoutes?: string[];
   shutdown?: GracefulShutdown;
-  /** Per-request deadline in ms: `request.ternion.signal` aborts with DEADLINE_EXCEEDED after it. Default none. */
+  /**
+   * Per-request deadline in ms (finite, at most MAX_TIMER_MS): `request.ternion.signal` aborts with
+   * DEADLINE_EXCEEDED after it. Default none.
+   */
   deadlineMs?: number;
   /** Install an OpenAI-shaped 404 handler (default true). Set false if the app sets its own. */
   notFoundHandler?: boolean;
@@ -89,10 +93,10 @@ const hardening: FastifyPluginAsync<HardeningPluginOptions> = async (fastify, op
   const publicRoutes = new Set(options.publicRoutes ?? ['/health']);
   const probeRoutes = new Set(options.probeRoutes ?? []);
   const { auth, rateLimiter, metrics, shutdown } = options;
-  if (options.deadlineMs !== undefined && !(options.deadlineMs > 0)) {
-    throw new RangeError(
-      `hardeningPlugin: deadlineMs must be a positive number of ms, got ${options.deadlineMs}`,
-    );
+  // Checked here, not at the first request: setTimeout would turn a delay past MAX_TIMER_MS into 1 ms and
+  // every request would get a 504.
+  if (options.deadlineMs !== undefined) {
+    checkTimerMs(options.deadlineMs, 'hardeningPlugin: deadlineMs', { positive: true });
   }
 
   fastify.decorate('ternionHardening', {

@@ -48,3 +48,4 @@ export {
 export { Metrics, type MetricsOptions, type MetricsSnapshot } from './metrics.js';
 export { RateLimiter, type RateLimiterOptions, type RateLimitResult } from './rate-limiter.js';
 export { decodeUtf8Strict, INVALID_UTF8_CODE } from './strict-utf8.js';
+export { MAX_TIMER_MS } from './timer-ms.js';

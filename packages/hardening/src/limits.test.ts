@@ -18,12 +18,14 @@ describe('limits', () => {
   it('defaultLimits fits the context and validates', () => {
     const l = defaultLimits(4096);
     expect(l.maxPromptTokens).toBe(4096);
+    expect(l.maxStopTokenIds).toBe(256);
     expect(Object.isFrozen(validateLimits(l, 4096))).toBe(true);
     expect(() => defaultLimits(0)).toThrow(RangeError);
   });
 
   it('validateLimits names the bad field', () => {
     expect(() => validateLimits({ ...limits, maxN: 0 })).toThrow(/limits.maxN/);
+    expect(() => validateLimits({ ...limits, maxStopTokenIds: 0 })).toThrow(/limits.maxStopTokenIds/);
     expect(() => validateLimits({ ...limits, maxBodyBytes: 1.5 })).toThrow(TypeError);
     expect(() => validateLimits({ ...limits, maxPromptTokens: 4096 }, 2048)).toThrow(
       /maxPromptTokens: must be <= the context size 2048/,

@@ -14,6 +14,8 @@ export interface Limits {
   maxStopStrings: number;
   /** Upper bound for the number of `logit_bias` entries. */
   maxLogitBiasEntries: number;
+  /** Upper bound for the number of `stop_token_ids` (vLLM's extra; every one is checked per generated token). */
+  maxStopTokenIds: number;
   /** Upper bound for `top_logprobs`. */
   maxTopLogprobs: number;
 }
@@ -28,6 +30,8 @@ export function defaultLimits(contextSize: number): Limits {
     maxN: 8,
     maxStopStrings: 4,
     maxLogitBiasEntries: 300,
+    // vLLM has no cap; 256 covers the special tokens of common vocabularies (Llama 3 reserves 256).
+    maxStopTokenIds: 256,
     maxTopLogprobs: 20,
   };
 }
@@ -47,6 +51,7 @@ export function validateLimits(limits: Limits, contextSize?: number): Readonly<L
     'maxN',
     'maxStopStrings',
     'maxLogitBiasEntries',
+    'maxStopTokenIds',
     'maxTopLogprobs',
   ];
   for (const key of keys) requirePositiveInteger(limits[key], `limits.${key}`);

@@ -3,6 +3,9 @@ import { type Command, Option } from 'commander';
 import { resolveModelPath } from '../load.js';
 import { parseIntArg } from '../options.js';
 
+/** setTimeout's largest delay; Node turns anything above it into 1 ms (every request would time out at once). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 interface ServeFlags {
   model?: string;
   host: string;
@@ -71,14 +74,14 @@ export function registerServe(program: Command): void {
       new Option(
         '--request-timeout <ms>',
         'deadline per request: 504 deadline_exceeded (or an error event in a started stream) after it',
-      ).argParser(parseIntArg('--request-timeout', 1)),
+      ).argParser(parseIntArg('--request-timeout', 1, MAX_TIMER_MS)),
     )
     .addOption(
       new Option(
         '--drain-timeout <ms>',
         'on SIGTERM/SIGINT, how long running generations may finish before they are cut',
       )
-        .argParser(parseIntArg('--drain-timeout', 0))
+        .argParser(parseIntArg('--drain-timeout', 0, MAX_TIMER_MS))
         .default(30_000),
     )
     .addOption(

@@ -48,6 +48,14 @@ describe('parseCommon', () => {
     expect(plain.sampling.repeatPenalty).toBe(1);
     expect(plain.minTokens).toBeUndefined();
     expect(paramOf(() => parseCommon({ stop_token_ids: [1, 2048] }, limits))).toBe('stop_token_ids[1]');
+    // Capped like stop and logit_bias: the count is checked before any id.
+    const tooMany = Array.from({ length: limits.maxStopTokenIds + 1 }, (_, i) => i % 2048);
+    expect(paramOf(() => parseCommon({ stop_token_ids: tooMany }, limits))).toBe('stop_token_ids');
+    expect(() => parseCommon({ stop_token_ids: tooMany }, limits)).toThrow(
+      `'stop_token_ids' has ${limits.maxStopTokenIds + 1} entries; at most ${limits.maxStopTokenIds} are allowed.`,
+    );
+    const atCap = tooMany.slice(0, limits.maxStopTokenIds);
+    expect(parseCommon({ stop_token_ids: atCap }, limits).sampling.stopTokenIds).toEqual(atCap);
   });
 
   it('resolveMinTokens: at most the choice max_tokens, named in the 400', () => {

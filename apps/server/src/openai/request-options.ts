@@ -55,6 +55,7 @@ export function parseCommon(body: SamplingFields, limits: RequestLimits): Common
   if (body.ignore_eos === true) sampling.stopOnEog = false;
   if (body.stop_token_ids != null && body.stop_token_ids.length > 0) {
     const ids = body.stop_token_ids;
+    checkCount(ids.length, limits.maxStopTokenIds, 'stop_token_ids');
     const bad = ids.findIndex((id) => id >= limits.vocabSize);
     if (bad >= 0) {
       throw badRequest(

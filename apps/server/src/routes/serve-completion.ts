@@ -45,6 +45,16 @@ function deadlineOf(signal: AbortSignal): TernionError | undefined {
 }
 
 /**
+ * The deadline error when the deadline cut at least one choice short. A deadline that fires after every
+ * choice has already finished (between the last token and the response) changes nothing: the result is
+ * complete, so it is sent as a success rather than thrown away as a 504.
+ */
+function deadlineCut(signal: AbortSignal, outcomes: readonly ChoiceOutcome[]): TernionError | undefined {
+  const deadline = deadlineOf(signal);
+  return deadline && outcomes.some((o) => o.aborted) ? deadline : undefined;
+}
+
+/**
  * The life of a completion request: token rate limit → breaker → admission (one slot per choice) → run
  * the choices → JSON or SSE. The signal combines client disconnect and deadline (hardening's
  * `request.ternion.signal`) with the server's shutdown; whichever fires, the sequences stop and are
@@ -115,7 +125,7 @@ export async function serveCompletion(
       try {
         if (!plan.stream) {
           const outcomes = await runChoices(state.engine, plan.jobs, signal, undefined, observer);
-          const deadline = deadlineOf(signal);
+          const deadline = deadlineCut(signal, outcomes);
           if (deadline) throw deadline; // → 504 deadline_exceeded, not a 200 cut short
           const usage = account(outcomes);
           void reply.headers(plan.headers);
@@ -138,7 +148,7 @@ export async function serveCompletion(
               finish: (o) => (o.aborted && deadlineOf(signal) ? undefined : sse.send(presenter.finish(o))),
             },
           );
-          const deadline = deadlineOf(signal);
+          const deadline = deadlineCut(signal, outcomes);
           if (deadline) throw deadline;
           const usage = account(outcomes);
           if (plan.includeUsage) await sse.send(presenter.usageChunk(usage));
