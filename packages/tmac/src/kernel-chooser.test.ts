@@ -64,11 +64,32 @@ describe('KernelChooser', () => {
     expect(chooser.usesLut(256, 512)).toBe(true);
   });
 
+  it('measures short batches by default, so a short prompt does not inherit the 1-row choice', () => {
+    // LUT wins one row and loses from two on (as on the 700m FFN shapes): 2..15 rows must not run LUT.
+    const chooser = new KernelChooser({
+      profilePath: null,
+      machineKey: 'm',
+      timer: ({ n }) => (n === 1 ? { mad: 100, lut: 90 } : { mad: 100, lut: 100 + 20 * n }),
+    });
+    chooser.measure(4096, 1536);
+    expect(chooser.batchSizes).toEqual([1, 2, 4, 8, 16, 128]);
+    expect([1, 2, 3, 5, 9, 15, 16].map((n) => chooser.choose(4096, 1536, n))).toEqual([
+      'lut',
+      'mad',
+      'mad',
+      'mad',
+      'mad',
+      'mad',
+      'mad',
+    ]);
+  });
+
   it('answers a batch size with the figures of the largest measured size not above it', () => {
     const chooser = new KernelChooser({
       profilePath: null,
       machineKey: 'm',
       timer: ({ n }) => (n === 16 ? { mad: 1, lut: 2 } : { mad: 2, lut: 1 }),
+      batchSizes: [1, 16, 128],
     });
     expect(chooser.choose(512, 512, 1)).toBe('mad'); // unmeasured shape
     chooser.measure(512, 512);
@@ -94,7 +115,7 @@ describe('KernelChooser', () => {
     const a = new KernelChooser({ profilePath: file, timer: first.timer, machineKey: 'cpu|avx512|2T' });
     a.measure(2560, 2560);
     a.measure(6912, 2560);
-    expect(first.calls).toHaveLength(6);
+    expect(first.calls).toHaveLength(2 * 6); // 2 shapes x the 6 default batch sizes
     a.save();
     const second = fakeTimer(99);
     const b = new KernelChooser({ profilePath: file, timer: second.timer, machineKey: 'cpu|avx512|2T' });
@@ -127,7 +148,7 @@ describe('KernelChooser', () => {
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatch(/profile/);
       chooser.measure(8, 8);
-      expect(calls).toHaveLength(3);
+      expect(calls).toHaveLength(6); // every default batch size
       chooser.save();
       expect(
         new KernelChooser({ profilePath: file, timer, machineKey: 'm', warn: (w) => warnings.push(w) }).has(

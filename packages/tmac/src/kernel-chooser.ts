@@ -27,7 +27,12 @@ export interface KernelChooserOptions {
    * keeps measurements in memory only.
    */
   readonly profilePath?: string | null;
-  /** Batch sizes measured per shape (default 1, 16, 128); choose(n) uses the largest measured size <= n. */
+  /**
+   * Batch sizes measured per shape (default 1, 2, 4, 8, 16, 128); choose(n) uses the largest measured size <= n.
+   * The small sizes matter: LUT's cost grows with every activation row while the multiply-add kernels share
+   * their weight decoding across rows, so a shape where LUT wins one row (decode) usually loses at 4–15 rows
+   * (short prompts) — measured 1.2–2.8x slower on the 700m shapes, which the 1-row figures alone would pick.
+   */
   readonly batchSizes?: readonly number[];
   readonly mode?: ActivationQuantization;
   /** Measures one shape (default measureKernels on synthetic data; tests inject a fake). */
@@ -71,7 +76,7 @@ export class KernelChooser {
   constructor(options: KernelChooserOptions = {}) {
     const warn = options.warn ?? ((m: string) => process.emitWarning(m, 'TernionTmacWarning'));
     this.machineKey = options.machineKey ?? currentMachineKey();
-    const sizes = [...(options.batchSizes ?? [1, 16, 128])].sort((a, b) => a - b);
+    const sizes = [...(options.batchSizes ?? [1, 2, 4, 8, 16, 128])].sort((a, b) => a - b);
     if (sizes.length === 0 || sizes[0] !== 1 || sizes.some((s) => !Number.isSafeInteger(s) || s < 1)) {
       throw new RangeError(
         `KernelChooser: batchSizes must be positive integers including 1, got [${sizes.join(', ')}]`,
