@@ -87,6 +87,16 @@ inline void softmax_chunk(float* p /* (n) */, int64_t n, const float* v_scale, f
   }
 }
 
+// out (num_chunks x 16, the last chunk masked by last_chunk) = acc / Σ l: the softmax's normalisation, once per
+// (token, head) at the end.
+inline void store_normalized(float* out, const float* acc, __m512 l, int64_t num_chunks, __mmask16 last_chunk) {
+  const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(l));
+  for (int64_t c = 0; c < num_chunks; c++) {
+    const __mmask16 dims = c == num_chunks - 1 ? last_chunk : 0xffff;
+    _mm512_mask_storeu_ps(out + c * 16, dims, _mm512_mul_ps(_mm512_load_ps(acc + c * 16), inv));
+  }
+}
+
 // Prefetches bytes [from, to) past `base` at a 64-byte stride (a prefetch never faults), into L1 or only
 // into L2. Ranges issued back to back ([0, x), [x, y), ...) reach every line of [0, y) except perhaps the
 // one holding byte y - 1, which the caller prefetches last.
@@ -268,12 +278,7 @@ bool attend_group(const PagedAttentionArgs& a, int64_t token, const int32_t* blo
     }
   }
   for (int g = 0; g < G; g++) {
-    float* o = a.out + (token * a.n_heads + head0 + g) * head_dim;  // (head_dim)
-    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(l[g]));
-    for (int64_t c = 0; c < num_chunks; c++) {
-      const __mmask16 dims = c == num_chunks - 1 ? last_chunk : 0xffff;
-      _mm512_mask_storeu_ps(o + c * 16, dims, _mm512_mul_ps(_mm512_load_ps(acc[g] + c * 16), inv));
-    }
+    store_normalized(a.out + (token * a.n_heads + head0 + g) * head_dim, acc[g], l[g], num_chunks, last_chunk);
   }
   return true;
 }
@@ -454,12 +459,7 @@ bool attend_heads_blockwise(const PagedAttentionArgs& a, int64_t token, const in
     }
   }
   for (int64_t i = 0; i < count; i++) {
-    float* o = a.out + (token * a.n_heads + head0 + i) * head_dim;  // (head_dim)
-    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(l[i]));
-    for (int64_t c = 0; c < num_chunks; c++) {
-      const __mmask16 dims = c == num_chunks - 1 ? last_chunk : 0xffff;
-      _mm512_mask_storeu_ps(o + c * 16, dims, _mm512_mul_ps(_mm512_load_ps(acc[i] + c * 16), inv));
-    }
+    store_normalized(a.out + (token * a.n_heads + head0 + i) * head_dim, acc[i], l[i], num_chunks, last_chunk);
   }
   return true;
 }
