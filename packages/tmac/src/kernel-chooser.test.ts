@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { KernelChooser } from './kernel-chooser.js';
+import { currentMachineKey, KernelChooser } from './kernel-chooser.js';
 import type { MeasureShape } from './measure-kernels.js';
 
 function rng(seed: number): () => number {
@@ -107,6 +107,26 @@ describe('KernelChooser', () => {
       [16, 'mad'],
       [128, 'lut'],
     ]);
+  });
+
+  it("drops this machine's figures from earlier kernel builds on save, keeps other machines'", () => {
+    const file = path.join(dir, 'profile.json');
+    const key = currentMachineKey();
+    const prefix = key.slice(0, key.lastIndexOf('|') + 1);
+    const figures = { '8x8/per-token': { 1: { mad: 1, lut: 2 } } };
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 1,
+        machines: { [`${prefix}old-build`]: figures, 'other-cpu|avx2|4T|old-build': figures },
+      }),
+    );
+    const { timer } = fakeTimer();
+    const chooser = new KernelChooser({ profilePath: file, timer });
+    chooser.measure(64, 256);
+    chooser.save();
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { machines: Record<string, unknown> };
+    expect(Object.keys(saved.machines).sort()).toEqual([key, 'other-cpu|avx2|4T|old-build'].sort());
   });
 
   it('saves and reloads the profile without measuring again', () => {

@@ -47,9 +47,14 @@ export interface KernelChooserOptions {
 }
 
 export function currentMachineKey(): string {
-  const model = cpus()[0]?.model.trim() || 'unknown-cpu';
   // The kernels' build is part of the key: a profile measured before they changed must be measured again.
-  return `${model}|${kernelInfo().isa}|${getThreads()}T|${kernelBuildId()}`;
+  return `${currentMachinePrefix()}${kernelBuildId()}`;
+}
+
+/** The key without the kernels' build: CPU model | ISA | threads | */
+function currentMachinePrefix(): string {
+  const model = cpus()[0]?.model.trim() || 'unknown-cpu';
+  return `${model}|${kernelInfo().isa}|${getThreads()}T|`;
 }
 
 function checkDim(fn: string, name: string, v: number): void {
@@ -72,10 +77,13 @@ export class KernelChooser {
   private readonly profile: KernelProfile;
   private readonly force: TernaryKernel | undefined;
   private dirty = false;
+  /** With the default key: figures of this machine under other kernel builds, dropped on save (stale). */
+  private readonly stalePrefix: string | undefined;
 
   constructor(options: KernelChooserOptions = {}) {
     const warn = options.warn ?? ((m: string) => process.emitWarning(m, 'TernionTmacWarning'));
     this.machineKey = options.machineKey ?? currentMachineKey();
+    this.stalePrefix = options.machineKey === undefined ? currentMachinePrefix() : undefined;
     const sizes = [...(options.batchSizes ?? [1, 2, 4, 8, 16, 128])].sort((a, b) => a - b);
     if (sizes.length === 0 || sizes[0] !== 1 || sizes.some((s) => !Number.isSafeInteger(s) || s < 1)) {
       throw new RangeError(
@@ -165,9 +173,18 @@ export class KernelChooser {
     return out.sort((a, b) => a.rows - b.rows || a.cols - b.cols || a.n - b.n);
   }
 
-  /** Writes new measurements to the profile file (no-op without a path or without new figures). */
+  /**
+   * Writes new measurements to the profile file (no-op without a path or without new figures). With the default
+   * machine key, figures this machine saved under earlier kernel builds are dropped: they can never be used
+   * again, and the file would otherwise grow with every rebuild.
+   */
   save(): void {
     if (this.profilePath === null || !this.dirty) return;
+    if (this.stalePrefix !== undefined) {
+      for (const key of Object.keys(this.profile.machines)) {
+        if (key !== this.machineKey && key.startsWith(this.stalePrefix)) delete this.profile.machines[key];
+      }
+    }
     saveProfile(this.profilePath, this.profile);
     this.dirty = false;
   }
