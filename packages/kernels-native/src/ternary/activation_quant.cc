@@ -85,13 +85,12 @@ QuantRowFn pick_row_fn(bool per_block) {
   return per_block ? TERNION_PICK(quantize_row_per_block) : TERNION_PICK(quantize_row_per_token);
 }
 
-// Rows per pool chunk: at least this many values (256 KB of f32). A decode batch (16 rows of 1536..4096)
-// then runs inline and a prefill batch still splits. Measured with AVX-512 on the 2-core machine while the
-// other core was busy: splitting 16 rows by 1 row, by 4096 values or not at all all took ~4 us (16 x 1536)
-// and ~10 us (16 x 4096); the scalar kernel split by 1 row was 1.4x SLOWER than inline (a preempted worker
-// holds a chunk the caller must wait for). Prefill (512 x 4096, this grain): 1 vs 2 threads 316 vs 303 us
-// per-token, 350 vs 268 us per-block.
-constexpr int64_t kMinChunkValues = 65536;
+// Rows per pool chunk: at least this many values (32 KB of f32), so a 16-row decode batch (16 x 1536..4096)
+// splits over both cores. Measured in the 700m model's 16-row decode pass (step profiler, variants alternating in
+// one process, medians of 6): quantization 0.68-1.91 ms per pass inline (65536 values per chunk) against
+// 0.48-1.29 ms at 8192; 4096 was slower again (0.83 ms: chunks too small to pay for the split). An earlier
+// microbenchmark on a busy machine had found no gain, because a preempted worker holds a chunk the caller waits for.
+constexpr int64_t kMinChunkValues = 8192;
 
 // ternaryQuantize(x: Float32Array (rows, cols), rows, cols, colsPadded, mode (0 per-token, 1 per-block-256),
 //                 q: Int8Array (>= rows * colsPadded),
