@@ -339,6 +339,33 @@ describe('rope', () => {
     }
   });
 
+  it('reuses cos/sin rows only for the same position, base and ropeDim (bit-identical to computing them)', () => {
+    // Positions collide in the per-thread row cache (direct-mapped by position mod 32) and repeat across calls
+    // with another base or ropeDim in between; 512 is past the cached row length.
+    const rand = rng(15);
+    const positions = Int32Array.from({ length: 40 }, (_, i) => (i * 32 + (i % 3)) % 1000);
+    const n = positions.length;
+    for (const [headDim, ropeDim] of [
+      [64, 64],
+      [512, 512],
+    ] as const) {
+      const x = randomF32(n * 2 * headDim, rand, 2);
+      const first = new Map<number, Float32Array>();
+      for (let round = 0; round < 2; round++) {
+        for (const base of [10000, 500000, 10000]) {
+          const y = x.slice();
+          rope(y, positions, n, 2, headDim, ropeDim, base, false);
+          const want = ropeReference(x, positions, n, 2, headDim, ropeDim, base, false);
+          expect(worst(y, want, 0, 2e-5), `base ${base} ${headDim}/${ropeDim}`).toBeLessThanOrEqual(1);
+          // every later call with the same arguments gives exactly the first call's result
+          const seen = first.get(base);
+          if (seen) expect(y).toEqual(seen);
+          else first.set(base, y);
+        }
+      }
+    }
+  });
+
   it('matches the closed form theta = pos · base^(-2i/ropeDim) and reads positions at run time', () => {
     const [nHeads, headDim] = [2, 16];
     const x = new Float32Array(nHeads * headDim);
