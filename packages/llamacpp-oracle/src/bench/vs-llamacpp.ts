@@ -1,6 +1,6 @@
 /**
  * `npm run bench:vs-llamacpp`: Ternion against llama.cpp (node-llama-cpp 3.21.1) on a synthesized model of
- * the bitnet-b1.58-2B-4T shape, both with 2 threads, in one run, alternating the contenders so that noise on
+ * the bitnet-b1.58-2B-4T shape (or another of MODEL_SHAPES: `-- --shape 700m`, the server benchmark's), both with 2 threads, in one run, alternating the contenders so that noise on
  * this shared machine hits both alike. Prints medians of 3, ratios, and the decode bandwidth limit.
  *
  * The TQ2_0 file is written as architecture `bitnet` (llama.cpp cannot load `bitnet-b1.58`); at this shape
@@ -9,13 +9,19 @@
  */
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import path from 'node:path';
-import { loadModel, type Model, synthesizeModel } from '@ternion/engine';
+import { loadModel, MODEL_SHAPES, type Model, synthesizeModel } from '@ternion/engine';
 import { measureReadBandwidth, setThreads } from '@ternion/kernels-native';
 import { getLlama, type LlamaModel } from 'node-llama-cpp';
 import { centredCosine } from '../llama.js';
 import { repoRoot } from '../paths.js';
 
 const quick = process.argv.includes('--quick');
+const shapeArg = process.argv.indexOf('--shape');
+const SHAPE = shapeArg >= 0 ? (process.argv[shapeArg + 1] ?? '') : '2b4t';
+if (!(SHAPE in MODEL_SHAPES)) {
+  process.stderr.write(`--shape: expected one of ${Object.keys(MODEL_SHAPES).join(', ')}, got '${SHAPE}'\n`);
+  process.exit(2);
+}
 const THREADS = 2;
 const PP = quick ? 64 : 256;
 const TG = quick ? 16 : 128;
@@ -43,7 +49,7 @@ async function ensureModel(
   if (existsSync(file)) return;
   process.stdout.write(`synthesizing ${path.basename(file)} …\n`);
   const tmp = `${file}.tmp`;
-  await synthesizeModel({ shape: '2b4t', format, architecture, seed: 1 }).write(tmp);
+  await synthesizeModel({ shape: SHAPE, format, architecture, seed: 1 }).write(tmp);
   renameSync(tmp, file);
 }
 
@@ -166,8 +172,8 @@ async function int8OutputEffect(f16: Model, i8: Model, n: number): Promise<{ top
 async function main(): Promise<void> {
   const dir = path.join(repoRoot, '.bench-cache');
   mkdirSync(dir, { recursive: true });
-  const tq2 = path.join(dir, '2b4t-bitnet-tq2_0.gguf');
-  const i2s = path.join(dir, '2b4t-bitnet-b1.58-i2_s.gguf');
+  const tq2 = path.join(dir, `${SHAPE}-bitnet-tq2_0.gguf`);
+  const i2s = path.join(dir, `${SHAPE}-bitnet-b1.58-i2_s.gguf`);
   await ensureModel(tq2, 'TQ2_0', 'bitnet');
   await ensureModel(i2s, 'I2_S', 'bitnet-b1.58');
 
@@ -224,7 +230,7 @@ async function main(): Promise<void> {
   const out = (s: string): boolean => process.stdout.write(`${s}\n`);
   out('');
   out(
-    `bitnet-b1.58-2B-4T shape (synthetic), ${THREADS} threads, pp${PP} / tg${TG}, median of ${REPS} (runs alternate the engines)`,
+    `${MODEL_SHAPES[SHAPE]!.description} shape ('${SHAPE}', synthetic), ${THREADS} threads, pp${PP} / tg${TG}, median of ${REPS} (runs alternate the engines)`,
   );
   out(`| engine | file | pp${PP} tok/s | tg${TG} tok/s |`);
   out('|---|---|---|---|');
