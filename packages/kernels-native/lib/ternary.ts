@@ -89,6 +89,9 @@ interface TernaryNative {
     y: Float32Array,
   ): void;
   ternaryMatmulAsync(...args: Parameters<TernaryNative['ternaryMatmul']>): Promise<void>;
+  /** count, colsPadded, q, aScales, aSums, mode, n, then count x (wData, wRowScales, m, y). */
+  ternaryMatmulGroup(...args: unknown[]): void;
+  ternaryMatmulGroupAsync(...args: unknown[]): Promise<void>;
 }
 const n = native as unknown as TernaryNative;
 
@@ -308,4 +311,57 @@ export function ternaryMatmul(
 /** ternaryMatmul on a libuv worker; do not touch w, a or y until the promise settles. */
 export function ternaryMatmulAsync(...args: Parameters<typeof ternaryMatmul>): Promise<void> {
   return n.ternaryMatmulAsync(...matmulArgs('ternaryMatmulAsync', ...args));
+}
+
+/** Most matrices in one ternaryMatmulGroup call. */
+export const TERNARY_GROUP_MAX = 4;
+
+function groupArgs(
+  fn: string,
+  ws: readonly PackedTernary[],
+  a: QuantizedActivations,
+  rows: number,
+  ys: readonly Float32Array[],
+): unknown[] {
+  if (!Array.isArray(ws) || ws.length < 1 || ws.length > TERNARY_GROUP_MAX) {
+    throw new RangeError(`${fn}: ws must be an array of 1 to ${TERNARY_GROUP_MAX} packed matrices`);
+  }
+  if (!Array.isArray(ys) || ys.length !== ws.length) {
+    throw new RangeError(
+      `${fn}: ys must hold one output per matrix (${ws.length}), got ${String(ys?.length)}`,
+    );
+  }
+  const args: unknown[] = [];
+  for (let i = 0; i < ws.length; i++) {
+    const [wData, wRowScales, m, colsPadded, q, aScales, aSums, mode, count, y] = matmulArgs(
+      `${fn} (matrix ${i})`,
+      ws[i]!,
+      a,
+      rows,
+      ys[i]!,
+    );
+    if (i === 0) args.push(ws.length, colsPadded, q, aScales, aSums, mode, count);
+    args.push(wData, wRowScales, m, y);
+  }
+  return args;
+}
+
+/**
+ * ternaryMatmul of several matrices over the same activations — a layer's q, k and v, or its gate and up — in
+ * one call: ys[i] (rows, ws[i].rows) = X ws[i]^T, bit-identical to ternaryMatmul(ws[i], a, rows, ys[i]). The
+ * pool runs their rows as one job (one wake-up and one tail wait instead of one per matrix) and the batched
+ * kernel interleaves the activations once for all. Up to TERNARY_GROUP_MAX matrices.
+ */
+export function ternaryMatmulGroup(
+  ws: readonly PackedTernary[],
+  a: QuantizedActivations,
+  rows: number,
+  ys: readonly Float32Array[],
+): void {
+  n.ternaryMatmulGroup(...groupArgs('ternaryMatmulGroup', ws, a, rows, ys));
+}
+
+/** ternaryMatmulGroup on a libuv worker; do not touch ws, a or ys until the promise settles. */
+export function ternaryMatmulGroupAsync(...args: Parameters<typeof ternaryMatmulGroup>): Promise<void> {
+  return n.ternaryMatmulGroupAsync(...groupArgs('ternaryMatmulGroupAsync', ...args));
 }

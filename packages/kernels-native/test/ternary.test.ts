@@ -13,6 +13,8 @@ import {
   recordProgram,
   ternaryMatmul,
   ternaryMatmulAsync,
+  ternaryMatmulGroup,
+  ternaryMatmulGroupAsync,
 } from '../lib/index.js';
 import {
   detach,
@@ -464,5 +466,76 @@ describe('ternaryMatmul', () => {
     const qDetached = allocQuantizedActivations(2, 300, 'per-token');
     detach(qDetached.q);
     expect(() => ternaryMatmul(packed, qDetached, 1, y)).toThrow(RangeError);
+  });
+});
+
+describe('ternaryMatmulGroup', () => {
+  // Row counts on and off the 64-row chunk grid and below one 16-row group; batches for the GEMV (1), the
+  // register tiles (3) and the outer-product kernel (16, 17, 40: whole and partial 16-token tiles).
+  const rowsOf = [100, 64, 37];
+  const cases: [number, number][] = [
+    [1, 768],
+    [3, 300],
+    [16, 1280],
+    [17, 512],
+    [40, 256],
+  ];
+  const dots: [ActivationQuantization, 'ternion' | 'llama.cpp'][] = [
+    ['per-token', 'ternion'],
+    ['per-block-256', 'ternion'],
+    ['per-block-256', 'llama.cpp'],
+  ];
+  for (const [mode, dot] of dots) {
+    it(`equals one ternaryMatmul per matrix, bit for bit, on every ISA and thread count (${mode}, ${dot})`, () => {
+      for (const [n, k] of cases) {
+        const ws = rowsOf.map((m, i) => makeWeights(m, k, 31 * n + 7 * k + i).packed);
+        const qa = allocQuantizedActivations(n, k, mode, { dot });
+        quantizeActivations(randomActivations(n * k, n + k), n, qa);
+        forEachIsaAndThreads([1, 2], (isa, threads) => {
+          const want = ws.map((w) => {
+            const y = new Float32Array(n * w.rows);
+            ternaryMatmul(w, qa, n, y);
+            return y;
+          });
+          const ys = ws.map((w) => new Float32Array(n * w.rows).fill(Number.NaN));
+          ternaryMatmulGroup(ws, qa, n, ys);
+          for (let i = 0; i < ws.length; i++) {
+            expect(sameBytes(ys[i]!, want[i]!), `${isa} ${threads}T n=${n} k=${k} matrix ${i}`).toBe(true);
+          }
+        });
+      }
+    });
+  }
+
+  it('runs async and inside a recorded program with the same result', async () => {
+    const ws = rowsOf.map((m, i) => makeWeights(m, 512, 90 + i).packed);
+    const qa = allocQuantizedActivations(16, 512, 'per-block-256');
+    quantizeActivations(randomActivations(16 * 512, 5), 16, qa);
+    const want = ws.map((w) => {
+      const y = new Float32Array(16 * w.rows);
+      ternaryMatmul(w, qa, 16, y);
+      return y;
+    });
+    const ys = ws.map((w) => new Float32Array(16 * w.rows));
+    await ternaryMatmulGroupAsync(ws, qa, 16, ys);
+    for (let i = 0; i < ws.length; i++) expect(sameBytes(ys[i]!, want[i]!)).toBe(true);
+    const zs = ws.map((w) => new Float32Array(16 * w.rows));
+    const program = recordProgram(() => ternaryMatmulGroup(ws, qa, 16, zs));
+    await program.runAsync();
+    for (let i = 0; i < ws.length; i++) expect(sameBytes(zs[i]!, want[i]!)).toBe(true);
+  });
+
+  it('validates its arguments', () => {
+    const a = makeWeights(8, 300, 1).packed;
+    const b = makeWeights(5, 300, 2).packed;
+    const qa = allocQuantizedActivations(2, 300, 'per-token');
+    const ya = new Float32Array(16);
+    const yb = new Float32Array(10);
+    expect(() => ternaryMatmulGroup([], qa, 1, [])).toThrow(/1 to 4/);
+    expect(() => ternaryMatmulGroup([a, b, a, b, a], qa, 1, [ya, yb, ya, yb, ya])).toThrow(/1 to 4/);
+    expect(() => ternaryMatmulGroup([a, b], qa, 1, [ya])).toThrow(/one output per matrix/);
+    expect(() => ternaryMatmulGroup([a, b], qa, 2, [ya, new Float32Array(9)])).toThrow(/matrix 1/);
+    expect(() => ternaryMatmulGroup([a, makeWeights(5, 256, 3).packed], qa, 1, [ya, yb])).toThrow(/cols/);
+    expect(() => ternaryMatmulGroup([a, b], qa, 3, [ya, yb])).toThrow(/rows must be in \[1, 2\]/);
   });
 });

@@ -20,7 +20,9 @@ import {
   rope,
   roundToF16,
   siluMul,
+  ternaryMatmulGroup,
 } from '@ternion/kernels-native';
+import type { TernaryLinear } from '@ternion/tmac';
 import type { TernaryKernels } from './ternary-kernels.js';
 import type { DenseMatrix, ModelWeights } from './weights.js';
 
@@ -252,9 +254,7 @@ export class ForwardPass {
       // ---- attention: x += W_o · sub_norm(Attn(RoPE(W_q·n), RoPE(W_k·n), W_v·n)), n = attn_norm(x) ----
       rmsNorm(this.x, L.attnNorm, n, d, eps, this.xn);
       quantizeActivations(this.xn, n, this.qEmbd);
-      P.q.run(this.qEmbd, n, this.q);
-      P.k.run(this.qEmbd, n, this.k);
-      P.v.run(this.qEmbd, n, this.v);
+      runLinears([P.q, P.k, P.v], this.qEmbd, n, [this.q, this.k, this.v]);
       rope(this.q, this.positions, n, c.headCount, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
       rope(this.k, this.positions, n, c.headCountKv, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
       // llama.cpp multiplies the f16 K cache by Q converted to f16
@@ -299,8 +299,7 @@ export class ForwardPass {
       // ---- FFN: x += W_down · sub_norm(act(W_gate·m) ⊙ W_up·m), m = ffn_norm(x) ----
       rmsNorm(this.x, L.ffnNorm, n, d, eps, this.xn);
       quantizeActivations(this.xn, n, this.qEmbd);
-      P.gate.run(this.qEmbd, n, this.gate);
-      P.up.run(this.qEmbd, n, this.up);
+      runLinears([P.gate, P.up], this.qEmbd, n, [this.gate, this.up]);
       ffnAct(this.gate, this.up, this.gate, n * ff);
       rmsNorm(this.gate, L.ffnSubNorm, n, ff, eps, this.gate);
       quantizeActivations(this.gate, n, this.qFf);
@@ -316,6 +315,30 @@ export class ForwardPass {
     if (o.roundLikeLlamaCpp && w.output.kind === 'f16') roundToF16(this.xLogits, nLogits * d);
     denseMatmul(w.output, this.xLogits, nLogits, this.logits, this.i8Scratch);
   }
+}
+
+/**
+ * Projections of one activation batch (q, k, v; gate, up): one native call for all of them when they all run
+ * the multiply-add kernel at this batch size (one pool job, the activations interleaved once), else one
+ * call each. Same bits either way. Measured on the 700m model (step profiler, both variants loaded in one
+ * process, alternating, medians of 10, four runs): 1-row pass 1.00-1.19x, 16-row pass 0.99-1.10x faster.
+ */
+function runLinears(
+  linears: readonly TernaryLinear[],
+  a: QuantizedActivations,
+  n: number,
+  ys: readonly Float32Array[],
+): void {
+  if (linears.every((l) => l.kernelFor(n) === 'mad')) {
+    ternaryMatmulGroup(
+      linears.map((l) => l.mad),
+      a,
+      n,
+      ys,
+    );
+    return;
+  }
+  for (let i = 0; i < linears.length; i++) linears[i]!.run(a, n, ys[i]!);
 }
 
 function gatherRows(m: DenseMatrix, ids: Int32Array, n: number, out: Float32Array, status: Int32Array): void {

@@ -78,69 +78,122 @@ using GemmFn = void (*)(const TernaryGemm&, int64_t, int64_t);
 
 GemmFn pick_gemm() { return TERNION_PICK(ternary_gemm); }
 
+// Most matrices one ternaryMatmulGroup call runs (a layer's q, k, v or gate, up).
+constexpr int kMaxGroup = 4;
+
+// Runs the GEMMs gs[0..count) — same activations (q, scales, sums, N, Kp, mode), own weights and outputs — as
+// one pool job over their rows laid end to end, each matrix starting at a multiple of 64 rows: one wake-up and
+// one tail wait instead of `count`, and the activations interleaved (outer-product kernel) or summed by 32
+// (llama.cpp order) once for all of them.
+void run_gemms(TernaryGemm* gs, int count) {
+  int64_t offset[kMaxGroup + 1];  // (count + 1) first virtual row of each matrix, then the end
+  offset[0] = 0;
+  for (int i = 0; i < count; i++) offset[i + 1] = offset[i] + (gs[i].M + 63) / 64 * 64;
+  GemmFn fn = pick_gemm();
+  int64_t grain = 64;  // 64-row chunks: whole register tiles (and row groups of 16), and the weights of a
+                       // chunk (64 * Kp/4 bytes) stay in L2 while every activation row passes over them
+  const TernaryGemm& g0 = gs[0];
+  if (g0.llamacpp) {
+    const int64_t nblocks = g0.Kp / kPackedBlockWeights;
+    static thread_local std::vector<int32_t> sums32;  // (N, nblocks, 8)
+    sums32.resize(static_cast<size_t>(g0.N * nblocks * 8));
+    for (int64_t i = 0; i < g0.N * nblocks * 8; i++) {
+      int32_t s = 0;
+      for (int64_t k = 0; k < 32; k++) s += g0.q[i * 32 + k];  // q rows are contiguous: (N, Kp)
+      sums32[static_cast<size_t>(i)] = s;
+    }
+    for (int i = 0; i < count; i++) gs[i].q_sums32 = sums32.data();
+    // The AVX2 level runs the scalar code (a comparison mode, not a hot path).
+    fn = ternary_gemm_llamacpp_generic;
+#ifdef TERNION_X86
+    if (active_isa() == Isa::kAvx512) fn = ternary_gemm_llamacpp_avx512;
+#endif
+    grain = 16;
+  }
+#ifdef TERNION_X86
+  else if (fn == ternary_gemm_avx512 && ternary_outer_applies(g0)) {
+    // The outer-product kernel reads the activations interleaved by 16 tokens: built once per call here.
+    static thread_local std::vector<int8_t> scratch;  // (tiles, Kp / 4, 16, 4) + alignment
+    const int64_t tiles = ternary_outer_tiles(g0);
+    const size_t bytes = static_cast<size_t>(tiles * g0.Kp * 16);
+    if (scratch.size() < bytes + 64) scratch.resize(bytes + 64);
+    int8_t* q_tiles = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
+    // 8 units (8 x 16 tokens x 64 bytes = 8 KiB) per chunk at least: below that a split costs more than it saves.
+    ThreadPool::instance().parallel_for(tiles * (g0.Kp / 64), 8, [&](int64_t u0, int64_t u1, int) {
+      ternary_interleave_avx512(g0, q_tiles, u0, u1);
+    });
+    for (int i = 0; i < count; i++) gs[i].q_tiles = q_tiles;
+    fn = ternary_gemm_outer_avx512;
+  }
+#endif
+  ThreadPool::instance().parallel_for(offset[count], grain, [&](int64_t b, int64_t e, int) {
+    for (int i = 0; i < count; i++) {
+      // The chunk's part in matrix i: starts at a multiple of `grain` rows of it (offsets are multiples of 64).
+      const int64_t m0 = (b > offset[i] ? b : offset[i]) - offset[i];
+      const int64_t m1 = (e < offset[i] + gs[i].M ? e : offset[i] + gs[i].M) - offset[i];
+      if (m0 < m1) fn(gs[i], m0, m1);
+    }
+  });
+}
+
+// Reads matrix i's (wData, wRowScales, M, y) at arguments first..first+3 into g (whose Kp, N, mode are set).
+void read_matrix(const Napi::CallbackInfo& info, size_t first, TernaryGemm& g) {
+  Napi::Env env = info.Env();
+  g.M = int_arg(info, first + 2, "rows (M)", 1, int64_t{1} << 31);
+  g.w = u8_arg(info, first, "wData", checked_mul(env, g.M, g.Kp / 4, "M * colsPadded / 4")).data;
+  g.w_scales = f32_arg(info, first + 1, "wRowScales", static_cast<size_t>(g.M)).data;
+  g.y = f32_arg(info, first + 3, "y", checked_mul(env, g.N, g.M, "N * M")).data;
+}
+
+// Reads the shared activation arguments (Kp at kp_at, then q, aScales, aSums, mode, N) into g.
+void read_activations(const Napi::CallbackInfo& info, size_t kp_at, TernaryGemm& g) {
+  Napi::Env env = info.Env();
+  g.Kp = int_arg(info, kp_at, "colsPadded", kPackedBlockWeights, kMaxTernaryCols + kPackedBlockWeights);
+  if (g.Kp % kPackedBlockWeights != 0) {
+    throw_range_error(env, "argument " + std::to_string(kp_at) + " (colsPadded): must be a multiple of 256");
+  }
+  const int64_t mode = int_arg(info, kp_at + 4, "mode", 0, 2);  // 0 per-token, 1 per-block-256, 2 = 1 in llama.cpp's order
+  g.per_block = mode >= 1;
+  g.llamacpp = mode == 2;
+  g.N = int_arg(info, kp_at + 5, "N", 1, int64_t{1} << 24);
+  const int64_t groups = g.per_block ? g.Kp / kPackedBlockWeights : 1;
+  g.q = i8_arg(info, kp_at + 1, "q", checked_mul(env, g.N, g.Kp, "N * colsPadded")).data;
+  g.a_scales = f32_arg(info, kp_at + 2, "aScales", checked_mul(env, g.N, groups, "N * groups")).data;
+  g.a_sums = i32_arg(info, kp_at + 3, "aSums", checked_mul(env, g.N, groups, "N * groups")).data;
+}
+
 // ternaryMatmul(wData: Uint8Array (M, Kp/4), wRowScales: Float32Array (M), M, Kp, q: Int8Array (>= N*Kp),
 //               aScales: Float32Array, aSums: Int32Array (>= N * groups), mode (0 per-token, 1 per-block-256),
 //               N, y: Float32Array (>= N*M))
 Work PrepareMatmul(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
   TernaryGemm g{};
+  read_activations(info, 3, g);
   g.M = int_arg(info, 2, "rows (M)", 1, int64_t{1} << 31);
-  g.Kp = int_arg(info, 3, "colsPadded", kPackedBlockWeights, kMaxTernaryCols + kPackedBlockWeights);
-  if (g.Kp % kPackedBlockWeights != 0) throw_range_error(env, "argument 3 (colsPadded): must be a multiple of 256");
-  const int64_t mode = int_arg(info, 7, "mode", 0, 2);  // 0 per-token, 1 per-block-256, 2 = 1 in llama.cpp's order
-  g.per_block = mode >= 1;
-  g.llamacpp = mode == 2;
-  g.N = int_arg(info, 8, "N", 1, int64_t{1} << 24);
-  const int64_t groups = g.per_block ? g.Kp / kPackedBlockWeights : 1;
+  Napi::Env env = info.Env();
   g.w = u8_arg(info, 0, "wData", checked_mul(env, g.M, g.Kp / 4, "M * colsPadded / 4")).data;
   g.w_scales = f32_arg(info, 1, "wRowScales", static_cast<size_t>(g.M)).data;
-  g.q = i8_arg(info, 4, "q", checked_mul(env, g.N, g.Kp, "N * colsPadded")).data;
-  g.a_scales = f32_arg(info, 5, "aScales", checked_mul(env, g.N, groups, "N * groups")).data;
-  g.a_sums = i32_arg(info, 6, "aSums", checked_mul(env, g.N, groups, "N * groups")).data;
   g.y = f32_arg(info, 9, "y", checked_mul(env, g.N, g.M, "N * M")).data;
-  return [g]() mutable {
-    if (g.llamacpp) {
-      const int64_t nblocks = g.Kp / kPackedBlockWeights;
-      static thread_local std::vector<int32_t> sums32;  // (N, nblocks, 8)
-      sums32.resize(static_cast<size_t>(g.N * nblocks * 8));
-      for (int64_t i = 0; i < g.N * nblocks * 8; i++) {
-        int32_t s = 0;
-        for (int64_t k = 0; k < 32; k++) s += g.q[i * 32 + k];  // q rows are contiguous: (N, Kp)
-        sums32[static_cast<size_t>(i)] = s;
-      }
-      g.q_sums32 = sums32.data();
-      // The AVX2 level runs the scalar code (a comparison mode, not a hot path).
-      GemmFn fn = ternary_gemm_llamacpp_generic;
-#ifdef TERNION_X86
-      if (active_isa() == Isa::kAvx512) fn = ternary_gemm_llamacpp_avx512;
-#endif
-      ThreadPool::instance().parallel_for(g.M, 16, [&](int64_t m0, int64_t m1, int) { fn(g, m0, m1); });
-      return;
-    }
-    GemmFn fn = pick_gemm();
-#ifdef TERNION_X86
-    if (fn == ternary_gemm_avx512 && ternary_outer_applies(g)) {
-      // The outer-product kernel reads the activations interleaved by 16 tokens: built once per call here.
-      static thread_local std::vector<int8_t> scratch;  // (tiles, Kp / 4, 16, 4) + alignment
-      const int64_t tiles = ternary_outer_tiles(g);
-      const size_t bytes = static_cast<size_t>(tiles * g.Kp * 16);
-      if (scratch.size() < bytes + 64) scratch.resize(bytes + 64);
-      int8_t* q_tiles = scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64;
-      // 8 units (8 x 16 tokens x 64 bytes = 8 KiB) per chunk at least: below that a split costs more than it saves.
-      ThreadPool::instance().parallel_for(tiles * (g.Kp / 64), 8, [&](int64_t u0, int64_t u1, int) {
-        ternary_interleave_avx512(g, q_tiles, u0, u1);
-      });
-      g.q_tiles = q_tiles;
-      fn = ternary_gemm_outer_avx512;
-    }
-#endif
-    // 64-row chunks: whole register tiles (and row groups of 16), and the weights of a chunk (64 * Kp/4
-    // bytes) stay in L2 while every activation row passes over them.
-    ThreadPool::instance().parallel_for(g.M, 64, [&](int64_t m0, int64_t m1, int) { fn(g, m0, m1); });
-  };
+  return [g]() mutable { run_gemms(&g, 1); };
 }
 
-void Init(Napi::Env env, Napi::Object exports) { export_kernel(env, exports, "ternaryMatmul", PrepareMatmul); }
+// ternaryMatmulGroup(count, Kp, q, aScales, aSums, mode, N, then count x (wData, wRowScales, M, y)): the
+// matrices of one activation batch (a layer's q, k, v) in one call; each result equals its ternaryMatmul's.
+Work PrepareMatmulGroup(const Napi::CallbackInfo& info) {
+  const int count = static_cast<int>(int_arg(info, 0, "count", 1, kMaxGroup));
+  TernaryGemm base{};
+  read_activations(info, 1, base);
+  TernaryGemm gs[kMaxGroup];
+  for (int i = 0; i < count; i++) {
+    gs[i] = base;
+    read_matrix(info, 7 + 4 * static_cast<size_t>(i), gs[i]);
+  }
+  return [gs, count]() mutable { run_gemms(gs, count); };
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  export_kernel(env, exports, "ternaryMatmul", PrepareMatmul);
+  export_kernel(env, exports, "ternaryMatmulGroup", PrepareMatmulGroup);
+}
 
 }  // namespace
 }  // namespace ternion
