@@ -273,8 +273,10 @@ function breakdown(c: ModelConfig, m: Machine, p: PassProfile): void {
   const rows = [...p.seconds.entries()].sort((a, b) => b[1] - a[1]);
   print('');
   print(`${p.tokens}-row decode pass, ${p.passes} profiled: ${(total * 1e3).toFixed(2)} ms in kernels`);
-  // The chooser may put some ternary shapes on the LUT kernel: the GEMM figures are for both together.
-  const ternary = ((p.seconds.get('ternaryMatmul') ?? 0) + (p.seconds.get('lutMatmul') ?? 0)) / p.passes;
+  // q/k/v and gate/up run as one grouped call, the chooser may put some shapes on the LUT kernel: the GEMM
+  // figures are for all ternary kernels together.
+  const ternaryKernels = ['ternaryMatmul', 'ternaryMatmulGroup', 'lutMatmul'];
+  const ternary = ternaryKernels.reduce((t, k) => t + (p.seconds.get(k) ?? 0), 0) / p.passes;
   const ternaryNote =
     p.tokens === 1
       ? `all ternary GEMMs: ${(macs.ternary / 4 / ternary / 1e9).toFixed(1)} GB/s of 2-bit weights = ${((macs.ternary / 4 / ternary / m.bandwidth) * 100).toFixed(0)}% of read bandwidth`
@@ -282,7 +284,7 @@ function breakdown(c: ModelConfig, m: Machine, p: PassProfile): void {
   for (const [kernel, seconds] of rows.slice(0, 8)) {
     const t = seconds / p.passes;
     let note = '';
-    if (kernel === 'ternaryMatmul' || kernel === 'lutMatmul') note = ternaryNote;
+    if (ternaryKernels.includes(kernel)) note = ternaryNote;
     else if (kernel === 'matmulF16') {
       const rate = (p.tokens * macs.output) / t;
       note =
