@@ -293,7 +293,7 @@ function breakdown(c: ModelConfig, m: Machine, p: PassProfile): void {
           : `${(rate / 1e9).toFixed(0)} G FMA/s = ${((rate / m.f32FmasPerSecond) * 100).toFixed(0)}% of the FMA peak`;
     }
     print(
-      `  ${kernel.padEnd(16)} ${(t * 1e3).toFixed(2).padStart(7)} ms ${((t / total) * 100).toFixed(0).padStart(3)}%  ${note}`,
+      `  ${kernel.padEnd(18)} ${(t * 1e3).toFixed(2).padStart(7)} ms ${((t / total) * 100).toFixed(0).padStart(3)}%  ${note}`,
     );
   }
 }
