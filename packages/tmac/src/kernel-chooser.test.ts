@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { currentMachineKey, KernelChooser } from './kernel-chooser.js';
+import { currentMachineKey, KEEP_BUILDS, KernelChooser } from './kernel-chooser.js';
 import type { MeasureShape } from './measure-kernels.js';
 
 function rng(seed: number): () => number {
@@ -109,16 +109,17 @@ describe('KernelChooser', () => {
     ]);
   });
 
-  it("drops this machine's figures from earlier kernel builds on save, keeps other machines'", () => {
+  it("keeps only the newest kernel builds' figures of this machine on save, and every other machine's", () => {
     const file = path.join(dir, 'profile.json');
     const key = currentMachineKey();
     const prefix = key.slice(0, key.lastIndexOf('|') + 1);
     const figures = { '8x8/per-token': { 1: { mad: 1, lut: 2 } } };
+    const old = ['b1', 'b2', 'b3', 'b4', 'b5'].map((b) => `${prefix}${b}`); // oldest first
     writeFileSync(
       file,
       JSON.stringify({
         version: 1,
-        machines: { [`${prefix}old-build`]: figures, 'other-cpu|avx2|4T|old-build': figures },
+        machines: Object.fromEntries([...old, 'other-cpu|avx2|4T|b0'].map((k) => [k, figures])),
       }),
     );
     const { timer } = fakeTimer();
@@ -126,7 +127,10 @@ describe('KernelChooser', () => {
     chooser.measure(64, 256);
     chooser.save();
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { machines: Record<string, unknown> };
-    expect(Object.keys(saved.machines).sort()).toEqual([key, 'other-cpu|avx2|4T|old-build'].sort());
+    // the current build plus the KEEP_BUILDS - 1 newest others survive; another machine is never touched
+    expect(Object.keys(saved.machines).sort()).toEqual(
+      [...old.slice(old.length - (KEEP_BUILDS - 1)), key, 'other-cpu|avx2|4T|b0'].sort(),
+    );
   });
 
   it('saves and reloads the profile without measuring again', () => {

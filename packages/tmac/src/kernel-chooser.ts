@@ -46,6 +46,9 @@ export interface KernelChooserOptions {
   readonly warn?: (message: string) => void;
 }
 
+/** Kernel builds of one machine whose figures a save keeps (the current one and the newest others). */
+export const KEEP_BUILDS = 4;
+
 export function currentMachineKey(): string {
   // The kernels' build is part of the key: a profile measured before they changed must be measured again.
   return `${currentMachinePrefix()}${kernelBuildId()}`;
@@ -175,14 +178,19 @@ export class KernelChooser {
 
   /**
    * Writes new measurements to the profile file (no-op without a path or without new figures). With the default
-   * machine key, figures this machine saved under earlier kernel builds are dropped: they can never be used
-   * again, and the file would otherwise grow with every rebuild.
+   * machine key, only the newest KEEP_BUILDS kernel builds of this machine keep their figures (keys are kept in
+   * the order they were first saved): the file no longer grows with every rebuild, and two builds in use side by
+   * side (a global CLI and a project's copy) never delete each other's figures.
    */
   save(): void {
     if (this.profilePath === null || !this.dirty) return;
     if (this.stalePrefix !== undefined) {
-      for (const key of Object.keys(this.profile.machines)) {
-        if (key !== this.machineKey && key.startsWith(this.stalePrefix)) delete this.profile.machines[key];
+      const prefix = this.stalePrefix;
+      const builds = Object.keys(this.profile.machines).filter(
+        (k) => k.startsWith(prefix) && k !== this.machineKey,
+      );
+      for (const key of builds.slice(0, Math.max(0, builds.length - (KEEP_BUILDS - 1)))) {
+        delete this.profile.machines[key];
       }
     }
     saveProfile(this.profilePath, this.profile);
