@@ -331,6 +331,17 @@ function groupArgs(
       `${fn}: ys must hold one output per matrix (${ws.length}), got ${String(ys?.length)}`,
     );
   }
+  // The matrices' rows run in one pool job: outputs sharing memory would be written by several threads at once.
+  for (let i = 0; i < ys.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a0 = ys[i]!;
+      const b0 = ys[j]!;
+      if (!(a0 instanceof Float32Array) || !(b0 instanceof Float32Array) || a0.buffer !== b0.buffer) continue;
+      const [aStart, aEnd] = [a0.byteOffset, a0.byteOffset + rows * ws[i]!.rows * 4];
+      const [bStart, bEnd] = [b0.byteOffset, b0.byteOffset + rows * ws[j]!.rows * 4];
+      if (aStart < bEnd && bStart < aEnd) throw new RangeError(`${fn}: ys[${j}] and ys[${i}] overlap`);
+    }
+  }
   const args: unknown[] = [];
   for (let i = 0; i < ws.length; i++) {
     const [wData, wRowScales, m, colsPadded, q, aScales, aSums, mode, count, y] = matmulArgs(

@@ -16,6 +16,7 @@ import {
   ternaryMatmulGroup,
   ternaryMatmulGroupAsync,
 } from '../lib/index.js';
+import { native } from '../lib/native.js';
 import {
   detach,
   forEachIsaAndThreads,
@@ -537,5 +538,18 @@ describe('ternaryMatmulGroup', () => {
     expect(() => ternaryMatmulGroup([a, b], qa, 2, [ya, new Float32Array(9)])).toThrow(/matrix 1/);
     expect(() => ternaryMatmulGroup([a, makeWeights(5, 256, 3).packed], qa, 1, [ya, yb])).toThrow(/cols/);
     expect(() => ternaryMatmulGroup([a, b], qa, 3, [ya, yb])).toThrow(/rows must be in \[1, 2\]/);
+    // outputs sharing memory would be written by two threads at once
+    expect(() => ternaryMatmulGroup([a, a], qa, 1, [ya, ya])).toThrow(/ys\[0\] and ys\[1\] overlap/);
+    const shared = new Float32Array(40);
+    expect(() => ternaryMatmulGroup([a, b], qa, 2, [shared.subarray(0, 16), shared.subarray(15)])).toThrow(
+      /overlap/,
+    );
+    ternaryMatmulGroup([a, b], qa, 2, [shared.subarray(0, 16), shared.subarray(16)]); // adjacent is fine
+    // the native binding counts its arguments
+    const group = (native as unknown as { ternaryMatmulGroup: (...args: unknown[]) => void })
+      .ternaryMatmulGroup;
+    expect(() => group(1, 512, new Int8Array(512), new Float32Array(2), new Int32Array(2), 0, 1)).toThrow(
+      /expected 11 arguments/,
+    );
   });
 });

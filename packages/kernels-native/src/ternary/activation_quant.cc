@@ -85,12 +85,14 @@ QuantRowFn pick_row_fn(bool per_block) {
   return per_block ? TERNION_PICK(quantize_row_per_block) : TERNION_PICK(quantize_row_per_token);
 }
 
-// Rows per pool chunk: at least this many values (32 KB of f32), so a 16-row decode batch (16 x 1536..4096)
-// splits over both cores. Measured in the 700m model's 16-row decode pass (step profiler, variants alternating in
-// one process, medians of 6): quantization 0.68-1.91 ms per pass inline (65536 values per chunk) against
-// 0.48-1.29 ms at 8192; 4096 was slower again (0.83 ms: chunks too small to pay for the split). An earlier
-// microbenchmark on a busy machine had found no gain, because a preempted worker holds a chunk the caller waits for.
-constexpr int64_t kMinChunkValues = 8192;
+// Rows per pool chunk: at least this many values. AVX-512: 8192 (32 KB of f32), so a 16-row decode batch
+// (16 x 1536..4096) splits over both cores — measured in the 700m model's 16-row decode pass (step profiler,
+// variants alternating in one process, medians of 6): quantization 0.68-1.91 ms per pass inline against
+// 0.48-1.29 ms at 8192; 4096 was slower again (0.83 ms). The slower levels keep 65536 (256 KB), measured
+// earlier: the scalar kernel split into small chunks was 1.4x slower than inline, because a preempted worker
+// holds a chunk the caller must wait for, and that wait is longer than the work it saves.
+constexpr int64_t kMinChunkValuesAvx512 = 8192;
+constexpr int64_t kMinChunkValues = 65536;
 
 // ternaryQuantize(x: Float32Array (rows, cols), rows, cols, colsPadded, mode (0 per-token, 1 per-block-256),
 //                 q: Int8Array (>= rows * colsPadded),
@@ -109,7 +111,8 @@ Work PrepareQuantize(const Napi::CallbackInfo& info) {
   int32_t* sums = i32_arg(info, 7, "sums", static_cast<size_t>(rows * groups)).data;
   return [x, rows, cols, kp, per_block, groups, q, scales, sums] {
     const QuantRowFn fn = pick_row_fn(per_block);
-    const int64_t grain = cols >= kMinChunkValues ? 1 : kMinChunkValues / cols;
+    const int64_t min_values = active_isa() == Isa::kAvx512 ? kMinChunkValuesAvx512 : kMinChunkValues;
+    const int64_t grain = cols >= min_values ? 1 : min_values / cols;
     ThreadPool::instance().parallel_for(rows, grain, [&](int64_t r0, int64_t r1, int) {
       for (int64_t r = r0; r < r1; r++) {
         fn(x + r * cols, cols, kp, q + r * kp, scales + r * groups, sums + r * groups);

@@ -180,9 +180,14 @@ Work PrepareMatmul(const Napi::CallbackInfo& info) {
 // matrices of one activation batch (a layer's q, k, v) in one call; each result equals its ternaryMatmul's.
 Work PrepareMatmulGroup(const Napi::CallbackInfo& info) {
   const int count = static_cast<int>(int_arg(info, 0, "count", 1, kMaxGroup));
+  if (info.Length() != 7 + 4 * static_cast<size_t>(count)) {
+    throw_range_error(info.Env(), "ternaryMatmulGroup: expected " + std::to_string(7 + 4 * count) +
+                                      " arguments for " + std::to_string(count) + " matrices, got " +
+                                      std::to_string(info.Length()));
+  }
   TernaryGemm base{};
   read_activations(info, 1, base);
-  TernaryGemm gs[kMaxGroup];
+  TernaryGemm gs[kMaxGroup]{};
   for (int i = 0; i < count; i++) {
     gs[i] = base;
     read_matrix(info, 7 + 4 * static_cast<size_t>(i), gs[i]);

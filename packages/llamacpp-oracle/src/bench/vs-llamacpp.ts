@@ -15,13 +15,29 @@ import { getLlama, type LlamaModel } from 'node-llama-cpp';
 import { centredCosine } from '../llama.js';
 import { repoRoot } from '../paths.js';
 
-const quick = process.argv.includes('--quick');
-const shapeArg = process.argv.indexOf('--shape');
-const SHAPE = shapeArg >= 0 ? (process.argv[shapeArg + 1] ?? '') : '2b4t';
-if (!(SHAPE in MODEL_SHAPES)) {
-  process.stderr.write(`--shape: expected one of ${Object.keys(MODEL_SHAPES).join(', ')}, got '${SHAPE}'\n`);
-  process.exit(2);
+/** `--quick`, `--shape NAME` / `--shape=NAME`; anything else is refused (a typo must not start a long run). */
+function parseArgs(argv: readonly string[]): { quick: boolean; shape: string } {
+  let quick = false;
+  let shape = '2b4t';
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--quick') quick = true;
+    else if (arg === '--shape') shape = argv[++i] ?? '';
+    else if (arg.startsWith('--shape=')) shape = arg.slice('--shape='.length);
+    else {
+      process.stderr.write(`vs-llamacpp: unknown argument '${arg}' (expected --quick, --shape NAME)\n`);
+      process.exit(2);
+    }
+  }
+  if (!Object.hasOwn(MODEL_SHAPES, shape)) {
+    process.stderr.write(
+      `--shape: expected one of ${Object.keys(MODEL_SHAPES).join(', ')}, got '${shape}'\n`,
+    );
+    process.exit(2);
+  }
+  return { quick, shape };
 }
+const { quick, shape: SHAPE } = parseArgs(process.argv.slice(2));
 const THREADS = 2;
 const PP = quick ? 64 : 256;
 const TG = quick ? 16 : 128;
