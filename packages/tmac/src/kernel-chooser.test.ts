@@ -133,6 +133,28 @@ describe('KernelChooser', () => {
     );
   });
 
+  it('keeps figures another process saved after this one loaded the profile', () => {
+    const file = path.join(dir, 'profile.json');
+    const { timer } = fakeTimer();
+    const a = new KernelChooser({ profilePath: file, timer, machineKey: 'cpu|avx512|2T' });
+    const b = new KernelChooser({ profilePath: file, timer, machineKey: 'cpu|avx512|2T' });
+    const c = new KernelChooser({ profilePath: file, timer, machineKey: 'cpu|avx2|2T' });
+    a.measure(64, 256);
+    a.save();
+    b.measure(128, 256); // same machine, another shape, loaded before a saved
+    b.save();
+    c.measure(64, 256); // another machine
+    c.save();
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as {
+      machines: Record<string, Record<string, unknown>>;
+    };
+    expect(Object.keys(saved.machines).sort()).toEqual(['cpu|avx2|2T', 'cpu|avx512|2T']);
+    expect(Object.keys(saved.machines['cpu|avx512|2T']!).sort()).toEqual([
+      '128x256/per-token',
+      '64x256/per-token',
+    ]);
+  });
+
   it('saves and reloads the profile without measuring again', () => {
     const file = path.join(dir, 'nested', 'profile.json');
     const first = fakeTimer();

@@ -184,6 +184,13 @@ export class KernelChooser {
    */
   save(): void {
     if (this.profilePath === null || !this.dirty) return;
+    // Another process may have saved figures since this one loaded the file: start from what is on disk now
+    // and put this machine key's figures (the only ones this chooser measures) over it.
+    const onDisk = loadProfile(this.profilePath, () => {});
+    this.profile.machines = {
+      ...onDisk.machines,
+      [this.machineKey]: { ...onDisk.machines[this.machineKey], ...this.profile.machines[this.machineKey] },
+    };
     if (this.stalePrefix !== undefined) {
       const prefix = this.stalePrefix;
       const builds = Object.keys(this.profile.machines).filter(
