@@ -40,17 +40,21 @@ KvWriteRowFn pick_kv_write_row() {
 // the pool would cost more than it saves (one decode token of a small model is a few thousand values).
 constexpr int64_t kParallelValues = 4096;
 
-struct KvWriteArgs {
+// The dimensions both write kernels share (checked by kv_write_shape).
+struct KvWriteDims {
+  int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
+};
+
+struct KvWriteArgs : KvWriteDims {
   uint16_t* k_cache;    // (num_blocks, n_kv_heads, head_dim, block_size) f16
   uint16_t* v_cache;    // (num_blocks, n_kv_heads, block_size, head_dim) f16
   const float* k;       // (n, n_kv_heads, head_dim)
   const float* v;       // (n, n_kv_heads, head_dim)
   const int32_t* slots; // (n) read when the work runs
   int32_t* status;      // (2) or null
-  int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
 };
 
-struct KvWriteI8Args {
+struct KvWriteI8Args : KvWriteDims {
   int8_t* k_cache;      // (num_blocks, n_kv_heads, head_dim, block_size)
   float* k_scales;      // (num_blocks, n_kv_heads, block_size)
   int8_t* v_cache;      // (num_blocks, n_kv_heads, block_size, head_dim)
@@ -59,7 +63,6 @@ struct KvWriteI8Args {
   const float* v;       // (n, n_kv_heads, head_dim)
   const int32_t* slots; // (n) read when the work runs
   int32_t* status;      // (2) or null
-  int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
 };
 
 // Symmetric int8 quantisation of one row: scale = max|x| / 127, q = x · (127 / max|x|) rounded to nearest
@@ -126,8 +129,7 @@ void kv_write(const KvWriteArgs& a) {
 }
 
 // The shape arguments both write kernels take, checked, and the element counts they imply.
-struct KvWriteShape {
-  int64_t num_blocks, block_size, n_kv_heads, head_dim, n;
+struct KvWriteShape : KvWriteDims {
   size_t slots_total;  // num_blocks * block_size
   size_t cache_elems;  // slots_total * n_kv_heads * head_dim
   size_t kv_elems;     // n * n_kv_heads * head_dim
@@ -158,11 +160,7 @@ Work PrepareKvWrite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const KvWriteShape sh = kv_write_shape(info, 2, 9);
   KvWriteArgs a{};
-  a.num_blocks = sh.num_blocks;
-  a.block_size = sh.block_size;
-  a.n_kv_heads = sh.n_kv_heads;
-  a.head_dim = sh.head_dim;
-  a.n = sh.n;
+  static_cast<KvWriteDims&>(a) = sh;
   const size_t cache_elems = sh.cache_elems, kv_elems = sh.kv_elems;
   auto k_cache = u16_arg(info, 0, "kCache", cache_elems);
   auto v_cache = u16_arg(info, 1, "vCache", cache_elems);
@@ -184,11 +182,7 @@ Work PrepareKvWriteI8(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const KvWriteShape sh = kv_write_shape(info, 4, 11);
   KvWriteI8Args a{};
-  a.num_blocks = sh.num_blocks;
-  a.block_size = sh.block_size;
-  a.n_kv_heads = sh.n_kv_heads;
-  a.head_dim = sh.head_dim;
-  a.n = sh.n;
+  static_cast<KvWriteDims&>(a) = sh;
   const size_t cache_elems = sh.cache_elems, kv_elems = sh.kv_elems;
   const size_t scale_elems = checked_mul(env, sh.slots_total, a.n_kv_heads, "KV scales size");
   auto k_cache = i8_arg(info, 0, "kCache", cache_elems);
