@@ -272,15 +272,13 @@ export class Context {
    * Whether an admitted sequence is still computing a full block that `s` shares with it: a common prefix of
    * at least one block, not yet all computed. Only full blocks go to the prefix cache, so a shorter common
    * prefix never makes anyone wait; the sequence computing them has a request and is admitted, so it runs and
-   * the wait ends (or it is preempted or fails, and then nobody waits for it).
+   * the wait ends (or it is preempted or fails, and then nobody waits for it). `reach`: how many of s's
+   * tokens the prefix cache could serve it.
    */
-  private prefillingSharedPrefix(s: SeqState): boolean {
+  private prefillingSharedPrefix(s: SeqState, reach: number): boolean {
     if (!this.kv.enablePrefixCaching) return false;
     const bs = this.kv.blockSize;
-    if (s.tokens.length <= bs) return false;
-    // The prefix walk serves at most tokens.length - 1 tokens, and an 'all' request none of its logit rows.
-    const req = s.request;
-    const reach = Math.min(s.tokens.length - 1, req?.logits === 'all' ? req.logitFrom : s.tokens.length);
+    if (reach < bs) return false;
     for (const a of this.states.values()) {
       if (a === s || !a.admitted || a.request === undefined || a.numComputed >= a.tokens.length) continue;
       const limit = Math.min(reach, a.tokens.length);
@@ -312,14 +310,14 @@ export class Context {
       if (n >= this.batchSize || nLogits >= o.maxLogits) break;
       const req = s.request!;
       if (!s.admitted) {
+        // Rows whose logits are asked for ('all' from logitFrom on) must be computed, so the prefix cache may
+        // serve only the tokens before them (its walk stops one token short of what it is given).
+        const cacheable = req.logits === 'all' ? s.tokens.slice(0, req.logitFrom + 1) : s.tokens;
         // A newcomer whose first blocks another sequence is computing right now waits for them: a step or a few
         // later it takes them from the prefix cache instead of computing them again (n > 1 choices of one
         // prompt, or many users sending one system prompt at once).
-        if (this.prefillingSharedPrefix(s)) continue;
-        // Admission: reuse cached prefix blocks, never preempt a running sequence for a newcomer. Rows whose
-        // logits are asked for ('all' from logitFrom on) must be computed, so the cache may serve only the
-        // tokens before them (the prefix walk stops one token short of what it is given).
-        const cacheable = req.logits === 'all' ? s.tokens.slice(0, req.logitFrom + 1) : s.tokens;
+        if (this.prefillingSharedPrefix(s, cacheable.length - 1)) continue;
+        // Admission: reuse cached prefix blocks, never preempt a running sequence for a newcomer.
         const cached = this.kv.addSequence(s.id, cacheable);
         s.numComputed = cached;
         this.stats.prefixCachedTokens += cached;

@@ -16,8 +16,9 @@ export class Sampler {
   // (vocab) working copy of the logits, and candidate ids
   private work: Float32Array;
   private ids: Int32Array;
-  // (vocab) unnormalised probabilities of the candidates of one draw
-  private weights: Float64Array;
+  // (vocab) unnormalised probabilities of the candidates of one draw; made at the first draw (greedy
+  // sampling never draws, and a sampler is made per generation)
+  private weights: Float64Array | undefined;
   // (3) argmax, max and (only when log-probabilities are asked for) log Σ exp of `work` — native and
   // vectorised: a JS pass over a 128k vocabulary costs ~0.3 ms per token, paid per stream on the one JS thread
   private readonly stats = new Float64Array(3);
@@ -44,7 +45,6 @@ export class Sampler {
     this.rng = new Rng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
     this.work = new Float32Array(vocabSize);
     this.ids = new Int32Array(vocabSize);
-    this.weights = new Float64Array(vocabSize);
   }
 
   /**
@@ -175,6 +175,7 @@ export class Sampler {
       count = kept;
     }
     // temperature, then one draw (weights kept, so exp runs once per candidate)
+    this.weights ??= new Float64Array(this.vocabSize);
     const w = this.weights;
     let total = 0;
     for (let i = 0; i < count; i++) {
