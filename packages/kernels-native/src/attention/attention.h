@@ -84,8 +84,8 @@ bool paged_attention_heads_avx2(const PagedAttentionArgs& a, int64_t token, cons
 bool paged_attention_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
                                   int64_t num_positions, int64_t head_begin, int64_t head_count, const NextUnit* next);
 
-// Without GQA (n_heads == n_kv_heads) only: heads [head_begin, head_begin + head_count) of one token, any
-// number of them, walked block by block with the heads inside so each block's K and V are read as one
+// Without GQA (n_heads == n_kv_heads) only: heads [head_begin, head_begin + head_count) of one token,
+// head_count <= kMaxBlockwiseHeads (the dispatcher's units never hold more), walked block by block with the heads inside so each block's K and V are read as one
 // contiguous run (see attention_avx512.cc). Same contract as the functions above otherwise.
 bool paged_attention_kv_heads_avx512(const PagedAttentionArgs& a, int64_t token, const int32_t* block_table,
                                      int64_t num_positions, int64_t head_begin, int64_t head_count,

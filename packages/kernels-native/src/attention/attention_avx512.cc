@@ -488,23 +488,11 @@ bool paged_attention_kv_heads_avx512(const PagedAttentionArgs& a, int64_t token,
                                      int64_t num_positions, int64_t head_begin, int64_t head_count,
                                      const NextUnit* next) {
   using namespace avx512;
-  for (int64_t h = head_begin; h < head_begin + head_count; h += kMaxBlockwiseHeads) {
-    const int64_t left = head_begin + head_count - h;
-    const int64_t count = left < kMaxBlockwiseHeads ? left : kMaxBlockwiseHeads;
-    NextUnit unit_next = h + count >= head_begin + head_count && next != nullptr ? *next : NextUnit{};
-    unit_next.prefetched = h == head_begin ? next != nullptr && next->prefetched : true;
-    if (h + count < head_begin + head_count) {
-      // The next pass of this unit: the same blocks, the following heads.
-      unit_next.block_table = block_table;
-      unit_next.num_positions = num_positions;
-      unit_next.kv_head = h + count;
-    }
-    if (!(a.int8 ? attend_heads_blockwise<true>(a, token, block_table, num_positions, h, count, &unit_next)
-                 : attend_heads_blockwise<false>(a, token, block_table, num_positions, h, count, &unit_next))) {
-      return false;
-    }
-  }
-  return true;
+  // The kernel's per-head arrays hold kMaxBlockwiseHeads: the dispatcher's units never have more (refused, not
+  // overrun, if that ever changed).
+  if (head_count < 1 || head_count > kMaxBlockwiseHeads) return false;
+  return a.int8 ? attend_heads_blockwise<true>(a, token, block_table, num_positions, head_begin, head_count, next)
+                : attend_heads_blockwise<false>(a, token, block_table, num_positions, head_begin, head_count, next);
 }
 
 }  // namespace ternion

@@ -69,11 +69,7 @@ void quantize_q8k_block_generic(const float* x, int64_t len, int8_t* q, float* d
 void quantize_row_per_block_generic(const float* x /* (cols) */, int64_t cols, int64_t kp,
                                     int8_t* q /* (kp) */, float* d /* (kp / 256) */,
                                     int32_t* sums /* (kp / 256) */) {
-  for (int64_t g = 0; g < kp / kActBlock; g++) {
-    const int64_t k0 = g * kActBlock;
-    const int64_t len = cols - k0 < kActBlock ? cols - k0 : kActBlock;
-    quantize_q8k_block_generic(x + k0, len, q + k0, d + g, sums + g);
-  }
+  quantize_row_per_block_with(quantize_q8k_block_generic, x, cols, kp, q, d, sums);
 }
 
 namespace {
