@@ -1,10 +1,7 @@
-import { startServer } from '@ternion/server';
+import { MAX_TIMER_MS, startServer } from '@ternion/server';
 import { type Command, Option } from 'commander';
 import { resolveModelPath } from '../load.js';
 import { parseIntArg } from '../options.js';
-
-/** setTimeout's largest delay; Node turns anything above it into 1 ms (every request would time out at once). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 interface ServeFlags {
   model?: string;

@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     const url = await server.start();
     // The machine's peaks, measured before the levels and again after: noise only ever lowers a peak, so the
     // higher of the two is kept (a neighbour's load during one of them would make every % below wrong).
-    const machineBefore = measureMachine();
+    const probe = new Uint8Array(512 << 20).fill(1); // (512 MiB) far larger than the last-level cache: DRAM
+    const machineBefore = measureMachine(probe);
     print(
       `loaded in ${((performance.now() - t) / 1000).toFixed(1)} s; server ${url}, parallel ${PARALLEL}, maxQueue ${MAX_QUEUE}`,
     );
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
     const sixteen = throughput.get(16)!;
     print('');
     print(`16-stream / 1-stream throughput: ${(sixteen / one).toFixed(2)}x (goal >= 5x)`);
-    const machineAfter = measureMachine();
+    const machineAfter = measureMachine(probe);
     const machine: Machine = {
       bandwidth: Math.max(machineBefore.bandwidth, machineAfter.bandwidth),
       int8MacsPerSecond: Math.max(machineBefore.int8MacsPerSecond, machineAfter.int8MacsPerSecond),
@@ -226,7 +227,7 @@ async function main(): Promise<void> {
       if (profile) breakdown(model.config, machine, profile);
     }
     // Napkin math: every decode step streams all weights once, whatever the number of sequences in it.
-    ceiling(model.config, machine, one, sixteen);
+    ceiling(model.config, model.weights.bytesPerToken, machine, one, sixteen);
     const leftBlocks = engine.kvStats().usedBlocks;
     print(`KV blocks in use after the run: ${leftBlocks} (expect 0)`);
     if (lost.length === 0) print('no request lost or hung: every stream completed all its requests');
@@ -247,10 +248,8 @@ interface Machine {
   readonly f32FmasPerSecond: number;
 }
 
-function measureMachine(): Machine {
-  const big = new Uint8Array(512 << 20); // (512 MiB) far larger than the last-level cache: DRAM bandwidth
-  big.fill(1);
-  const bandwidth = measureReadBandwidth(big, 5).bytesPerSecond;
+function measureMachine(probe: Uint8Array): Machine {
+  const bandwidth = measureReadBandwidth(probe, 5).bytesPerSecond;
   const peak = measureComputePeak(5);
   return { bandwidth, int8MacsPerSecond: peak.int8MacsPerSecond, f32FmasPerSecond: peak.f32FmasPerSecond };
 }
@@ -302,14 +301,13 @@ function breakdown(c: ModelConfig, m: Machine, p: PassProfile): void {
 
 /**
  * The best 16-stream / 1-stream ratio this machine allows: a 1-row decode step can at best stream the weights it
- * reads at the measured bandwidth; a 16-row step can at best run its multiply-adds at the measured int8 (ternary
+ * reads (`stepBytes`, the engine's own count: ternary weights with their scales and the output matrix) at the
+ * measured bandwidth; a 16-row step can at best run its multiply-adds at the measured int8 (ternary
  * GEMMs) and f32 FMA (F16 output matrix) peaks. Attention, norms and sampling are left out, so the real ceiling
  * is lower still.
  */
-function ceiling(c: ModelConfig, m: Machine, one: number, sixteen: number): void {
+function ceiling(c: ModelConfig, stepBytes: number, m: Machine, one: number, sixteen: number): void {
   const macs = macsPerToken(c);
-  // bytes per decode step: the runtime ternary layout holds 2 bits per weight; the F16 output matrix 2 bytes each
-  const stepBytes = macs.ternary / 4 + macs.output * 2;
   const oneFloor = stepBytes / m.bandwidth;
   const sixteenCompute = (16 * macs.ternary) / m.int8MacsPerSecond + (16 * macs.output) / m.f32FmasPerSecond;
   const sixteenFloor = Math.max(sixteenCompute, oneFloor);

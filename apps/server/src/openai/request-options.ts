@@ -1,6 +1,6 @@
 import type { GenerateOptions, Token } from '@ternion/engine';
 import { checkCount, type Limits, tokenBudget } from '@ternion/hardening';
-import { badRequest } from './errors.js';
+import { badRequest, checkTokenIds } from './errors.js';
 import type { SamplingFields } from './types.js';
 
 /** Server-side limits a request is checked against. */
@@ -56,13 +56,7 @@ export function parseCommon(body: SamplingFields, limits: RequestLimits): Common
   if (body.stop_token_ids != null && body.stop_token_ids.length > 0) {
     const ids = body.stop_token_ids;
     checkCount(ids.length, limits.maxStopTokenIds, 'stop_token_ids');
-    const bad = ids.findIndex((id) => id >= limits.vocabSize);
-    if (bad >= 0) {
-      throw badRequest(
-        `stop_token_ids[${bad}]`,
-        `stop_token_ids[${bad}]: token id ${ids[bad]} is not in [0, ${limits.vocabSize})`,
-      );
-    }
+    checkTokenIds(ids, limits.vocabSize, 'stop_token_ids', (bad) => `stop_token_ids[${bad}]`);
     sampling.stopTokenIds = ids as Token[];
   }
   if (body.logit_bias != null) {

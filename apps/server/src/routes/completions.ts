@@ -9,7 +9,7 @@ import {
   completionUsageChunk,
   textCompletion,
 } from '../openai/completion-shapes.js';
-import { badRequest } from '../openai/errors.js';
+import { badRequest, checkTokenIds } from '../openai/errors.js';
 import { tokenString } from '../openai/logprobs.js';
 import {
   parseCommon,
@@ -40,9 +40,7 @@ export function normalizePrompts(prompt: CompletionBody['prompt'], engine: Serve
     textLength: text.length,
   });
   const fromIds = (ids: number[], param: string): Prompt => {
-    const bad = ids.findIndex((id) => id >= engine.vocabSize);
-    if (bad >= 0)
-      throw badRequest(param, `${param}[${bad}]: token id ${ids[bad]} is not in [0, ${engine.vocabSize})`);
+    checkTokenIds(ids, engine.vocabSize, param);
     const tokens = ids as Token[];
     let text = '';
     for (const t of tokens) text += tokenString(engine.tokenBytes(t));
