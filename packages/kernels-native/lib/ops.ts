@@ -18,6 +18,7 @@ interface OpsNative {
   add: Call;
   scale: Call;
   rope: Call;
+  ropeTable: Call;
   logitsStats: Call;
   roundToF16: Call;
 }
@@ -94,11 +95,21 @@ export function scale(x: Float32Array, s: number, count: number): void {
   n_.scale(x, s, count);
 }
 
+function checkRopeShape(fn: string, n: number, ropeDim: number, maxDim: number, freqBase: number): void {
+  checkCount(fn, 'n', n);
+  checkInt(fn, 'ropeDim', ropeDim, 2, Math.min(maxDim, ROPE_MAX_DIM));
+  if (ropeDim % 2 !== 0) throw new RangeError(`${fn}: ropeDim must be even, got ${ropeDim}`);
+  checkFinite(fn, 'freqBase', freqBase);
+  if (freqBase <= 0) throw new RangeError(`${fn}: freqBase must be > 0, got ${freqBase}`);
+}
+
 /**
  * Rotary position embedding in place on x (n, nHeads, headDim) at positions (n), the way ggml-cpu's rope
  * computes it: theta_i = pos · base^(−2i/ropeDim) built by repeated float multiplication, cosf/sinf.
  * `neox` false rotates pairs (2i, 2i+1), true rotates (i, i + ropeDim/2); dimensions past ropeDim are kept.
  * Positions are read when the kernel runs, so a recorded Program follows new positions on each replay.
+ * `table` (optional): ropeTable's rows for the same positions, n, ropeDim and freqBase, read instead of
+ * computing the cos/sin again — a forward pass makes it once and every layer's q and k share it.
  */
 export function rope(
   x: Float32Array,
@@ -109,18 +120,33 @@ export function rope(
   ropeDim: number,
   freqBase: number,
   neox: boolean,
+  table?: Float32Array,
 ): void {
-  checkCount('rope', 'n', n);
   checkCount('rope', 'nHeads', nHeads);
   checkCount('rope', 'headDim', headDim);
-  checkInt('rope', 'ropeDim', ropeDim, 2, Math.min(headDim, ROPE_MAX_DIM));
-  if (ropeDim % 2 !== 0) throw new RangeError(`rope: ropeDim must be even, got ${ropeDim}`);
-  checkFinite('rope', 'freqBase', freqBase);
-  if (freqBase <= 0) throw new RangeError(`rope: freqBase must be > 0, got ${freqBase}`);
+  checkRopeShape('rope', n, ropeDim, headDim, freqBase);
   if (typeof neox !== 'boolean') throw new TypeError(`rope: neox must be a boolean, got ${String(neox)}`);
   checkF32('rope', 'x', x, n * nHeads * headDim);
   checkArray('rope', 'positions', positions, Int32Array, n);
-  n_.rope(x, positions, n, nHeads, headDim, ropeDim, freqBase, neox);
+  if (table !== undefined) checkF32('rope', 'table', table, n * ropeDim);
+  n_.rope(x, positions, n, nHeads, headDim, ropeDim, freqBase, neox, table);
+}
+
+/**
+ * table (n, ropeDim) = the (cos, sin) pair of every rotated dimension pair at positions (n), exactly as rope
+ * computes them, for rope's `table` argument. Positions are read when the kernel runs (recordable).
+ */
+export function ropeTable(
+  positions: Int32Array,
+  n: number,
+  ropeDim: number,
+  freqBase: number,
+  table: Float32Array,
+): void {
+  checkRopeShape('ropeTable', n, ropeDim, ROPE_MAX_DIM, freqBase);
+  checkArray('ropeTable', 'positions', positions, Int32Array, n);
+  checkF32('ropeTable', 'table', table, n * ropeDim);
+  n_.ropeTable(positions, n, ropeDim, freqBase, table);
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   relu2Mul,
   rmsNorm,
   rope,
+  ropeTable,
   roundToF16,
   scale,
   siluMul,
@@ -339,9 +340,8 @@ describe('rope', () => {
     }
   });
 
-  it('reuses cos/sin rows only for the same position, base and ropeDim (bit-identical to computing them)', () => {
-    // Positions collide in the per-thread row cache (direct-mapped by position mod 32) and repeat across calls
-    // with another base or ropeDim in between; 512 is past the cached row length.
+  it('gives the same bits from a ropeTable as computing the rows, across bases, dims and repeated calls', () => {
+    // Positions repeat across calls with another base or ropeDim in between; 512 is a long rope dimension.
     const rand = rng(15);
     const positions = Int32Array.from({ length: 40 }, (_, i) => (i * 32 + (i % 3)) % 1000);
     const n = positions.length;
@@ -361,6 +361,12 @@ describe('rope', () => {
           const seen = first.get(base);
           if (seen) expect(y).toEqual(seen);
           else first.set(base, y);
+          // the shared table: its rows rotate exactly as the kernel's own
+          const table = new Float32Array(n * ropeDim); // (n, ropeDim)
+          ropeTable(positions, n, ropeDim, base, table);
+          const z = x.slice();
+          rope(z, positions, n, 2, headDim, ropeDim, base, false, table);
+          expect(z).toEqual(y);
         }
       }
     }
@@ -371,14 +377,19 @@ describe('rope', () => {
     const x = new Float32Array(nHeads * headDim);
     const positions = new Int32Array(1);
     const program = recordProgram(() => rope(x, positions, 1, nHeads, headDim, headDim, 500000, true));
+    const table = new Float32Array(headDim); // (1, ropeDim)
+    const tableProgram = recordProgram(() => ropeTable(positions, 1, headDim, 500000, table));
     for (const pos of [3, 11]) {
       for (let i = 0; i < x.length; i++) x[i] = i % headDim < headDim / 2 ? 1 : 0; // (1, 0) in every NeoX pair
       positions[0] = pos;
       program.run();
+      tableProgram.run();
       for (let i = 0; i < headDim / 2; i++) {
         const theta = pos * 500000 ** ((-2 * i) / headDim);
         expect(x[i]).toBeCloseTo(Math.cos(theta), 4);
         expect(x[i + headDim / 2]).toBeCloseTo(Math.sin(theta), 4);
+        expect(table[2 * i]).toBe(x[i]); // (cos, sin) pairs of this step's position
+        expect(table[2 * i + 1]).toBe(x[i + headDim / 2]);
       }
     }
   });
@@ -390,6 +401,11 @@ describe('rope', () => {
     expect(() => rope(x, p, 2, 1, 8, 7, 10000, false)).toThrow(RangeError);
     expect(() => rope(x, p, 2, 1, 8, 10, 10000, false)).toThrow(RangeError);
     expect(() => rope(x, p, 2, 1, 8, 8, 0, false)).toThrow(RangeError);
+    expect(() => rope(x, p, 2, 1, 8, 8, 10000, false, new Float32Array(15))).toThrow(/table/);
+    expect(() => ropeTable(p, 2, 8, 10000, new Float32Array(15))).toThrow(/table/);
+    expect(() => ropeTable(p, 3, 8, 10000, new Float32Array(24))).toThrow(/positions/);
+    expect(() => ropeTable(p, 2, 7, 10000, new Float32Array(16))).toThrow(/even/);
+    expect(() => ropeTable(p, 2, 8, -1, new Float32Array(16))).toThrow(/freqBase/);
     expect(() => rope(x, p, 2, 1, 8, 8, 10000, 1 as never)).toThrow(TypeError);
     expect(() => rope(x, new Float32Array(2) as never, 2, 1, 8, 8, 10000, false)).toThrow(TypeError);
     expect(() => rope(x, p, 3, 1, 8, 8, 10000, false)).toThrow(RangeError);

@@ -18,6 +18,7 @@ import {
   relu2Mul,
   rmsNorm,
   rope,
+  ropeTable,
   roundToF16,
   siluMul,
   ternaryMatmulGroup,
@@ -84,6 +85,7 @@ export class ForwardPass {
   private readonly gate: Float32Array; // (maxBatchTokens, n_ff)
   private readonly up: Float32Array; // (maxBatchTokens, n_ff)
   private readonly xLogits: Float32Array; // (maxLogits, n_embd) final hidden states of the wanted rows
+  private readonly rotations: Float32Array; // (maxBatchTokens, rope_dim) cos/sin of each entry's position
   private readonly qEmbd: QuantizedActivations; // int8 (maxBatchTokens, n_embd)
   private readonly qAttn: QuantizedActivations; // int8 (maxBatchTokens, n_head·head_dim)
   private readonly qFf: QuantizedActivations; // int8 (maxBatchTokens, n_ff)
@@ -131,6 +133,7 @@ export class ForwardPass {
     this.gate = new Float32Array(T * ff);
     this.up = new Float32Array(T * ff);
     this.xLogits = new Float32Array(L * d);
+    this.rotations = new Float32Array(T * config.ropeDimensionCount);
     // llama.cpp's per-block dot products sum in their own float order; reproduce it when asked to round like it
     const dot = options.roundLikeLlamaCpp && mode === 'per-block-256' ? 'llama.cpp' : 'ternion';
     this.qEmbd = allocQuantizedActivations(T, d, mode, { dot });
@@ -247,6 +250,8 @@ export class ForwardPass {
 
     // x = token_embd[tokens]
     gatherRows(w.tokenEmbd, this.tokens, n, this.x, this.embedStatus);
+    // RoPE's cos/sin of every entry's position, once for the q and k of every layer
+    ropeTable(this.positions, n, c.ropeDimensionCount, c.ropeFreqBase, this.rotations);
 
     for (let l = 0; l < c.blockCount; l++) {
       const L = w.layers[l]!;
@@ -255,8 +260,28 @@ export class ForwardPass {
       rmsNorm(this.x, L.attnNorm, n, d, eps, this.xn);
       quantizeActivations(this.xn, n, this.qEmbd);
       runLinears([P.q, P.k, P.v], this.qEmbd, n, [this.q, this.k, this.v]);
-      rope(this.q, this.positions, n, c.headCount, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
-      rope(this.k, this.positions, n, c.headCountKv, c.headDim, c.ropeDimensionCount, c.ropeFreqBase, neox);
+      rope(
+        this.q,
+        this.positions,
+        n,
+        c.headCount,
+        c.headDim,
+        c.ropeDimensionCount,
+        c.ropeFreqBase,
+        neox,
+        this.rotations,
+      );
+      rope(
+        this.k,
+        this.positions,
+        n,
+        c.headCountKv,
+        c.headDim,
+        c.ropeDimensionCount,
+        c.ropeFreqBase,
+        neox,
+        this.rotations,
+      );
       // llama.cpp multiplies the f16 K cache by Q converted to f16
       if (o.roundLikeLlamaCpp) roundToF16(this.q, n * qDim);
       kvWrite(

@@ -127,46 +127,12 @@ void rope_row(float* row /* (ropeDim / 2) x (cos, sin) */, int64_t rope_dim, flo
   }
 }
 
-// Rows of recent positions, per thread. A forward pass rotates q and k of every layer by the same positions,
-// so a decode token's ropeDim/2 cosf/sinf pairs are computed about once per pass instead of twice per layer
-// (48 times on a 24-layer model: 0.5-0.9 ms of a 16-row 700m decode pass). Direct-mapped by position; an
-// entry serves only an exact (position, theta_scale, ropeDim) match, so results are bit-identical.
-struct RopeRowCache {
-  static constexpr int kEntries = 32;
-  static constexpr int64_t kMaxDim = 256;  // larger rope dimensions are computed every time
-  struct Entry {
-    int32_t pos = 0;
-    float theta_scale = 0.0f;
-    int64_t rope_dim = 0;  // 0: empty
-    float row[kMaxDim];
-  };
-  Entry entries[kEntries];
-};
-thread_local RopeRowCache rope_rows;  // 33 KB per pool thread
-
-const float* cached_rope_row(float* scratch /* (kMaxRopeDim) */, int64_t rope_dim, float theta_scale, int32_t pos) {
-  if (rope_dim > RopeRowCache::kMaxDim) {
-    rope_row(scratch, rope_dim, theta_scale, pos);
-    return scratch;
-  }
-  RopeRowCache::Entry& e = rope_rows.entries[static_cast<uint32_t>(pos) % RopeRowCache::kEntries];
-  if (e.rope_dim != rope_dim || e.pos != pos || e.theta_scale != theta_scale) {
-    rope_row(e.row, rope_dim, theta_scale, pos);
-    e.pos = pos;
-    e.theta_scale = theta_scale;
-    e.rope_dim = rope_dim;
-  }
-  return e.row;
-}
-
 // Rotary position embedding (Su et al. 2021, RoFormer), computed like ggml-cpu's rope: theta_scale =
 // powf(base, -2/ropeDim), theta starts at the position and is multiplied by theta_scale per pair, cosf/sinf
 // per pair once per token (shared by all heads). Normal mode rotates (2i, 2i+1), NeoX (i, i + ropeDim/2);
 // dimensions past ropeDim are left as they are.
-void rope_token(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, float theta_scale, int32_t pos,
-                bool neox) {
-  float scratch[kMaxRopeDim];  // (ropeDim / 2) × (cos, sin) when the row is too long to cache
-  const float* cache = cached_rope_row(scratch, rope_dim, theta_scale, pos);
+// `cache` is the token's (cos, sin) row (rope_row).
+void rope_token(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, const float* cache, bool neox) {
   const int64_t half = rope_dim / 2;
   for (int64_t h = 0; h < n_heads; h++) {
     float* head = x + h * head_dim;  // (headDim)
@@ -181,30 +147,69 @@ void rope_token(float* x, int64_t n_heads, int64_t head_dim, int64_t rope_dim, f
   }
 }
 
-// rope(x (n, nHeads, headDim), positions (n), n, nHeads, headDim, ropeDim, freqBase, neox): x in place.
+// Shared by rope and ropeTable: n, ropeDim (argument `dim_at`, even, <= max_dim), freqBase (dim_at + 1), and
+// theta_scale = powf(base, -2/ropeDim).
+struct RopeShape {
+  int64_t n, rope_dim;
+  float theta_scale;
+};
+RopeShape rope_shape(const Napi::CallbackInfo& info, size_t n_at, size_t dim_at, int64_t max_dim) {
+  Napi::Env env = info.Env();
+  RopeShape r{};
+  r.n = int_arg(info, n_at, "n", 1, kMaxDim);
+  r.rope_dim = int_arg(info, dim_at, "ropeDim", 2, kMaxRopeDim);
+  if (r.rope_dim % 2 != 0 || r.rope_dim > max_dim) {
+    throw_range_error(env, "argument " + std::to_string(dim_at) + " (ropeDim): must be even and <= " +
+                               std::to_string(max_dim) + ", got " + std::to_string(r.rope_dim));
+  }
+  const double freq_base = number_arg(info, dim_at + 1, "freqBase");
+  if (!(freq_base > 0)) throw_range_error(env, "argument " + std::to_string(dim_at + 1) + " (freqBase): must be > 0");
+  r.theta_scale = std::pow(static_cast<float>(freq_base), -2.0f / static_cast<float>(r.rope_dim));
+  return r;
+}
+
+// ropeTable(positions (n), n, ropeDim, freqBase, table (n, ropeDim)): the (cos, sin) row of each position, for
+// every rope of a forward pass to share (q and k of each layer rotate by the same positions).
+Work PrepareRopeTable(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const RopeShape r = rope_shape(info, 1, 2, kMaxRopeDim);
+  const int32_t* positions = i32_arg(info, 0, "positions", r.n).data;
+  float* table = f32_arg(info, 4, "table", checked_mul(env, r.n, r.rope_dim, "n*ropeDim")).data;
+  return [positions, table, r] {
+    ThreadPool::instance().parallel_for(r.n, 8, [&](int64_t i0, int64_t i1, int) {
+      // positions are read now: a replayed Program follows this step's positions
+      for (int64_t i = i0; i < i1; i++) rope_row(table + i * r.rope_dim, r.rope_dim, r.theta_scale, positions[i]);
+    });
+  };
+}
+
+// rope(x (n, nHeads, headDim), positions (n), n, nHeads, headDim, ropeDim, freqBase, neox, table?): x in place;
+// with `table` (ropeTable's rows for these positions, n, ropeDim and freqBase) the rows are read, not computed.
 Work PrepareRope(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const int64_t n = int_arg(info, 2, "n", 1, kMaxDim);
   const int64_t n_heads = int_arg(info, 3, "nHeads", 1, kMaxDim);
   const int64_t head_dim = int_arg(info, 4, "headDim", 1, kMaxDim);
-  const int64_t rope_dim = int_arg(info, 5, "ropeDim", 2, kMaxRopeDim);
-  if (rope_dim % 2 != 0 || rope_dim > head_dim) {
-    throw_range_error(env, "argument 5 (ropeDim): must be even and <= headDim (" + std::to_string(head_dim) +
-                               "), got " + std::to_string(rope_dim));
-  }
-  const double freq_base = number_arg(info, 6, "freqBase");
-  if (!(freq_base > 0)) throw_range_error(env, "argument 6 (freqBase): must be > 0");
+  const RopeShape r = rope_shape(info, 2, 5, head_dim);
   if (!info[7].IsBoolean()) throw_type_error(env, "argument 7 (neox): expected a boolean");
   const bool neox = info[7].As<Napi::Boolean>().Value();
   const size_t row = checked_mul(env, n_heads, head_dim, "nHeads*headDim");
-  float* x = f32_arg(info, 0, "x", checked_mul(env, n, row, "n*nHeads*headDim")).data;
-  const int32_t* positions = i32_arg(info, 1, "positions", n).data;
-  const float theta_scale = std::pow(static_cast<float>(freq_base), -2.0f / static_cast<float>(rope_dim));
-  return [x, positions, n, n_heads, head_dim, rope_dim, theta_scale, neox] {
-    ThreadPool::instance().parallel_for(n, 1, [&](int64_t i0, int64_t i1, int) {
+  float* x = f32_arg(info, 0, "x", checked_mul(env, r.n, row, "n*nHeads*headDim")).data;
+  const int32_t* positions = i32_arg(info, 1, "positions", r.n).data;
+  const float* table = info.Length() > 8 && !info[8].IsUndefined()
+                           ? f32_arg(info, 8, "table", checked_mul(env, r.n, r.rope_dim, "n*ropeDim")).data
+                           : nullptr;
+  return [x, positions, table, r, n_heads, head_dim, neox] {
+    ThreadPool::instance().parallel_for(r.n, 1, [&](int64_t i0, int64_t i1, int) {
+      float own[kMaxRopeDim];  // (ropeDim / 2) × (cos, sin) without a table
       for (int64_t i = i0; i < i1; i++) {
-        // positions are read now: a replayed Program rotates by this step's positions
-        rope_token(x + i * n_heads * head_dim, n_heads, head_dim, rope_dim, theta_scale, positions[i], neox);
+        const float* cache = own;
+        if (table != nullptr) {
+          cache = table + i * r.rope_dim;
+        } else {
+          // positions are read now: a replayed Program rotates by this step's positions
+          rope_row(own, r.rope_dim, r.theta_scale, positions[i]);
+        }
+        rope_token(x + i * n_heads * head_dim, n_heads, head_dim, r.rope_dim, cache, neox);
       }
     });
   };
@@ -240,6 +245,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   export_kernel(env, exports, "add", PrepareAdd);
   export_kernel(env, exports, "scale", PrepareScale);
   export_kernel(env, exports, "rope", PrepareRope);
+  export_kernel(env, exports, "ropeTable", PrepareRopeTable);
 }
 
 }  // namespace
